@@ -1,0 +1,82 @@
+# ngx_llm_router: build, run and test.
+#
+#   make run     build, start Redis, two mock Ollama tiers and nginx, route
+#                a simple and a complex prompt, serve until Ctrl-C
+#   make test    build, run the C unit tests and every t/*.t suite
+#
+# Both install the Debian packages they need first (as root).
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+PORT        ?= 8080
+BUILD       := $(CURDIR)/build
+MODULE      := $(BUILD)/ngx_http_llm_router_module.so
+CC          ?= cc
+UNIT_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c99 -D_DEFAULT_SOURCE
+
+DEB_PACKAGES := gcc make pkg-config curl nginx nginx-dev libcjson-dev \
+                libhiredis-dev librocm-smi-dev redis-server \
+                libtest-base-perl libtext-diff-perl libipc-run-perl \
+                liburi-perl libwww-perl
+
+PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c
+MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
+               src/ngx_llm_classify.h src/ngx_llm_request.h
+
+.PHONY: all deps module unit cli test run clean
+
+all: module cli
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q && \
+	    apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
+	fi
+
+$(BUILD)/nginx/Makefile: config
+	@mkdir -p $(BUILD)
+	cd $(NGINX_SRC) && ./configure --with-compat --with-debug \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/nginx \
+	    > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
+	cd $(NGINX_SRC) && $(MAKE) -s -f $(BUILD)/nginx/Makefile modules
+	cp $(BUILD)/nginx/ngx_http_llm_router_module.so $@
+
+module: $(MODULE)
+
+$(BUILD)/llm-classify: src/ngx_llm_classify_cli.c $(PURE_SRCS) \
+                       src/ngx_llm_classify.h src/ngx_llm_request.h
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ src/ngx_llm_classify_cli.c \
+	    $(PURE_SRCS) -lcjson -lm
+
+cli: $(BUILD)/llm-classify
+
+$(BUILD)/unit-%: t/unit/test_%.c t/unit/unit.h $(PURE_SRCS)
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -Isrc -It/unit -o $@ $< $(PURE_SRCS) -lcjson -lm
+
+UNIT_TESTS := $(patsubst t/unit/test_%.c,$(BUILD)/unit-%,$(wildcard t/unit/test_*.c))
+
+unit: $(UNIT_TESTS)
+
+test: deps
+	@$(MAKE) --no-print-directory module cli unit
+	@t/run-tests.sh
+
+run: deps
+	@$(MAKE) --no-print-directory module cli
+	@PORT=$(PORT) conf/run.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,203 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * $llm_* variables: the routing decision, for proxy_pass, headers and logs.
+ * Outside a routed request they describe the default tier, so that
+ * "proxy_pass http://$llm_upstream" also works for pass-through endpoints.
+ */
+
+
+#include "ngx_http_llm_router_module.h"
+
+
+enum {
+    NGX_HTTP_LLM_VAR_TARGET = 0,
+    NGX_HTTP_LLM_VAR_UPSTREAM,
+    NGX_HTTP_LLM_VAR_MODEL,
+    NGX_HTTP_LLM_VAR_COMPLEXITY,
+    NGX_HTTP_LLM_VAR_CLASS,
+    NGX_HTTP_LLM_VAR_REASON,
+    NGX_HTTP_LLM_VAR_FEATURES,
+    NGX_HTTP_LLM_VAR_DIALECT,
+    NGX_HTTP_LLM_VAR_REQUESTED_MODEL,
+    NGX_HTTP_LLM_VAR_STREAM
+};
+
+
+static ngx_int_t ngx_http_llm_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_llm_vars[] = {
+
+    { ngx_string("llm_target"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_TARGET, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_upstream"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_model"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_complexity"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_COMPLEXITY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_class"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_CLASS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_reason"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_features"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_FEATURES, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_dialect"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_DIALECT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_requested_model"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_REQUESTED_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_stream"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_STREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_llm_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_llm_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                    *p;
+    const char                *s;
+    ngx_str_t                  value;
+    ngx_uint_t                 i;
+    ngx_http_llm_ctx_t        *ctx;
+    ngx_http_llm_tier_t       *tier;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_router_module);
+
+    i = (ctx != NULL && ctx->tier < NGX_HTTP_LLM_TIERS) ? ctx->tier
+                                                        : lmcf->default_tier;
+    tier = &lmcf->tiers[i];
+
+    ngx_str_null(&value);
+
+    switch (data) {
+
+    case NGX_HTTP_LLM_VAR_TARGET:
+        if (tier->configured) {
+            value = tier->name;
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_UPSTREAM:
+        value = tier->upstream;
+        break;
+
+    case NGX_HTTP_LLM_VAR_MODEL:
+        value = tier->model;
+        break;
+
+    case NGX_HTTP_LLM_VAR_COMPLEXITY:
+        if (ctx == NULL || !ctx->classified) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, sizeof("0.000") - 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%.3f", ctx->score) - p;
+        break;
+
+    case NGX_HTTP_LLM_VAR_CLASS:
+        if (ctx != NULL && ctx->classified) {
+            s = ngx_llm_class_name(ctx->cls);
+            value.data = (u_char *) s;
+            value.len = ngx_strlen(s);
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_REASON:
+        if (ctx != NULL && ctx->reason.len) {
+            value = ctx->reason;
+
+        } else if (tier->configured) {
+            ngx_str_set(&value, "default");
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_FEATURES:
+        if (ctx != NULL && ctx->classified) {
+            value.data = ctx->features;
+            value.len = ctx->features_len;
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_DIALECT:
+        if (ctx != NULL) {
+            s = ngx_llm_dialect_name(ctx->dialect);
+            value.data = (u_char *) s;
+            value.len = ngx_strlen(s);
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_REQUESTED_MODEL:
+        if (ctx != NULL) {
+            value = ctx->requested_model;
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_STREAM:
+        if (ctx != NULL && ctx->classified) {
+            ngx_str_set(&value, "0");
+            value.data = (u_char *) (ctx->stream ? "1" : "0");
+        }
+
+        break;
+    }
+
+    if (value.len == 0 && data != NGX_HTTP_LLM_VAR_REQUESTED_MODEL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = value.data;
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

@@ -1,0 +1,88 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * Request dialects: parse a JSON body with cJSON, check it, feed the
+ * prompt text to the classifier, and rewrite the model.  Pure C: no nginx
+ * types, so it is unit-tested and fuzzed on its own.
+ */
+
+
+#ifndef _NGX_LLM_REQUEST_H_INCLUDED_
+#define _NGX_LLM_REQUEST_H_INCLUDED_
+
+
+#include <stddef.h>
+
+#include "ngx_llm_classify.h"
+
+
+typedef enum {
+    NGX_LLM_DIALECT_NONE = 0,
+    NGX_LLM_DIALECT_OLLAMA_GENERATE,
+    NGX_LLM_DIALECT_OLLAMA_CHAT,
+    NGX_LLM_DIALECT_OPENAI_CHAT,
+    NGX_LLM_DIALECT_OPENAI_COMPLETIONS,
+    NGX_LLM_DIALECT_JARVIS
+} ngx_llm_dialect_e;
+
+
+#define NGX_LLM_MAX_MODEL_KEYS  8
+
+
+typedef struct {
+    ngx_llm_dialect_e   dialect;
+
+    /* the requested model, borrowed from the parsed tree; NULL if absent */
+    const char         *model;
+
+    int                 stream;           /* effective, after defaults */
+    long                max_tokens;       /* 0: not given */
+    unsigned            messages;
+
+    /* spans of every top-level "model" value in the original body */
+    size_t              model_start[NGX_LLM_MAX_MODEL_KEYS];
+    size_t              model_end[NGX_LLM_MAX_MODEL_KEYS];
+    unsigned            model_keys;
+
+    /* where a "model" member can be inserted: just after the '{' */
+    size_t              insert_at;
+
+    const char         *error;            /* static text when parse fails */
+    void               *root;             /* cJSON tree */
+} ngx_llm_request_t;
+
+
+ngx_llm_dialect_e ngx_llm_dialect_from_path(const char *path, size_t len);
+ngx_llm_dialect_e ngx_llm_dialect_from_name(const char *name, size_t len);
+const char *ngx_llm_dialect_name(ngx_llm_dialect_e dialect);
+int ngx_llm_dialect_is_openai(ngx_llm_dialect_e dialect);
+
+/*
+ * Parses "body" (len bytes, need not be NUL terminated) as a request of
+ * "dialect" and feeds its prompt text to "st" (may be NULL).  Returns 0,
+ * or -1 with req->error set.  ngx_llm_request_free() must be called in
+ * both cases.
+ */
+int ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
+    const char *body, size_t len, ngx_llm_classify_state_t *st);
+
+/*
+ * Writes the body to send upstream with "model" in place of the requested
+ * model into *out (malloc'ed, to be freed with free()); returns its length,
+ * or 0 on allocation failure.  The JARVIS dialect is translated into an
+ * Ollama generate request; other bodies are copied byte for byte but for
+ * the model value.
+ */
+size_t ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
+    size_t len, const char *model, char **out);
+
+void ngx_llm_request_free(ngx_llm_request_t *req);
+
+int ngx_llm_utf8_valid(const unsigned char *p, size_t len);
+
+/* JSON-escapes src into dst (size at least 6 * len + 1); returns length */
+size_t ngx_llm_json_escape(char *dst, const char *src, size_t len);
+
+
+#endif /* _NGX_LLM_REQUEST_H_INCLUDED_ */
