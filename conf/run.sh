@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+#
+# "make run": starts Redis, two Ollama tiers (mock ones unless OLLAMA_BIG /
+# OLLAMA_SMALL point at real servers) and nginx with the module on
+# 127.0.0.1:$PORT, routes one simple and one complex prompt, then serves
+# until Ctrl-C, which stops everything it started.
+#
+#   PORT=8080                  router address (127.0.0.1:PORT)
+#   OLLAMA_BIG=host:port       real Ollama serving gpt-oss:20b
+#   OLLAMA_SMALL=host:port     real Ollama serving llama3.2:3b
+#   REDIS_PORT=6390            local Redis started for the cache
+#   DEMO_ONESHOT=1             stop after the two requests (used by tests)
+
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-8080}
+REDIS_PORT=${REDIS_PORT:-6390}
+prefix=$top/build/run
+pids=()
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+stop_all() {
+    trap - INT TERM EXIT
+    if [ -f "$prefix/nginx.pid" ]; then
+        kill -QUIT "$(cat "$prefix/nginx.pid")" 2>/dev/null || true
+    fi
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap stop_all EXIT
+trap 'echo; say "stopping"; exit 0' INT TERM
+
+# waits until a TCP port accepts connections (bounded)
+wait_port() {
+    local port=$1 what=$2 i
+    for i in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "error: $what did not start on port $port" >&2
+    exit 1
+}
+
+rm -rf "$prefix"
+mkdir -p "$prefix/logs" "$prefix/tmp"
+
+if command -v redis-server >/dev/null; then
+    say "redis-server on 127.0.0.1:$REDIS_PORT"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize no > "$prefix/logs/redis.log" 2>&1 &
+    pids+=($!)
+    wait_port "$REDIS_PORT" redis-server
+fi
+
+start_mock() {
+    local name=$1 model=$2; shift 2
+    local ready=$prefix/$name.port
+    node "$top/t/backend/mock-ollama.js" --port 0 --model "$model" \
+        --name "$name" --ready-file "$ready" "$@" \
+        > "$prefix/logs/mock-$name.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 200); do
+        [ -s "$ready" ] && break
+        sleep 0.05
+    done
+    [ -s "$ready" ] || { echo "error: mock $name did not start" >&2; exit 1; }
+    echo "127.0.0.1:$(cat "$ready")"
+}
+
+if [ -n "${OLLAMA_BIG:-}" ] && [ -n "${OLLAMA_SMALL:-}" ]; then
+    big=$OLLAMA_BIG
+    small=$OLLAMA_SMALL
+    say "real Ollama tiers: big=$big small=$small"
+else
+    # timings close to the real tiers: 20b ~22 tok/s, 3b ~52 tok/s
+    big=$(start_mock big gpt-oss:20b --ttft 600 --tps 22 --tokens 12 --slots 4)
+    small=$(start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 \
+            --slots 8)
+    say "mock Ollama tiers: big (gpt-oss:20b) on $big," \
+        "small (llama3.2:3b) on $small"
+fi
+
+sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
+    -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
+    -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" \
+    "$top/conf/demo.conf.in" > "$prefix/nginx.conf"
+
+nginx_bin=${NGINX:-/usr/sbin/nginx}
+"$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -t -q
+"$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+wait_port "$PORT" nginx
+say "nginx with ngx_llm_router on http://127.0.0.1:$PORT"
+
+ask() {
+    local label=$1 path=$2 body=$3 out
+    out=$(curl -sS -D - -o "$prefix/last-body" -X POST \
+          -H 'Content-Type: application/json' --data-binary "$body" \
+          "http://127.0.0.1:$PORT$path")
+    echo
+    say "$label: POST $path $body"
+    printf '%s\n' "$out" | grep -i '^\(HTTP/\|X-LLM-\)' | tr -d '\r' \
+        | sed 's/^/    /'
+    printf '    body: %s\n' "$(head -c 300 "$prefix/last-body")"
+}
+
+ask "simple prompt" /api/generate \
+    '{"model":"auto","prompt":"Hello JARVIS, what time is it?","stream":false}'
+ask "complex prompt" /v1/chat/completions \
+    '{"model":"auto","messages":[{"role":"user","content":"Analyze the time complexity of quicksort, prove its average case step by step, and compare it with merge sort."}]}'
+
+if [ "${DEMO_ONESHOT:-0}" = 1 ]; then
+    exit 0
+fi
+
+cat <<TXT
+
+The router is serving on http://127.0.0.1:$PORT (logs in $prefix/logs).
+Try:
+  curl -s localhost:$PORT/api/tags
+  curl -si localhost:$PORT/generate -d '{"prompt":"Explain quantum computing", "max_tokens":100}'
+  curl -sN localhost:$PORT/api/chat -d '{"model":"auto","messages":[{"role":"user","content":"Tell me a joke"}]}'
+Ctrl-C stops nginx, the tiers and Redis.
+TXT
+
+wait
