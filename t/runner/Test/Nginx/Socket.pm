@@ -1359,7 +1359,7 @@ sub check_response_body {
         $pat =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
         my $summary = trim($content);
         $summary = '' unless defined $summary;
-        $summary = substr($summary, 0, 256) . '...' if length $summary > 256;
+        $summary = substr($summary, 0, 100) . '...' if length $summary > 100;
         my $desc = "$name - response_body_$type - response is expected ($summary)";
         if ($type eq 'like') {
             Test::More::like($content, qr/$pat/s, $desc);

@@ -1,0 +1,310 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * Unit tests of the complexity classifier.
+ */
+
+
+#include <stdlib.h>
+
+#include "unit.h"
+#include "ngx_llm_classify.h"
+
+
+static ngx_llm_classify_conf_t  conf;
+
+
+static double
+score(const char *text)
+{
+    ngx_llm_classify_result_t  res;
+
+    ngx_llm_classify_text((const unsigned char *) text, strlen(text), &conf,
+                          &res);
+    return res.score;
+}
+
+
+static ngx_llm_class_e
+cls(const char *text)
+{
+    ngx_llm_classify_result_t  res;
+
+    ngx_llm_classify_text((const unsigned char *) text, strlen(text), &conf,
+                          &res);
+    return res.cls;
+}
+
+
+static void
+test_thresholds(void)
+{
+    ngx_llm_classify_conf_t  c;
+
+    ngx_llm_classify_conf_default(&c);
+    CHECK(c.simple_below == 0.3 && c.complex_from == 0.7, "defaults");
+    CHECK(ngx_llm_classify_class(0.0, &c) == NGX_LLM_CLASS_SIMPLE, "0.0");
+    CHECK(ngx_llm_classify_class(0.299, &c) == NGX_LLM_CLASS_SIMPLE, "0.299");
+    CHECK(ngx_llm_classify_class(0.3, &c) == NGX_LLM_CLASS_MEDIUM, "0.3");
+    CHECK(ngx_llm_classify_class(0.699, &c) == NGX_LLM_CLASS_MEDIUM, "0.699");
+    CHECK(ngx_llm_classify_class(0.7, &c) == NGX_LLM_CLASS_COMPLEX, "0.7");
+    CHECK(ngx_llm_classify_class(1.0, &c) == NGX_LLM_CLASS_COMPLEX, "1.0");
+
+    c.simple_below = 0.5;
+    c.complex_from = 0.5;
+    CHECK(ngx_llm_classify_class(0.49, &c) == NGX_LLM_CLASS_SIMPLE,
+          "no medium band");
+    CHECK(ngx_llm_classify_class(0.5, &c) == NGX_LLM_CLASS_COMPLEX,
+          "no medium band, high");
+}
+
+
+/* prompts written for these tests, not taken from the dev set */
+
+static void
+test_held_out(void)
+{
+    static const char  *simple[] = {
+        "Hi there!",
+        "Good night JARVIS",
+        "Set a timer for ten minutes.",
+        "What is the capital of Peru?",
+        "Allume la lumière de la cuisine.",
+        "Quel temps fait-il demain à Paris ?",
+        "How tall is Mount Everest?",
+        "Merci, à plus tard !",
+        "Play some relaxing music.",
+        "What's the weather like today?",
+        NULL
+    };
+
+    static const char  *medium[] = {
+        "Write a birthday message for my sister.",
+        "Explain how a refrigerator keeps food cold.",
+        "Summarize the French revolution in a paragraph.",
+        "Décris le fonctionnement d'un moteur électrique.",
+        NULL
+    };
+
+    static const char  *complex[] = {
+        "Analyze the trade-offs between eventual and strong consistency for"
+        " a shopping cart service, and recommend a design with"
+        " justification.",
+        "Prove that there are infinitely many prime numbers, then explain"
+        " why the same argument fails for twin primes.",
+        "Refactor this function to remove the race condition and explain"
+        " each change:\n```go\nfunc (c *Counter) Inc() {\n    c.n++\n}\n```",
+        "Compare B-trees and LSM trees for a write-heavy time-series"
+        " database, discuss compaction, read amplification and memory use,"
+        " and justify which one you would pick.",
+        "Analyse les causes de la fuite mémoire dans ce programme C et"
+        " propose une correction argumentée :\n```c\nwhile (1) {\n"
+        "    char *p = malloc(64);\n}\n```",
+        "Design a rate limiter for a distributed API gateway, explain the"
+        " algorithm, its memory cost and how it behaves when a node fails.",
+        NULL
+    };
+
+    const char  **p;
+    double        max_simple, min_complex, s;
+
+    max_simple = 0;
+    min_complex = 1;
+
+    for (p = simple; *p; p++) {
+        s = score(*p);
+        max_simple = s > max_simple ? s : max_simple;
+
+        if (cls(*p) != NGX_LLM_CLASS_SIMPLE) {
+            printf("  simple prompt scored %.3f: %s\n", s, *p);
+        }
+
+        CHECK(cls(*p) == NGX_LLM_CLASS_SIMPLE, "held-out simple");
+    }
+
+    for (p = medium; *p; p++) {
+        s = score(*p);
+
+        if (cls(*p) != NGX_LLM_CLASS_MEDIUM) {
+            printf("  medium prompt scored %.3f: %s\n", s, *p);
+        }
+
+        CHECK(cls(*p) == NGX_LLM_CLASS_MEDIUM, "held-out medium");
+    }
+
+    for (p = complex; *p; p++) {
+        s = score(*p);
+        min_complex = s < min_complex ? s : min_complex;
+
+        if (cls(*p) != NGX_LLM_CLASS_COMPLEX) {
+            printf("  complex prompt scored %.3f: %s\n", s, *p);
+        }
+
+        CHECK(cls(*p) == NGX_LLM_CLASS_COMPLEX, "held-out complex");
+    }
+
+    CHECK(max_simple < min_complex, "every simple below every complex");
+}
+
+
+static void
+test_signals(void)
+{
+    ngx_llm_classify_result_t  res;
+    const char                *t;
+
+    CHECK(score("") == 0, "empty text");
+    CHECK(cls("") == NGX_LLM_CLASS_SIMPLE, "empty text is simple");
+
+    CHECK(score("Look at this:\n```\nint main(void) {\n    return 0;\n}\n```")
+          > score("Look at this."), "a code block raises the score");
+
+    CHECK(score("Démontre que 2 est premier.")
+          > score("Dis que 2 est premier."), "French verb with accent");
+
+    CHECK(score("DERIVE the formula") == score("derive the formula"),
+          "case folded");
+
+    CHECK(score("Explain quicksort.") < score("Explain quicksort, then prove"
+          " its average complexity and compare it with heapsort."),
+          "more asks score higher");
+
+    CHECK(score("Write a 2000-word essay on rivers.")
+          > score("Write a 20-word essay on rivers."),
+          "a long requested output scores higher");
+
+    CHECK(score("What is O(n log n)?") > score("What is n log n?"),
+          "big-O notation is technical");
+
+    t = "Analyze this and justify every step of the proof.";
+    ngx_llm_classify_text((const unsigned char *) t, strlen(t), &conf, &res);
+
+    CHECK(res.ntop >= 1 && res.top[0] == NGX_LLM_F_REASONING,
+          "reasoning is the top feature");
+    CHECK(res.score > 0 && res.score < 1, "score in (0, 1)");
+}
+
+
+static void
+test_explain(void)
+{
+    char                       buf[128], tiny[8];
+    size_t                     n;
+    const char                *t;
+    ngx_llm_classify_result_t  res;
+
+    t = "Compare two sorting algorithms and prove which is faster.";
+    ngx_llm_classify_text((const unsigned char *) t, strlen(t), &conf, &res);
+
+    n = ngx_llm_classify_explain(&res, buf, sizeof(buf));
+    CHECK(n == strlen(buf), "explain length");
+    CHECK(strncmp(buf, "reasoning:", 10) == 0, "explain starts with top");
+
+    n = ngx_llm_classify_explain(&res, tiny, sizeof(tiny));
+    CHECK(n < sizeof(tiny) && tiny[n] == '\0', "explain truncates safely");
+
+    CHECK(strcmp(ngx_llm_feature_name(NGX_LLM_F_CODE), "code") == 0,
+          "feature name");
+    CHECK(strcmp(ngx_llm_feature_name(99), "none") == 0, "bad feature name");
+}
+
+
+static void
+test_split_feed(void)
+{
+    size_t                     i, len;
+    const char                *t;
+    ngx_llm_classify_state_t   st;
+    ngx_llm_classify_result_t  whole, part;
+
+    t = "Analyze the 1500-word report, then explain why the code\n"
+        "    x = f(y);\nfails. Prouve-le.";
+    len = strlen(t);
+
+    ngx_llm_classify_text((const unsigned char *) t, len, &conf, &whole);
+
+    for (i = 0; i <= len; i++) {
+        ngx_llm_classify_begin(&st);
+        ngx_llm_classify_turn(&st);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t, i);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t + i, len - i);
+        ngx_llm_classify_end(&st, NULL, &conf, &part);
+
+        if (part.score != whole.score) {
+            break;
+        }
+    }
+
+    CHECK(i == len + 1, "feeding in two pieces gives the same score");
+}
+
+
+static void
+test_hostile(void)
+{
+    int                        c;
+    size_t                     i, len;
+    unsigned char             *big;
+    ngx_llm_classify_hints_t   hints;
+    ngx_llm_classify_state_t   st;
+    ngx_llm_classify_result_t  res;
+
+    /* every byte value, including NUL and lone UTF-8 lead bytes */
+    len = 4096;
+    big = malloc(len);
+    CHECK(big != NULL, "malloc");
+
+    for (i = 0; i < len; i++) {
+        big[i] = (unsigned char) (i * 131 + 7);
+    }
+
+    ngx_llm_classify_text(big, len, &conf, &res);
+    CHECK(res.score >= 0 && res.score <= 1, "binary input in range");
+    free(big);
+
+    /* 8 MB of one long word, of newlines, of backticks */
+    len = 8 * 1024 * 1024;
+    big = malloc(len);
+    CHECK(big != NULL, "malloc");
+
+    for (c = 0; c < 3; c++) {
+        memset(big, "a\n`"[c], len);
+        ngx_llm_classify_text(big, len, &conf, &res);
+        CHECK(res.score >= 0 && res.score <= 1, "8 MB input in range");
+    }
+
+    free(big);
+
+    ngx_llm_classify_begin(&st);
+    ngx_llm_classify_turn(&st);
+    ngx_llm_classify_feed(&st, (const unsigned char *) "hello", 5);
+    hints.max_tokens = 8192;
+    ngx_llm_classify_end(&st, &hints, &conf, &res);
+    CHECK(res.contrib[NGX_LLM_F_OUTPUT] > 0, "max_tokens hint counts");
+
+    ngx_llm_classify_begin(&st);
+
+    for (i = 0; i < 20; i++) {
+        ngx_llm_classify_turn(&st);
+    }
+
+    ngx_llm_classify_end(&st, NULL, &conf, &res);
+    CHECK(res.contrib[NGX_LLM_F_DEPTH] > 0, "conversation depth counts");
+}
+
+
+int
+main(void)
+{
+    ngx_llm_classify_conf_default(&conf);
+
+    test_thresholds();
+    test_held_out();
+    test_signals();
+    test_explain();
+    test_split_feed();
+    test_hostile();
+
+    UNIT_DONE("classify");
+}

@@ -1,0 +1,341 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * Unit tests of dialect parsing and model rewriting.
+ */
+
+
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "unit.h"
+#include "ngx_llm_request.h"
+
+
+/* parses, returns 0 or -1; the error text is left in *err */
+static int
+parse(ngx_llm_dialect_e d, const char *body, ngx_llm_request_t *req)
+{
+    int                        rc;
+    ngx_llm_classify_state_t   st;
+
+    ngx_llm_classify_begin(&st);
+    rc = ngx_llm_request_parse(req, d, body, strlen(body), &st);
+
+    return rc;
+}
+
+
+static int
+parse_ok(ngx_llm_dialect_e d, const char *body)
+{
+    int                rc;
+    ngx_llm_request_t  req;
+
+    rc = parse(d, body, &req);
+    ngx_llm_request_free(&req);
+
+    return rc == 0;
+}
+
+
+/* rewrites with model "M" and compares with the expected body */
+static int
+rewrites_to(ngx_llm_dialect_e d, const char *body, const char *expect)
+{
+    int                ok;
+    char              *out;
+    size_t             len;
+    ngx_llm_request_t  req;
+
+    if (parse(d, body, &req) != 0) {
+        printf("  parse failed: %s\n", req.error);
+        ngx_llm_request_free(&req);
+        return 0;
+    }
+
+    len = ngx_llm_request_rewrite(&req, body, strlen(body), "M", &out);
+    ngx_llm_request_free(&req);
+
+    ok = (out != NULL && len == strlen(expect) && strcmp(out, expect) == 0);
+
+    if (!ok) {
+        printf("  got    %s\n  expect %s\n", out ? out : "(null)", expect);
+    }
+
+    free(out);
+
+    return ok;
+}
+
+
+static void
+test_dialects(void)
+{
+#define PATH(s)  s, sizeof(s) - 1
+
+    CHECK(ngx_llm_dialect_from_path(PATH("/api/generate"))
+          == NGX_LLM_DIALECT_OLLAMA_GENERATE, "generate");
+    CHECK(ngx_llm_dialect_from_path(PATH("/api/chat"))
+          == NGX_LLM_DIALECT_OLLAMA_CHAT, "chat");
+    CHECK(ngx_llm_dialect_from_path(PATH("/v1/chat/completions"))
+          == NGX_LLM_DIALECT_OPENAI_CHAT, "openai chat");
+    CHECK(ngx_llm_dialect_from_path(PATH("/v1/completions"))
+          == NGX_LLM_DIALECT_OPENAI_COMPLETIONS, "openai completions");
+    CHECK(ngx_llm_dialect_from_path(PATH("/generate"))
+          == NGX_LLM_DIALECT_JARVIS, "jarvis");
+    CHECK(ngx_llm_dialect_from_path(PATH("/llm/api/chat/"))
+          == NGX_LLM_DIALECT_OLLAMA_CHAT, "prefix and trailing slash");
+    CHECK(ngx_llm_dialect_from_path(PATH("/api/tags"))
+          == NGX_LLM_DIALECT_NONE, "tags is no dialect");
+    CHECK(ngx_llm_dialect_from_path(PATH("/")) == NGX_LLM_DIALECT_NONE,
+          "root");
+    CHECK(ngx_llm_dialect_from_name(PATH("openai_chat"))
+          == NGX_LLM_DIALECT_OPENAI_CHAT, "by name");
+    CHECK(ngx_llm_dialect_from_name(PATH("nope")) == NGX_LLM_DIALECT_NONE,
+          "bad name");
+    CHECK(strcmp(ngx_llm_dialect_name(NGX_LLM_DIALECT_JARVIS), "jarvis") == 0,
+          "name");
+    CHECK(ngx_llm_dialect_is_openai(NGX_LLM_DIALECT_OPENAI_COMPLETIONS)
+          && !ngx_llm_dialect_is_openai(NGX_LLM_DIALECT_OLLAMA_CHAT),
+          "openai family");
+#undef PATH
+}
+
+
+static void
+test_parse(void)
+{
+    ngx_llm_request_t  req;
+
+    CHECK(parse(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                "{\"model\":\"auto\",\"prompt\":\"hi\","
+                "\"options\":{\"num_predict\":64}}", &req) == 0,
+          "generate parses");
+    CHECK(req.model != NULL && strcmp(req.model, "auto") == 0, "model");
+    CHECK(req.stream == 1, "ollama streams by default");
+    CHECK(req.max_tokens == 64, "num_predict");
+    ngx_llm_request_free(&req);
+
+    CHECK(parse(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
+                "{\"role\":\"user\",\"content\":\"u\"}],\"stream\":false}",
+                &req) == 0, "chat parses");
+    CHECK(req.model == NULL, "no model");
+    CHECK(req.stream == 0, "stream false");
+    CHECK(req.messages == 2, "two messages");
+    ngx_llm_request_free(&req);
+
+    CHECK(parse(NGX_LLM_DIALECT_OPENAI_CHAT,
+                "{\"model\":\"x\",\"max_tokens\":10,\"messages\":[{\"role\":"
+                "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                "{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}}]},"
+                "{\"role\":\"assistant\",\"content\":null,"
+                "\"tool_calls\":[]}]}", &req) == 0,
+          "openai content parts and null content");
+    CHECK(req.stream == 0, "openai does not stream by default");
+    CHECK(req.max_tokens == 10, "max_tokens");
+    ngx_llm_request_free(&req);
+
+    CHECK(parse_ok(NGX_LLM_DIALECT_OPENAI_COMPLETIONS,
+                   "{\"prompt\":[\"a\",\"b\"],\"stream\":true}"),
+          "completions prompt array");
+    CHECK(parse_ok(NGX_LLM_DIALECT_JARVIS, "{\"prompt\":\"Hello\"}"),
+          "jarvis minimal");
+    CHECK(parse_ok(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                   " \r\n{\"prompt\":\"\"}\n "), "whitespace around");
+}
+
+
+static void
+test_errors(void)
+{
+    int                i, n;
+    char              *deep;
+    ngx_llm_request_t  req;
+
+    static const struct {
+        ngx_llm_dialect_e   d;
+        const char         *body;
+    }  bad[] = {
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "not json" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"hi\"" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"hi\"} x" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "[\"prompt\"]" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "\"prompt\"" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":5}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\",\"model\":5}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"prompt\":\"a\",\"stream\":\"yes\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\",\"system\":[]}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\",\"options\":1}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"prompt\":\"a\",\"options\":{\"num_predict\":\"9\"}}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"\xff\xfe\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"\xc0\xaf\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"prompt\":\"a\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[]}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":{}}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[1]}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[{\"content\":\"a\"}]}" },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT,
+          "{\"messages\":[{\"role\":\"user\",\"content\":[]}]}" },
+        { NGX_LLM_DIALECT_OPENAI_CHAT,
+          "{\"messages\":[{\"role\":\"user\",\"content\":5}]}" },
+        { NGX_LLM_DIALECT_OPENAI_CHAT,
+          "{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}" },
+        { NGX_LLM_DIALECT_OPENAI_CHAT,
+          "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":1}]}]}" },
+        { NGX_LLM_DIALECT_OPENAI_CHAT,
+          "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+          "\"max_tokens\":\"many\"}" },
+        { NGX_LLM_DIALECT_OPENAI_COMPLETIONS, "{\"prompt\":[1,2]}" },
+        { NGX_LLM_DIALECT_OPENAI_COMPLETIONS, "{\"prompt\":{}}" },
+        { NGX_LLM_DIALECT_JARVIS, "{\"max_tokens\":100}" },
+        { NGX_LLM_DIALECT_NONE, "{\"prompt\":\"a\"}" },
+    };
+
+    for (i = 0; i < (int) (sizeof(bad) / sizeof(bad[0])); i++) {
+        n = parse(bad[i].d, bad[i].body, &req);
+
+        if (n == 0) {
+            printf("  accepted: %s\n", bad[i].body);
+        }
+
+        CHECK(n != 0 && req.error != NULL && req.error[0] != '\0',
+              "bad body rejected with a message");
+        ngx_llm_request_free(&req);
+    }
+
+    /* 100 000 levels of nesting: rejected, no stack exhaustion */
+    n = 100000;
+    deep = malloc(2 * n + 1);
+    CHECK(deep != NULL, "malloc");
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+
+    CHECK(!parse_ok(NGX_LLM_DIALECT_OLLAMA_GENERATE, deep), "deep arrays");
+
+    deep[0] = '{';
+    memcpy(deep + 1, "\"prompt\":\"a\",\"x\":", 17);
+    CHECK(!parse_ok(NGX_LLM_DIALECT_OLLAMA_GENERATE, deep),
+          "deep value inside an object");
+    free(deep);
+
+    /* a NUL byte inside the body */
+    CHECK(ngx_llm_request_parse(&req, NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                                "{\"prompt\":\"a\"}\0{}", 16, NULL) != 0,
+          "NUL then data");
+    ngx_llm_request_free(&req);
+}
+
+
+static void
+test_rewrite(void)
+{
+    char              *out;
+    size_t             len;
+    cJSON             *j, *opt;
+    ngx_llm_request_t  req;
+    const char        *body;
+
+    CHECK(rewrites_to(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                      "{\"model\":\"auto\",\"prompt\":\"x\"}",
+                      "{\"model\":\"M\",\"prompt\":\"x\"}"), "replace");
+
+    /* numbers, spacing and nested "model" keys stay as sent */
+    CHECK(rewrites_to(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                      "{ \"seed\" : 12345678901234567890123,\n"
+                      "  \"model\" :  \"auto\" , \"prompt\":\"x\","
+                      " \"o\":{\"model\":\"keep\"}, \"t\": 0.10000000 }",
+                      "{ \"seed\" : 12345678901234567890123,\n"
+                      "  \"model\" :  \"M\" , \"prompt\":\"x\","
+                      " \"o\":{\"model\":\"keep\"}, \"t\": 0.10000000 }"),
+          "only the top-level model changes");
+
+    CHECK(rewrites_to(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                      "{\"messages\":[{\"role\":\"user\",\"content\":\"}\"}]}",
+                      "{\"model\":\"M\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"}\"}]}"), "insert when absent");
+
+    CHECK(rewrites_to(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                      "{\"model\":\"a\",\"prompt\":\"x\",\"MODEL\":\"b\","
+                      "\"mod\\u0065l\":null}",
+                      "{\"model\":\"M\",\"prompt\":\"x\",\"MODEL\":\"M\","
+                      "\"mod\\u0065l\":\"M\"}"),
+          "every spelling a JSON decoder may take for model");
+
+    CHECK(rewrites_to(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                      "{\"prompt\":\"say \\\"model\\\": x\",\"model\":\"a\"}",
+                      "{\"prompt\":\"say \\\"model\\\": x\",\"model\":\"M\"}"),
+          "escaped quotes in values");
+
+    body = "{\"prompt\":\"Hello\",\"max_tokens\":100,\"temperature\":0.2,"
+           "\"model\":\"auto\"}";
+
+    CHECK(parse(NGX_LLM_DIALECT_JARVIS, body, &req) == 0, "jarvis parses");
+    len = ngx_llm_request_rewrite(&req, body, strlen(body), "gpt-oss:20b",
+                                  &out);
+    ngx_llm_request_free(&req);
+
+    CHECK(len > 0 && out != NULL, "jarvis translated");
+
+    j = cJSON_Parse(out);
+    opt = cJSON_GetObjectItemCaseSensitive(j, "options");
+
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "model")->valuestring,
+                 "gpt-oss:20b") == 0, "jarvis model");
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "prompt")->valuestring,
+                 "Hello") == 0, "jarvis prompt");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "stream")),
+          "jarvis stream false");
+    CHECK(cJSON_GetObjectItemCaseSensitive(opt, "num_predict")->valuedouble
+          == 100, "jarvis num_predict");
+    CHECK(cJSON_GetObjectItemCaseSensitive(opt, "temperature")->valuedouble
+          == 0.2, "jarvis temperature");
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "max_tokens") == NULL,
+          "jarvis max_tokens translated away");
+
+    cJSON_Delete(j);
+    free(out);
+}
+
+
+static void
+test_utf8_escape(void)
+{
+    char  buf[64];
+
+#define U(s)  ngx_llm_utf8_valid((const unsigned char *) s, sizeof(s) - 1)
+
+    CHECK(U("plain ascii"), "ascii");
+    CHECK(U("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "2, 3, 4 bytes");
+    CHECK(!U("\xc3"), "truncated");
+    CHECK(!U("\xc0\x80"), "overlong NUL");
+    CHECK(!U("\xe0\x80\xaf"), "overlong 3 bytes");
+    CHECK(!U("\xed\xa0\x80"), "surrogate");
+    CHECK(!U("\xf4\x90\x80\x80"), "above U+10FFFF");
+    CHECK(!U("\x80"), "lone continuation");
+#undef U
+
+    buf[ngx_llm_json_escape(buf, "a\"b\\c\n", 6)] = '\0';
+    CHECK(strcmp(buf, "a\\\"b\\\\c\\u000a") == 0, "escape");
+}
+
+
+int
+main(void)
+{
+    test_dialects();
+    test_parse();
+    test_errors();
+    test_rewrite();
+    test_utf8_escape();
+
+    UNIT_DONE("request");
+}
