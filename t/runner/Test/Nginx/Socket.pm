@@ -596,19 +596,24 @@ sub valgrind_cmd {
         }
     }
 
+    # the runner's own suppressions for exit-time allocations of the
+    # nginx core (see t/runner/valgrind-nginx.suppress)
+    my $core_supp = File::Spec->catfile(
+        File::Basename::dirname(File::Spec->rel2abs(__FILE__)),
+        File::Spec->updir, File::Spec->updir, 'valgrind-nginx.suppress');
+    my @supp = grep { defined && -f } $core_supp, $supp;
+
     if ($opt =~ /^\s*\d+\s*$/) {
         push @cmd, qw(-q --tool=memcheck --leak-check=full
                       --show-possibly-lost=no --errors-for-leak-kinds=definite
                       --num-callers=50 --gen-suppressions=all);
         push @cmd, "--error-exitcode=$ValgrindErrorExitCode";
-        push @cmd, "--suppressions=$supp" if $supp;
     } else {
         push @cmd, '-q', split ' ', $opt;
         push @cmd, "--error-exitcode=$ValgrindErrorExitCode"
             unless $opt =~ /--error-exitcode/;
-        push @cmd, "--suppressions=$supp"
-            if $supp && $opt !~ /--suppressions/;
     }
+    push @cmd, map { "--suppressions=$_" } @supp;
     push @cmd, "--log-file=$LogDir/valgrind.%p.log"
         unless $opt =~ /--log-file/;
     return @cmd;

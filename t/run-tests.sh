@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+#
+# The test runner behind "make test": the C unit tests, then every t/*.t
+# suite against a real nginx with the built module, real mock Ollama tiers
+# and (where a suite needs it) a real redis-server.  The last line is the
+# total: "N passed, N failed".  Exits non-zero on any failure.
+
+set -u
+cd "$(dirname "$0")/.."
+
+export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
+export TEST_NGINX_LLM_MODULE=${TEST_NGINX_LLM_MODULE:-$PWD/build/ngx_http_llm_router_module.so}
+
+passed=0
+failed=0
+
+add_counts() {
+    # reads "...: N passed, M failed" and adds to the totals
+    local line=$1 p f
+    p=$(sed -n 's/.* \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1/p' <<< "$line")
+    f=$(sed -n 's/.* \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\2/p' <<< "$line")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
+}
+
+echo "== C unit tests"
+for t in build/unit-*; do
+    out=$("$t" 2>&1)
+    rc=$?
+    printf '%s\n' "$out"
+    add_counts "$(tail -n 1 <<< "$out")"
+    if [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+    fi
+done
+
+echo "== llm-classify on the labelled dev set"
+if [ -f ../shared/prompts/dev.jsonl ]; then
+    out=$(build/llm-classify --eval ../shared/prompts/dev.jsonl | tail -n 8)
+    printf '%s\n' "$out"
+    if grep -q 'AUC complex vs simple 1.000' <<< "$out"; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL: AUC below 1.0 on the dev set"
+        failed=$((failed + 1))
+    fi
+fi
+
+echo "== Test::Nginx suites (nginx: $TEST_NGINX_BINARY)"
+mkdir -p build
+perl t/harness.pl "$@" 2>&1 | tee build/harness.log
+add_counts "$(tail -n 1 build/harness.log)"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
