@@ -117,11 +117,12 @@ X-Mock-Model: llama3.2:3b
 
 
 
-=== TEST 7: a second, differently spelled model key cannot smuggle a model past the router
+=== TEST 7: two spellings of the model key: read as Ollama reads them (last wins), both rewritten
 --- config
     location / {
         llm_router on;
         proxy_pass http://$llm_upstream;
+        add_header X-LLM-Reason $llm_route_reason always;
     }
 --- more_headers
 X-Mock-Echo: 1
@@ -129,4 +130,7 @@ X-Mock-Echo: 1
 POST /api/generate
 {"model":"auto","prompt":"Hi","stream":false,"Model":"gpt-oss:20b"}
 --- error_code: 200
---- response_body_like: "body_raw":"\{\\"model\\":\\"llama3\.2:3b\\",\\"prompt\\":\\"Hi\\",\\"stream\\":false,\\"Model\\":\\"llama3\.2:3b\\"\}"
+--- response_headers
+X-LLM-Reason: pinned
+X-Mock-Name: big
+--- response_body_like: "body_raw":"\{\\"model\\":\\"gpt-oss:20b\\",\\"prompt\\":\\"Hi\\",\\"stream\\":false,\\"Model\\":\\"gpt-oss:20b\\"\}"

@@ -9,7 +9,6 @@ add_block_preprocessor(sub {
     LLMTest::defaults($block);
     $block->set_value("config", <<'CONF') unless defined $block->config;
     llm_router_max_body_size 64k;
-    client_max_body_size 1m;
     location / {
         llm_router on;
         proxy_pass http://$llm_upstream;
@@ -188,6 +187,11 @@ POST /api/chat
 
 
 === TEST 17: thousands of messages are fine
+--- config
+    location / {
+        llm_router on;
+        proxy_pass http://$llm_upstream;
+    }
 --- request eval
 "POST /api/chat\n" . '{"stream":false,"messages":[' . join(",", ('{"role":"user","content":"Hi"}') x 3000) . ']}'
 --- error_code: 200

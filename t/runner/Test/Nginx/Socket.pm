@@ -16,8 +16,7 @@ use warnings;
 
 use Test::Base -base;
 
-use Cwd ();
-use Errno ();
+use Carp ();
 use File::Basename ();
 use File::Path ();
 use File::Spec ();
@@ -640,12 +639,24 @@ sub start_nginx {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $StderrFile;
         open STDERR, '>>', $StderrFile;
+        set_pdeathsig();
         { no warnings 'exec'; exec { $cmd[0] } @cmd; }
         print STDERR "exec $cmd[0] failed: $!\n";
         POSIX::_exit(127);
     }
     $NginxPid = $pid;
     return $pid;
+}
+
+# Makes the child get SIGTERM if this perl process dies without running
+# its END blocks, so that no nginx is left behind on the test port
+# (Linux only; best effort).
+sub set_pdeathsig {
+    local $@;
+    eval {
+        require 'sys/syscall.ph';
+        syscall(&SYS_prctl, 1, 15);    # PR_SET_PDEATHSIG, SIGTERM
+    };
 }
 
 # The inodes of the TCP sockets in LISTEN state on $port.
@@ -829,14 +840,24 @@ sub check_nginx_health {
         for my $l (split /\n/, $err) {
             if ($l =~ /exited on signal \d+/ || $l =~ /\bsignal 11\b/) {
                 push @problems, "crash reported in error.log: $l";
+            } elsif ($UseValgrind
+                     && $l =~ /exited with code $ValgrindErrorExitCode\b/)
+            {
+                push @problems, "valgrind reported memcheck errors in a "
+                                . "worker: $l";
             }
         }
     }
 
     if ($UseValgrind) {
+        # error records (leak records that are not errors, e.g. "possibly
+        # lost" with user-supplied options, are only shown in the diag)
+        my $re = qr/are definitely lost|Invalid (?:read|write|free)
+                    |uninitialised|Conditional jump|Syscall param
+                    |Mismatched free|overlap/x;
         for my $f (sort glob("$LogDir/valgrind.*.log")) {
             my $v = slurp($f);
-            next unless defined $v && $v =~ /==\d+==\s+\S/;
+            next unless defined $v && $v =~ /^==\d+== .*$re/m;
             push @problems, "valgrind reported errors (see $f)";
         }
     }
