@@ -498,6 +498,8 @@ void
 ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
     size_t len)
 {
+    uint64_t              key;
+    uint32_t              wlen;
     unsigned char         c, f;
     const unsigned char  *end;
 
@@ -508,7 +510,9 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         c = *p++;
 
-        if (c == '`') {
+        switch (ngx_llm_ctab[c]) {
+
+        case C_BACKTICK:
             /* a run of three backticks opens or closes a fenced block */
             if (++st->backticks == 3) {
                 st->backticks = 0;
@@ -524,21 +528,31 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
             }
 
             ngx_llm_word_end(st);
-            st->line_chars++;
-            st->line_last = c;
-            continue;
-        }
-
-        switch (ngx_llm_ctab[c]) {
+            break;
 
         case C_LETTER:
-            ngx_llm_word_char(st, c | 0x20);
-
             if (st->in_number) {
+                /* "1500x" is no number and no keyword */
                 st->in_number = 0;
                 st->nomatch = 1;
             }
 
+            ngx_llm_word_char(st, c | 0x20);
+
+            /* the hot loop: a run of ASCII letters */
+            key = st->key;
+            wlen = st->wlen;
+
+            while (p < end && ngx_llm_ctab[*p] == C_LETTER) {
+                c = *p++;
+
+                if (++wlen <= NGX_LLM_KEY_LEN) {
+                    key |= (uint64_t) (c | 0x20) << (8 * (wlen - 1));
+                }
+            }
+
+            st->key = key;
+            st->wlen = wlen;
             break;
 
         case C_DIGIT:
