@@ -19,7 +19,11 @@ REDIS_PORT=${REDIS_PORT:-6390}
 prefix=$top/build/run
 pids=()
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+else
+    say() { printf '==> %s\n' "$*"; }
+fi
 
 stop_all() {
     trap - INT TERM EXIT
@@ -58,6 +62,7 @@ if command -v redis-server >/dev/null; then
     wait_port "$REDIS_PORT" redis-server
 fi
 
+# starts a mock tier; sets $addr to its address
 start_mock() {
     local name=$1 model=$2; shift 2
     local ready=$prefix/$name.port
@@ -70,7 +75,7 @@ start_mock() {
         sleep 0.05
     done
     [ -s "$ready" ] || { echo "error: mock $name did not start" >&2; exit 1; }
-    echo "127.0.0.1:$(cat "$ready")"
+    addr="127.0.0.1:$(cat "$ready")"
 }
 
 if [ -n "${OLLAMA_BIG:-}" ] && [ -n "${OLLAMA_SMALL:-}" ]; then
@@ -79,9 +84,10 @@ if [ -n "${OLLAMA_BIG:-}" ] && [ -n "${OLLAMA_SMALL:-}" ]; then
     say "real Ollama tiers: big=$big small=$small"
 else
     # timings close to the real tiers: 20b ~22 tok/s, 3b ~52 tok/s
-    big=$(start_mock big gpt-oss:20b --ttft 600 --tps 22 --tokens 12 --slots 4)
-    small=$(start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 \
-            --slots 8)
+    start_mock big gpt-oss:20b --ttft 600 --tps 22 --tokens 12 --slots 4
+    big=$addr
+    start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 --slots 8
+    small=$addr
     say "mock Ollama tiers: big (gpt-oss:20b) on $big," \
         "small (llama3.2:3b) on $small"
 fi

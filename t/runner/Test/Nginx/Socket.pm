@@ -17,6 +17,7 @@ use warnings;
 use Test::Base -base;
 
 use Carp ();
+use Fcntl ();
 use File::Basename ();
 use File::Path ();
 use File::Spec ();
@@ -873,9 +874,34 @@ sub check_nginx_health {
 # ----------------------------------------------------------------------
 # running
 
+# Two runs of the suites on one machine would fight over the port and the
+# servroot: hold a lock (per port, outside servroot) while running.
+our $PortLock;
+
+sub lock_port {
+    return if $PortLock;
+    my $dir = File::Spec->tmpdir;
+    my $file = "$dir/test-nginx-runner-port-$ServerPort.lock";
+    open my $fh, '>>', $file or return;    # best effort
+    if (!flock($fh, Fcntl::LOCK_EX() | Fcntl::LOCK_NB())) {
+        my $wait = $ENV{TEST_NGINX_LOCK_WAIT} || 900;
+        Test::More::diag("another test run uses port $ServerPort ($file); "
+                         . "waiting up to ${wait}s");
+        my $deadline = Time::HiRes::time() + $wait;
+        while (!flock($fh, Fcntl::LOCK_EX() | Fcntl::LOCK_NB())) {
+            bail_out("port $ServerPort still in use by another test run "
+                     . "after ${wait}s ($file)")
+                if Time::HiRes::time() >= $deadline;
+            Time::HiRes::sleep(0.2);
+        }
+    }
+    $PortLock = $fh;
+}
+
 sub run_tests () {
     srand($$ + int(Time::HiRes::time() * 1000000));
     nginx_version();
+    lock_port();
 
     $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort
         unless defined $ENV{TEST_NGINX_SERVER_PORT};
