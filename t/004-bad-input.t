@@ -193,7 +193,7 @@ POST /api/chat
         proxy_pass http://$llm_upstream;
     }
 --- request eval
-"POST /api/chat\n" . '{"stream":false,"messages":[' . join(",", ('{"role":"user","content":"Hi"}') x 3000) . ']}'
+"POST /api/chat\n" . '{"stream":false,"messages":['. CORE::join(",", ('{"role":"user","content":"Hi"}') x 3000) . ']}'
 --- error_code: 200
 --- response_headers
 X-Mock-Name: big
