@@ -43,7 +43,8 @@ deps:
 
 $(BUILD)/nginx/Makefile: config
 	@mkdir -p $(BUILD)
-	cd $(NGINX_SRC) && ./configure --with-compat --with-debug \
+	cd $(NGINX_SRC) && $$(test -x ./configure && echo ./configure \
+	    || echo auto/configure) --with-compat --with-debug \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/nginx \
 	    > $(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
