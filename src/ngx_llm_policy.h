@@ -1,0 +1,78 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * Tier choice: a pure function of the prompt's class and of the live state
+ * (in-flight requests, health, VRAM).  No nginx types.
+ */
+
+
+#ifndef _NGX_LLM_POLICY_H_INCLUDED_
+#define _NGX_LLM_POLICY_H_INCLUDED_
+
+
+#include "ngx_llm_classify.h"
+
+
+#define NGX_LLM_BIG              0
+#define NGX_LLM_SMALL            1
+#define NGX_LLM_NO_TIER          (-1)
+
+
+typedef enum {
+    NGX_LLM_REASON_COMPLEXITY = 0,
+    NGX_LLM_REASON_VRAM,
+    NGX_LLM_REASON_QUEUE,
+    NGX_LLM_REASON_DOWN,
+    NGX_LLM_REASON_PINNED,
+    NGX_LLM_REASON_OVERRIDE,
+    NGX_LLM_REASON_SPILLOVER,
+    NGX_LLM_REASON_COLD,
+    NGX_LLM_REASON_FALLBACK,
+    NGX_LLM_REASON_FULL,              /* both full, rejected */
+    NGX_LLM_REASON_COUNT
+} ngx_llm_reason_e;
+
+
+typedef enum {
+    NGX_LLM_BOTH_FULL_LEAST_LOADED = 0,
+    NGX_LLM_BOTH_FULL_REJECT
+} ngx_llm_both_full_e;
+
+
+typedef struct {
+    unsigned            inflight;
+    unsigned            max_inflight;
+    int                 down;            /* breaker open or health check */
+    int                 loaded;          /* model loaded: 1, 0, -1 unknown */
+} ngx_llm_policy_tier_t;
+
+
+typedef struct {
+    double              vram_high;       /* fraction, default 0.95 */
+    double              medium_spare;    /* medium -> big while in-flight
+                                            < spare * max, default 0.5 */
+    ngx_llm_both_full_e both_full;
+} ngx_llm_policy_conf_t;
+
+
+typedef struct {
+    ngx_llm_class_e     cls;
+    ngx_llm_policy_tier_t  tiers[2];
+    double              vram;            /* big tier's GPU, fraction; < 0
+                                            unknown */
+    int                 pinned;          /* tier, or NGX_LLM_NO_TIER */
+    int                 override;        /* tier, or NGX_LLM_NO_TIER */
+} ngx_llm_policy_in_t;
+
+
+void ngx_llm_policy_conf_default(ngx_llm_policy_conf_t *conf);
+
+/* returns the tier, or NGX_LLM_NO_TIER to refuse (both full, reject) */
+int ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
+    const ngx_llm_policy_conf_t *conf, ngx_llm_reason_e *reason);
+
+const char *ngx_llm_reason_name(ngx_llm_reason_e reason);
+
+
+#endif /* _NGX_LLM_POLICY_H_INCLUDED_ */
