@@ -2,32 +2,15 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * Reads each LLM request's JSON body, scores the prompt, picks a tier and
- * rewrites the model, then lets proxy_pass forward the new body to
- * $llm_upstream.  Runs in the precontent phase, after access control.
+ * Directives and configuration.  The request path is in
+ * ngx_http_llm_handler.c, the shared state in ngx_http_llm_state.c.
  */
 
 
-#include "ngx_http_llm_router_module.h"
+#include "ngx_http_llm_state.h"
+#include "ngx_http_llm_vram.h"
+#include "ngx_http_llm_health.h"
 
-
-static ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
-static void ngx_http_llm_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llm_route(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx);
-static ngx_int_t ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body);
-static ngx_int_t ngx_http_llm_pick(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req);
-static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
-    size_t len);
-static ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_uint_t status, const char *msg);
-static ngx_int_t ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body);
-static ngx_int_t ngx_http_llm_send_tags(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llm_send_version(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix);
-static void ngx_http_llm_cleanup(void *data);
 
 static void *ngx_http_llm_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -46,6 +29,15 @@ static char *ngx_http_llm_thresholds(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llm_dialect(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llm_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llm_fraction(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llm_overload(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llm_override_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llm_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_tier_index(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_preconfiguration(ngx_conf_t *cf);
@@ -103,6 +95,69 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llm_router_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_llm_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_gpu"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_gpu,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_health_check"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_health_check,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_breaker"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_breaker,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_vram_high"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_fraction,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, policy.vram_high),
+      NULL },
+
+    { ngx_string("llm_router_medium_spare"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_fraction,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, policy.medium_spare),
+      NULL },
+
+    { ngx_string("llm_router_overload"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_overload,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_override_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_override_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -129,7 +184,7 @@ ngx_module_t  ngx_http_llm_router_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_llm_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -142,602 +197,6 @@ static ngx_str_t  ngx_http_llm_tier_names[NGX_HTTP_LLM_TIERS] = {
     ngx_string("big"),
     ngx_string("small")
 };
-
-
-static ngx_int_t
-ngx_http_llm_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                 rc;
-    ngx_uint_t                dialect;
-    ngx_http_llm_ctx_t       *ctx;
-    ngx_http_llm_loc_conf_t  *llcf;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
-    if (!llcf->enable || r != r->main) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
-
-    if (ctx != NULL) {
-        if (ctx->routed) {
-            return NGX_DECLINED;
-        }
-
-        if (ctx->body_ready) {
-            return ngx_http_llm_route(r, ctx);
-        }
-
-        /* still reading the body */
-        return NGX_DONE;
-    }
-
-    dialect = llcf->dialect;
-
-    if (dialect == NGX_HTTP_LLM_DIALECT_URI) {
-        dialect = ngx_llm_dialect_from_path((char *) r->uri.data, r->uri.len);
-    }
-
-    if (dialect == NGX_LLM_DIALECT_NONE) {
-
-        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-
-            if (ngx_http_llm_uri_is(r, "/api/tags")) {
-                return ngx_http_llm_send_tags(r);
-            }
-
-            if (ngx_http_llm_uri_is(r, "/api/version")) {
-                return ngx_http_llm_send_version(r);
-            }
-        }
-
-        /* any other Ollama endpoint: to the default tier */
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->dialect = dialect;
-    ctx->tier = NGX_HTTP_LLM_TIERS;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_llm_router_module);
-
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_ALLOWED,
-                                   "method not allowed, use POST");
-    }
-
-    if (r->headers_in.content_length_n > (off_t) llcf->max_body_size) {
-        return ngx_http_llm_answer(r, ctx,
-                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "request body too large");
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    if (rc == NGX_AGAIN || !ctx->body_ready) {
-        ctx->waiting_body = 1;
-        return NGX_DONE;
-    }
-
-    return ngx_http_llm_route(r, ctx);
-}
-
-
-static void
-ngx_http_llm_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_llm_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
-
-    ctx->body_ready = 1;
-
-    r->main->count--;
-
-    if (ctx->waiting_body) {
-        ctx->waiting_body = 0;
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
-{
-    char                      *out;
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_str_t                  body;
-    ngx_pool_cleanup_t        *cln;
-    ngx_llm_request_t          req;
-    ngx_http_llm_tier_t       *tier;
-    ngx_http_llm_loc_conf_t   *llcf;
-    ngx_http_llm_main_conf_t  *lmcf;
-    ngx_llm_classify_state_t   st;
-    ngx_llm_classify_hints_t   hints;
-    ngx_llm_classify_result_t  res;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-
-    rc = ngx_http_llm_body(r, &body);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_llm_answer(r, ctx,
-                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "request body too large");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_llm_classify_begin(&st);
-
-    if (ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
-                              body.len, &st)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm router: bad %s request: %s",
-                      ngx_llm_dialect_name(ctx->dialect), req.error);
-
-        rc = ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req.error);
-        ngx_llm_request_free(&req);
-        return rc;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_llm_request_free(&req);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_llm_cleanup;
-    cln->data = req.root;
-
-    hints.max_tokens = req.max_tokens;
-    ngx_llm_classify_end(&st, &hints, &llcf->classify, &res);
-
-    ctx->score = res.score;
-    ctx->cls = res.cls;
-    ctx->classified = 1;
-    ctx->stream = req.stream ? 1 : 0;
-    ctx->features_len = ngx_llm_classify_explain(&res,
-                                                 (char *) ctx->features,
-                                                 sizeof(ctx->features));
-
-    rc = ngx_http_llm_pick(r, ctx, &req);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    tier = &lmcf->tiers[ctx->tier];
-
-    len = ngx_llm_request_rewrite(&req, (char *) body.data, body.len,
-                                  (char *) tier->model.data, &out);
-
-    /* the tree is no longer needed; the cleanup sees NULL */
-    ngx_llm_request_free(&req);
-    cln->data = NULL;
-
-    if (len == 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_llm_set_body(r, out, len);
-    free(out);
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->routed = 1;
-
-    ngx_log_debug7(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm router: %s %s score:%.3f class:%s -> %V (%V) %s",
-                   ngx_llm_dialect_name(ctx->dialect),
-                   ctx->stream ? "stream" : "single", ctx->score,
-                   ngx_llm_class_name(ctx->cls), &tier->name, &ctx->reason,
-                   ctx->features);
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * Makes the whole body one contiguous piece of memory.  A body that nginx
- * spilled to a temporary file is read back: it was written by this worker
- * a moment ago and is in the page cache.  Keep client_body_buffer_size at
- * least llm_router_max_body_size to never take that path.
- */
-
-static ngx_int_t
-ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char                   *p;
-    off_t                     total;
-    size_t                    size;
-    ssize_t                   n;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
-    ngx_http_llm_loc_conf_t  *llcf;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
-    body->len = 0;
-    body->data = (u_char *) "";
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    total = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        total += ngx_buf_size(cl->buf);
-    }
-
-    if (total > (off_t) llcf->max_body_size) {
-        return NGX_DECLINED;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) total + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            size = (size_t) (b->file_last - b->file_pos);
-
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-
-            if (n != (ssize_t) size) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "llm router: short read of body file");
-                return NGX_ERROR;
-            }
-
-            p += size;
-            continue;
-        }
-
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_llm_request_t *req)
-{
-    size_t                     len;
-    u_char                    *msg, *p;
-    ngx_str_t                 *name;
-    ngx_uint_t                 i;
-    ngx_http_llm_main_conf_t  *lmcf;
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-
-    if (req->model != NULL && req->model[0] != '\0') {
-
-        len = ngx_strlen(req->model);
-
-        ctx->requested_model.data = ngx_pnalloc(r->pool, len);
-        if (ctx->requested_model.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(ctx->requested_model.data, req->model, len);
-        ctx->requested_model.len = len;
-
-        name = lmcf->auto_models->elts;
-
-        for (i = 0; i < lmcf->auto_models->nelts; i++) {
-            if (name[i].len == len
-                && ngx_strncmp(name[i].data, req->model, len) == 0)
-            {
-                goto by_complexity;
-            }
-        }
-
-        for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-            if (lmcf->tiers[i].model.len == len
-                && ngx_strncmp(lmcf->tiers[i].model.data, req->model, len)
-                   == 0)
-            {
-                ctx->tier = i;
-                ngx_str_set(&ctx->reason, "pinned");
-                return NGX_OK;
-            }
-        }
-
-        len = ngx_min(len, 200);
-        msg = ngx_pnalloc(r->pool, len + sizeof("model \"\" is not served"
-                                                " here, use \"auto\"") + 1);
-        if (msg == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_sprintf(msg, "model \"%*s\" is not served here, use \"auto\"",
-                        len, req->model);
-        *p = '\0';
-
-        return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_FOUND, (char *) msg);
-    }
-
-by_complexity:
-
-    ctx->tier = (ctx->cls == NGX_LLM_CLASS_SIMPLE) ? NGX_HTTP_LLM_SMALL
-                                                   : NGX_HTTP_LLM_BIG;
-    ngx_str_set(&ctx->reason, "complexity");
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->pos, data, len);
-    b->last_buf = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    r->request_body->bufs = cl;
-    r->headers_in.content_length_n = len;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_llm_cleanup(void *data)
-{
-    ngx_llm_request_t  req;
-
-    if (data != NULL) {
-        ngx_memzero(&req, sizeof(ngx_llm_request_t));
-        req.root = data;
-        ngx_llm_request_free(&req);
-    }
-}
-
-
-/*
- * Answers the request from this phase with a JSON error in the style of
- * the client's dialect, and finalizes it.
- */
-
-static ngx_int_t
-ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_uint_t status, const char *msg)
-{
-    u_char           *p;
-    size_t            len;
-    ngx_int_t         rc;
-    ngx_str_t         body;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(msg);
-
-    body.data = ngx_pnalloc(r->pool, 6 * len + 128);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_llm_dialect_is_openai(ctx->dialect)) {
-        p = ngx_cpymem(body.data, "{\"error\":{\"message\":\"",
-                       sizeof("{\"error\":{\"message\":\"") - 1);
-        p += ngx_llm_json_escape((char *) p, msg, len);
-        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-                        status >= 500 ? "server_error"
-                                      : "invalid_request_error");
-
-    } else {
-        p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-        p += ngx_llm_json_escape((char *) p, msg, len);
-        p = ngx_cpymem(p, "\"}", 2);
-    }
-
-    *p++ = LF;
-    body.len = p - body.data;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-    }
-
-    rc = ngx_http_llm_send(r, status, &body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_llm_send_tags(ngx_http_request_t *r)
-{
-    u_char                    *p;
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_str_t                  body;
-    ngx_uint_t                 i;
-    ngx_http_llm_main_conf_t  *lmcf;
-
-    static const char  model_fmt[] =
-        "{\"name\":\"%V\",\"model\":\"%V\",\"modified_at\":"
-        "\"1970-01-01T00:00:00Z\",\"size\":0,\"digest\":\"\","
-        "\"details\":{\"format\":\"\",\"family\":\"%s\",\"families\":null,"
-        "\"parameter_size\":\"\",\"quantization_level\":\"\"}}";
-
-    static ngx_str_t  auto_name = ngx_string("auto");
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-
-    len = sizeof("{\"models\":[]}\n") + sizeof(model_fmt) + 2 * auto_name.len;
-
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        len += sizeof(model_fmt) + 2 * lmcf->tiers[i].model.len + 16;
-    }
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_cpymem(body.data, "{\"models\":[", sizeof("{\"models\":[") - 1);
-    p = ngx_sprintf(p, model_fmt, &auto_name, &auto_name, "router");
-
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        p = ngx_sprintf(p, ",");
-        p = ngx_sprintf(p, model_fmt, &lmcf->tiers[i].model,
-                        &lmcf->tiers[i].model,
-                        i == NGX_HTTP_LLM_BIG ? "big" : "small");
-    }
-
-    p = ngx_cpymem(p, "]}\n", 3);
-    body.len = p - body.data;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_llm_send_version(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-    ngx_str_t  body = ngx_string("{\"version\":\"0.6.0\",\"router\":"
-                                 "\"ngx_llm_router/"
-                                 NGX_HTTP_LLM_ROUTER_VERSION "\"}\n");
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix)
-{
-    size_t  n, len;
-
-    n = ngx_strlen(suffix);
-    len = r->uri.len;
-
-    if (len > 1 && r->uri.data[len - 1] == '/') {
-        len--;
-    }
-
-    return len >= n && ngx_strncmp(r->uri.data + len - n, suffix, n) == 0;
-}
 
 
 static void *
@@ -759,6 +218,15 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
      */
 
     lmcf->default_tier = NGX_CONF_UNSET_UINT;
+    lmcf->breaker_failures = NGX_CONF_UNSET_UINT;
+    lmcf->breaker_cooldown = NGX_CONF_UNSET_MSEC;
+    lmcf->health_interval = NGX_CONF_UNSET_MSEC;
+
+    if (ngx_array_init(&lmcf->gpus, cf->pool, 1, sizeof(ngx_http_llm_gpu_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return lmcf;
 }
@@ -786,6 +254,20 @@ ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_uint_value(lmcf->default_tier, NGX_HTTP_LLM_SMALL);
+    ngx_conf_init_uint_value(lmcf->breaker_failures, 3);
+    ngx_conf_init_msec_value(lmcf->breaker_cooldown, 10000);
+
+    if (lmcf->health_interval == NGX_CONF_UNSET_MSEC) {
+        lmcf->health_interval = 0;
+    }
+
+    if (lmcf->shm_zone == NULL) {
+        /* no zone: each worker keeps its own numbers */
+        lmcf->sh = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_sh_t));
+        if (lmcf->sh == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }
@@ -806,6 +288,17 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     llcf->max_body_size = NGX_CONF_UNSET_SIZE;
     llcf->classify.simple_below = -1;
     llcf->classify.complex_from = -1;
+    llcf->policy.vram_high = -1;
+    llcf->policy.medium_spare = -1;
+    llcf->policy.both_full = -1;
+    llcf->retry_after = NGX_CONF_UNSET;
+    llcf->override_header.len = NGX_CONF_UNSET_SIZE;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     llcf->override_header.data = NULL;
+     */
 
     return llcf;
 }
@@ -829,6 +322,33 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
         } else {
             conf->classify = prev->classify;
+        }
+    }
+
+    if (conf->policy.vram_high < 0) {
+        conf->policy.vram_high = prev->policy.vram_high < 0
+                                 ? 0.95 : prev->policy.vram_high;
+    }
+
+    if (conf->policy.medium_spare < 0) {
+        conf->policy.medium_spare = prev->policy.medium_spare < 0
+                                    ? 0.5 : prev->policy.medium_spare;
+    }
+
+    if (conf->policy.both_full < 0) {
+        conf->policy.both_full = prev->policy.both_full < 0
+                                 ? NGX_LLM_BOTH_FULL_LEAST_LOADED
+                                 : prev->policy.both_full;
+    }
+
+    ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 5);
+
+    if (conf->override_header.len == NGX_CONF_UNSET_SIZE) {
+        if (prev->override_header.len == NGX_CONF_UNSET_SIZE) {
+            ngx_str_null(&conf->override_header);
+
+        } else {
+            conf->override_header = prev->override_header;
         }
     }
 
@@ -890,6 +410,7 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     tier->name = ngx_http_llm_tier_names[i];
+    tier->gpu = NGX_HTTP_LLM_NO_GPU;
 
     for (j = 2; j < cf->args->nelts; j++) {
 
@@ -910,6 +431,12 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
+            continue;
+        }
+
+        if (ngx_strncmp(value[j].data, "gpu=", 4) == 0) {
+            tier->gpu_name.data = value[j].data + 4;
+            tier->gpu_name.len = value[j].len - 4;
             continue;
         }
 
@@ -1101,6 +628,212 @@ ngx_http_llm_dialect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* llm_router_breaker failures=N cooldown=TIME; */
+
+static char *
+ngx_http_llm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_main_conf_t *lmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    if (lmcf->breaker_failures != NGX_CONF_UNSET_UINT
+        || lmcf->breaker_cooldown != NGX_CONF_UNSET_MSEC)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "failures=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            lmcf->breaker_failures = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "cooldown=", 9) == 0) {
+            v.data = value[i].data + 9;
+            v.len = value[i].len - 9;
+
+            lmcf->breaker_cooldown = ngx_parse_time(&v, 0);
+
+            if (lmcf->breaker_cooldown == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\"",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* a share: "95%" or "0.95" */
+
+static char *
+ngx_http_llm_fraction(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    double     *fp;
+    ngx_int_t   n;
+    ngx_str_t  *value, v;
+
+    fp = (double *) (p + cmd->offset);
+
+    if (*fp >= 0) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    v = value[1];
+
+    if (v.len > 1 && v.data[v.len - 1] == '%') {
+        n = ngx_atofp(v.data, v.len - 1, 2);
+
+        if (n != NGX_ERROR) {
+            n /= 100;
+        }
+
+    } else {
+        n = ngx_atofp(v.data, v.len, 4);
+        n = (n == NGX_ERROR) ? NGX_ERROR : n / 100;
+    }
+
+    if (n == NGX_ERROR || n > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be a "
+                           "share such as \"95%%\" or \"0.95\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    *fp = n / 100.0;
+
+    return NGX_CONF_OK;
+}
+
+
+/* llm_router_overload least_loaded|reject [retry_after=TIME]; */
+
+static char *
+ngx_http_llm_overload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_loc_conf_t *llcf = conf;
+
+    ngx_str_t  *value, v;
+
+    if (llcf->policy.both_full >= 0) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "least_loaded") == 0) {
+        llcf->policy.both_full = NGX_LLM_BOTH_FULL_LEAST_LOADED;
+
+    } else if (ngx_strcmp(value[1].data, "reject") == 0) {
+        llcf->policy.both_full = NGX_LLM_BOTH_FULL_REJECT;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be "
+                           "\"least_loaded\" or \"reject\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "retry_after=", 12) != 0) {
+            goto invalid;
+        }
+
+        v.data = value[2].data + 12;
+        v.len = value[2].len - 12;
+
+        llcf->retry_after = ngx_parse_time(&v, 1);
+
+        if (llcf->retry_after == (time_t) NGX_ERROR) {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\"",
+                       &value[2], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* llm_router_override_header NAME | off; */
+
+static char *
+ngx_http_llm_override_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_loc_conf_t *llcf = conf;
+
+    ngx_str_t  *value;
+
+    if (llcf->override_header.len != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_null(&llcf->override_header);
+        return NGX_CONF_OK;
+    }
+
+    llcf->override_header = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llm_router_module);
+
+    if (lmcf == NULL || !lmcf->used) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_vram_init_process(cycle, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_health_init_process(cycle, lmcf);
+}
+
+
 static ngx_int_t
 ngx_http_llm_tier_index(ngx_str_t *name)
 {
@@ -1152,7 +885,8 @@ ngx_http_llm_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_llm_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_uint_t                      i, j;
+    ngx_uint_t                      i, j, k;
+    ngx_http_llm_gpu_t             *gpu;
     ngx_http_handler_pt            *h;
     ngx_http_llm_tier_t            *tier;
     ngx_http_core_main_conf_t      *cmcf;
@@ -1187,7 +921,30 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
                                        tier->upstream.data,
                                        tier->upstream.len) == 0)
                 {
+                    tier->uscf = uscfp[j];
                     break;
+                }
+            }
+
+            if (tier->gpu_name.len) {
+                gpu = lmcf->gpus.elts;
+
+                for (k = 0; k < lmcf->gpus.nelts; k++) {
+                    if (gpu[k].name.len == tier->gpu_name.len
+                        && ngx_strncmp(gpu[k].name.data, tier->gpu_name.data,
+                                       tier->gpu_name.len) == 0)
+                    {
+                        tier->gpu = k;
+                        break;
+                    }
+                }
+
+                if (k == lmcf->gpus.nelts) {
+                    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                                  "\"llm_router_tier\" %V: no \"llm_gpu "
+                                  "%V\" is defined", &tier->name,
+                                  &tier->gpu_name);
+                    return NGX_ERROR;
                 }
             }
 
@@ -1200,6 +957,8 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
             }
         }
     }
+
+    ngx_http_llm_handler_init();
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

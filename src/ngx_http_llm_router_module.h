@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_llm_classify.h"
+#include "ngx_llm_policy.h"
 #include "ngx_llm_request.h"
 
 
@@ -24,29 +25,67 @@
 
 #define NGX_HTTP_LLM_DIALECT_URI     ((ngx_uint_t) -1)
 
+#define NGX_HTTP_LLM_MAX_GPUS        8
+#define NGX_HTTP_LLM_NO_GPU          ((ngx_uint_t) -1)
+
+#define NGX_HTTP_LLM_GPU_OFF         0
+#define NGX_HTTP_LLM_GPU_SYSFS       1
+#define NGX_HTTP_LLM_GPU_ROCM_SMI    2
+
+
+typedef struct ngx_http_llm_sh_s  ngx_http_llm_sh_t;
+
 
 typedef struct {
-    ngx_str_t                  name;
-    ngx_str_t                  upstream;
-    ngx_str_t                  model;
-    ngx_uint_t                 max_inflight;
-    ngx_uint_t                 configured;    /* unsigned  configured:1; */
+    ngx_str_t                       name;
+    ngx_str_t                       upstream;
+    ngx_str_t                       model;
+    ngx_uint_t                      max_inflight;
+    ngx_uint_t                      gpu;
+    ngx_str_t                       gpu_name;
+    ngx_http_upstream_srv_conf_t   *uscf;
+    ngx_uint_t                      configured;  /* unsigned  configured:1; */
 } ngx_http_llm_tier_t;
 
 
 typedef struct {
-    ngx_http_llm_tier_t        tiers[NGX_HTTP_LLM_TIERS];
-    ngx_array_t               *auto_models;   /* of ngx_str_t */
-    ngx_uint_t                 default_tier;
-    ngx_uint_t                 used;          /* unsigned  used:1; */
+    ngx_str_t                       name;
+    ngx_uint_t                      source;
+    ngx_str_t                       device;      /* sysfs directory */
+    ngx_uint_t                      index;       /* rocm-smi device */
+    ngx_msec_t                      interval;
+} ngx_http_llm_gpu_t;
+
+
+typedef struct {
+    ngx_http_llm_tier_t             tiers[NGX_HTTP_LLM_TIERS];
+    ngx_array_t                    *auto_models;  /* of ngx_str_t */
+    ngx_uint_t                      default_tier;
+    ngx_uint_t                      used;         /* unsigned  used:1; */
+
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_http_llm_sh_t              *sh;           /* zone, or this worker's */
+
+    ngx_uint_t                      breaker_failures;
+    ngx_msec_t                      breaker_cooldown;
+
+    ngx_array_t                     gpus;         /* of ngx_http_llm_gpu_t */
+
+    ngx_msec_t                      health_interval;   /* 0: off */
+    ngx_msec_t                      health_timeout;
+    ngx_str_t                       health_uri;
 } ngx_http_llm_main_conf_t;
 
 
 typedef struct {
-    ngx_flag_t                 enable;
-    ngx_uint_t                 dialect;
-    size_t                     max_body_size;
-    ngx_llm_classify_conf_t    classify;
+    ngx_flag_t                      enable;
+    ngx_uint_t                      dialect;
+    size_t                          max_body_size;
+    ngx_llm_classify_conf_t         classify;
+    ngx_llm_policy_conf_t           policy;
+    time_t                          retry_after;
+    ngx_str_t                       override_header;   /* lowercase */
+    ngx_uint_t                      override_hash;
 } ngx_http_llm_loc_conf_t;
 
 
@@ -55,6 +94,16 @@ typedef struct {
     ngx_uint_t                 tier;
     ngx_str_t                  reason;
     ngx_str_t                  requested_model;
+
+    ngx_http_request_t        *request;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    ngx_uint_t                 counted;      /* tier counted in-flight + 1 */
+    ngx_uint_t                 fallback_from;  /* tier + 1 */
+    unsigned                   probing:1;    /* this request probes a tier */
+    unsigned                   in_location:1;
+    unsigned                   outcome_done:1;
+    unsigned                   answered:1;
 
     double                     score;
     ngx_llm_class_e            cls;
@@ -73,6 +122,10 @@ extern ngx_module_t  ngx_http_llm_router_module;
 
 
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+void ngx_http_llm_handler_init(void);
+ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
+char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTER_MODULE_H_INCLUDED_ */

@@ -21,7 +21,8 @@ enum {
     NGX_HTTP_LLM_VAR_FEATURES,
     NGX_HTTP_LLM_VAR_DIALECT,
     NGX_HTTP_LLM_VAR_REQUESTED_MODEL,
-    NGX_HTTP_LLM_VAR_STREAM
+    NGX_HTTP_LLM_VAR_STREAM,
+    NGX_HTTP_LLM_VAR_FALLBACK
 };
 
 
@@ -61,6 +62,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_stream"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_STREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_fallback"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_FALLBACK, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -97,7 +101,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_router_module);
+    ctx = ngx_http_llm_get_ctx(r);
 
     i = (ctx != NULL && ctx->tier < NGX_HTTP_LLM_TIERS) ? ctx->tier
                                                         : lmcf->default_tier;
@@ -177,6 +181,23 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             value = ctx->requested_model;
         }
 
+        break;
+
+    case NGX_HTTP_LLM_VAR_FALLBACK:
+        if (ctx == NULL || !ctx->fallback_from) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, 2 * sizeof("small") + 2);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%V->%V",
+                                &lmcf->tiers[ctx->fallback_from - 1].name,
+                                &tier->name)
+                    - p;
         break;
 
     case NGX_HTTP_LLM_VAR_STREAM:

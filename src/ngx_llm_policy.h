@@ -52,7 +52,7 @@ typedef struct {
     double              vram_high;       /* fraction, default 0.95 */
     double              medium_spare;    /* medium -> big while in-flight
                                             < spare * max, default 0.5 */
-    ngx_llm_both_full_e both_full;
+    int                 both_full;       /* ngx_llm_both_full_e */
 } ngx_llm_policy_conf_t;
 
 

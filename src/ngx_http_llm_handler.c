@@ -1,0 +1,956 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * The request path: read the body, classify, pick a tier from the live
+ * state, rewrite the model, count the request in flight until it ends,
+ * and on a failed tier (an error_page redirect back into a router
+ * location) retry once on the other tier.  Runs in the precontent phase,
+ * after access control.
+ */
+
+
+#include "ngx_http_llm_state.h"
+
+
+static void ngx_http_llm_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_fallback(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_pinned(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_int_t *pinned);
+static ngx_int_t ngx_http_llm_override(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_pick(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t pinned);
+static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
+    size_t len);
+static void ngx_http_llm_cleanup(void *data);
+static ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t status, const char *msg);
+static ngx_int_t ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_llm_send_tags(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_send_version(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix);
+
+
+static ngx_str_t  ngx_http_llm_reasons[NGX_LLM_REASON_COUNT];
+
+
+ngx_int_t
+ngx_http_llm_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 dialect;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_llm_ctx_t        *ctx;
+    ngx_http_llm_loc_conf_t   *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (!llcf->enable || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_llm_get_ctx(r);
+
+    if (ctx != NULL) {
+        if (ctx->in_location) {
+            /* phases run again in the same location */
+
+            if (ctx->routed) {
+                return NGX_DECLINED;
+            }
+
+            return ctx->body_ready ? ngx_http_llm_route(r, ctx) : NGX_DONE;
+        }
+
+        /* back in a router location after an internal redirect */
+        ctx->in_location = 1;
+
+        if (ctx->routed) {
+            return ngx_http_llm_fallback(r, ctx);
+        }
+
+        if (ctx->dialect != NGX_LLM_DIALECT_NONE && ctx->body_ready) {
+            return ngx_http_llm_route(r, ctx);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    dialect = llcf->dialect;
+
+    if (dialect == NGX_HTTP_LLM_DIALECT_URI) {
+        dialect = ngx_llm_dialect_from_path((char *) r->uri.data, r->uri.len);
+    }
+
+    if (dialect == NGX_LLM_DIALECT_NONE) {
+
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+
+            if (ngx_http_llm_uri_is(r, "/api/tags")) {
+                return ngx_http_llm_send_tags(r);
+            }
+
+            if (ngx_http_llm_uri_is(r, "/api/version")) {
+                return ngx_http_llm_send_version(r);
+            }
+        }
+
+        /* any other Ollama endpoint: to the default tier */
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the cleanup ends the in-flight count and keeps ctx across redirects */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+    ctx->dialect = dialect;
+    ctx->tier = NGX_HTTP_LLM_TIERS;
+    ctx->in_location = 1;
+
+    cln->handler = ngx_http_llm_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_llm_router_module);
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                   "method not allowed, use POST");
+    }
+
+    if (r->headers_in.content_length_n > (off_t) llcf->max_body_size) {
+        return ngx_http_llm_answer(r, ctx,
+                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "request body too large");
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    if (rc == NGX_AGAIN || !ctx->body_ready) {
+        ctx->waiting_body = 1;
+        return NGX_DONE;
+    }
+
+    return ngx_http_llm_route(r, ctx);
+}
+
+
+/*
+ * The module context, also after an internal redirect, which clears
+ * r->ctx: the request's pool cleanup still points at it.
+ */
+
+ngx_http_llm_ctx_t *
+ngx_http_llm_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_router_module);
+
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    for (cln = r->main->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_llm_cleanup) {
+            ctx = cln->data;
+            ctx->in_location = 0;
+            ngx_http_set_ctx(r->main, ctx, ngx_http_llm_router_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_llm_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_get_ctx(r);
+
+    ctx->body_ready = 1;
+
+    r->main->count--;
+
+    if (ctx->waiting_body) {
+        ctx->waiting_body = 0;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                  rc, pinned;
+    ngx_str_t                  body;
+    ngx_llm_request_t          req;
+    ngx_http_llm_loc_conf_t   *llcf;
+    ngx_llm_classify_state_t   st;
+    ngx_llm_classify_hints_t   hints;
+    ngx_llm_classify_result_t  res;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    rc = ngx_http_llm_body(r, &body);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llm_answer(r, ctx,
+                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "request body too large");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_llm_classify_begin(&st);
+
+    if (ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
+                              body.len, &st)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm router: bad %s request: %s",
+                      ngx_llm_dialect_name(ctx->dialect), req.error);
+
+        rc = ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req.error);
+        ngx_llm_request_free(&req);
+        return rc;
+    }
+
+    hints.max_tokens = req.max_tokens;
+    ngx_llm_classify_end(&st, &hints, &llcf->classify, &res);
+
+    ctx->score = res.score;
+    ctx->cls = res.cls;
+    ctx->classified = 1;
+    ctx->stream = req.stream ? 1 : 0;
+    ctx->features_len = ngx_llm_classify_explain(&res,
+                                                 (char *) ctx->features,
+                                                 sizeof(ctx->features));
+
+    rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llm_pick(r, ctx, pinned);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llm_rewrite(r, ctx, &req, &body);
+    }
+
+    ngx_llm_request_free(&req);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->routed = 1;
+
+    ngx_log_debug7(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: %s %s score:%.3f class:%s -> %V (%V) %s",
+                   ngx_llm_dialect_name(ctx->dialect),
+                   ctx->stream ? "stream" : "single", ctx->score,
+                   ngx_llm_class_name(ctx->cls),
+                   &ctx->lmcf->tiers[ctx->tier].name, &ctx->reason,
+                   ctx->features);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The tier we sent the request to failed before answering (connection
+ * refused, timeout, 502/503/504) and error_page brought the request back
+ * here: retry once on the other tier, or answer in JSON.
+ */
+
+static ngx_int_t
+ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  body;
+    ngx_uint_t                 failed, other, probe;
+    ngx_llm_request_t          req;
+    ngx_llm_dialect_e          dialect;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ctx->lmcf;
+    failed = ctx->tier;
+
+    ngx_http_llm_tier_result(lmcf, failed, 0, ctx->probing,
+                             r->connection->log);
+    ctx->probing = 0;
+    (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[failed].fallbacks, 1);
+
+    if (ctx->fallback_from) {
+        ctx->outcome_done = 1;
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                   "no tier could answer: both failed");
+    }
+
+    other = 1 - failed;
+
+    if (ngx_http_llm_tier_down(lmcf, other, &probe)
+        || (probe && !ngx_http_llm_probe_take(lmcf, other)))
+    {
+        ctx->outcome_done = 1;
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "no tier can answer now, retry later");
+    }
+
+    ctx->probing = probe;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm router: %V tier failed, retrying on %V",
+                  &lmcf->tiers[failed].name, &lmcf->tiers[other].name);
+
+    ngx_http_llm_inflight_add(lmcf, failed, -1);
+    ngx_http_llm_inflight_add(lmcf, other, 1);
+
+    ctx->counted = other + 1;
+    ctx->fallback_from = failed + 1;
+    ctx->tier = other;
+    ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_FALLBACK];
+
+    /* the body holds the first tier's model: rewrite it again */
+
+    if (ngx_http_llm_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dialect = (ctx->dialect == NGX_LLM_DIALECT_JARVIS)
+              ? NGX_LLM_DIALECT_OLLAMA_GENERATE : ctx->dialect;
+
+    if (ngx_llm_request_parse(&req, dialect, (char *) body.data, body.len,
+                              NULL)
+        != 0)
+    {
+        ngx_llm_request_free(&req);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_llm_rewrite(r, ctx, &req, &body);
+
+    ngx_llm_request_free(&req);
+
+    return rc == NGX_OK ? NGX_DECLINED : rc;
+}
+
+
+static ngx_int_t
+ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_llm_request_t *req, ngx_str_t *body)
+{
+    char                 *out;
+    size_t                len;
+    ngx_int_t             rc;
+    ngx_http_llm_tier_t  *tier;
+
+    tier = &ctx->lmcf->tiers[ctx->tier];
+
+    len = ngx_llm_request_rewrite(req, (char *) body->data, body->len,
+                                  (char *) tier->model.data, &out);
+
+    if (len == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_llm_set_body(r, out, len);
+    free(out);
+
+    return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* the requested model: auto (NGX_LLM_NO_TIER), a tier's, or unknown (404) */
+
+static ngx_int_t
+ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_llm_request_t *req, ngx_int_t *pinned)
+{
+    size_t                     len;
+    u_char                    *msg, *p;
+    ngx_str_t                 *name;
+    ngx_uint_t                 i;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ctx->lmcf;
+    *pinned = NGX_LLM_NO_TIER;
+
+    if (req->model == NULL || req->model[0] == '\0') {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(req->model);
+
+    ctx->requested_model.data = ngx_pnalloc(r->pool, len);
+    if (ctx->requested_model.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->requested_model.data, req->model, len);
+    ctx->requested_model.len = len;
+
+    name = lmcf->auto_models->elts;
+
+    for (i = 0; i < lmcf->auto_models->nelts; i++) {
+        if (name[i].len == len
+            && ngx_strncmp(name[i].data, req->model, len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        if (lmcf->tiers[i].model.len == len
+            && ngx_strncmp(lmcf->tiers[i].model.data, req->model, len) == 0)
+        {
+            *pinned = i;
+            return NGX_OK;
+        }
+    }
+
+    len = ngx_min(len, 200);
+    msg = ngx_pnalloc(r->pool, len + sizeof("model \"\" is not served"
+                                            " here, use \"auto\"") + 1);
+    if (msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(msg, "model \"%*s\" is not served here, use \"auto\"",
+                    len, req->model);
+    *p = '\0';
+
+    return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_FOUND, (char *) msg);
+}
+
+
+/* the tier forced by the override header, where it is enabled */
+
+static ngx_int_t
+ngx_http_llm_override(ngx_http_request_t *r)
+{
+    ngx_uint_t                 i, t;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_llm_loc_conf_t   *llcf;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (llcf->override_header.len == 0) {
+        return NGX_LLM_NO_TIER;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_LLM_NO_TIER;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != llcf->override_header.len
+            || ngx_strncasecmp(h[i].key.data, llcf->override_header.data,
+                               h[i].key.len) != 0)
+        {
+            continue;
+        }
+
+        lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+
+        for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
+            if (h[i].value.len == lmcf->tiers[t].name.len
+                && ngx_strncasecmp(h[i].value.data, lmcf->tiers[t].name.data,
+                                   h[i].value.len) == 0)
+            {
+                return t;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm router: ignored override \"%V: %V\"",
+                      &h[i].key, &h[i].value);
+
+        return NGX_LLM_NO_TIER;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t pinned)
+{
+    int                        tier;
+    ngx_uint_t                 i, probe[NGX_HTTP_LLM_TIERS], tries;
+    ngx_llm_reason_e           reason;
+    ngx_llm_policy_in_t        in;
+    ngx_http_llm_loc_conf_t   *llcf;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    lmcf = ctx->lmcf;
+
+    in.cls = ctx->cls;
+    in.pinned = (int) pinned;
+    in.override = (int) ngx_http_llm_override(r);
+    in.vram = ngx_http_llm_gpu_vram(lmcf, lmcf->tiers[NGX_HTTP_LLM_BIG].gpu);
+
+    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        in.tiers[i].inflight = lmcf->sh->tiers[i].inflight;
+        in.tiers[i].max_inflight = lmcf->tiers[i].max_inflight;
+        in.tiers[i].down = ngx_http_llm_tier_down(lmcf, i, &probe[i]);
+        in.tiers[i].loaded = lmcf->sh->tiers[i].loaded == NGX_HTTP_LLM_YES
+                             ? 1
+                             : lmcf->sh->tiers[i].loaded == NGX_HTTP_LLM_NO
+                               ? 0 : -1;
+    }
+
+    for (tries = 0; /* void */ ; tries++) {
+
+        tier = ngx_llm_policy_pick(&in, &llcf->policy, &reason);
+
+        if (tier == NGX_LLM_NO_TIER) {
+            ctx->reason = ngx_http_llm_reasons[reason];
+
+            return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       reason == NGX_LLM_REASON_DOWN
+                                       ? "no tier can answer now, "
+                                         "retry later"
+                                       : "every tier is busy, retry later");
+        }
+
+        /* a half-open breaker lets one probe through */
+
+        if (!probe[tier] || in.pinned == tier || in.override == tier
+            || tries > 0)
+        {
+            break;
+        }
+
+        if (ngx_http_llm_probe_take(lmcf, tier)) {
+            ctx->probing = 1;
+            break;
+        }
+
+        in.tiers[tier].down = 1;
+    }
+
+    ctx->tier = tier;
+    ctx->reason = ngx_http_llm_reasons[reason];
+    ctx->counted = tier + 1;
+
+    ngx_http_llm_inflight_add(lmcf, tier, 1);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char                   *p;
+    off_t                     total;
+    size_t                    size;
+    ssize_t                   n;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    body->len = 0;
+    body->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    total = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        total += ngx_buf_size(cl->buf);
+    }
+
+    if (total > (off_t) llcf->max_body_size) {
+        return NGX_DECLINED;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) total + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            size = (size_t) (b->file_last - b->file_pos);
+
+            n = ngx_read_file(b->file, p, size, b->file_pos);
+
+            if (n != (ssize_t) size) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "llm router: short read of body file");
+                return NGX_ERROR;
+            }
+
+            p += size;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+
+static ngx_int_t
+ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, data, len);
+    b->last_buf = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->request_body->bufs = cl;
+    r->headers_in.content_length_n = len;
+
+    return NGX_OK;
+}
+
+
+
+/*
+ * Runs once when the request is freed, however it ended: the request
+ * leaves the in-flight count, and the tier's answer feeds its breaker.
+ */
+
+static void
+ngx_http_llm_cleanup(void *data)
+{
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    ngx_uint_t           status, tier;
+
+    if (!ctx->counted) {
+        return;
+    }
+
+    tier = ctx->counted - 1;
+    ctx->counted = 0;
+
+    ngx_http_llm_inflight_add(ctx->lmcf, tier, -1);
+
+    if (ctx->outcome_done) {
+        return;
+    }
+
+    status = ctx->request->headers_out.status;
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_http_llm_tier_result(ctx->lmcf, tier, 0, ctx->probing,
+                                 ctx->request->connection->log);
+
+    } else if (status >= NGX_HTTP_OK && status != NGX_HTTP_CLIENT_CLOSED_REQUEST
+               && !ctx->answered)
+    {
+        ngx_http_llm_tier_result(ctx->lmcf, tier, 1, ctx->probing,
+                                 ctx->request->connection->log);
+
+    } else if (ctx->probing) {
+        /* no verdict: let another request probe */
+        ctx->lmcf->sh->tiers[tier].probing = 0;
+    }
+}
+
+
+void
+ngx_http_llm_handler_init(void)
+{
+    ngx_uint_t   i;
+    const char  *name;
+
+    for (i = 0; i < NGX_LLM_REASON_COUNT; i++) {
+        name = ngx_llm_reason_name((ngx_llm_reason_e) i);
+        ngx_http_llm_reasons[i].data = (u_char *) name;
+        ngx_http_llm_reasons[i].len = ngx_strlen(name);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t status, const char *msg)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_int_t                 rc;
+    ngx_str_t                 body;
+    ngx_table_elt_t          *h;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    ctx->answered = 1;
+
+    len = ngx_strlen(msg);
+
+    body.data = ngx_pnalloc(r->pool, 6 * len + 128);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_llm_dialect_is_openai(ctx->dialect)) {
+        p = ngx_cpymem(body.data, "{\"error\":{\"message\":\"",
+                       sizeof("{\"error\":{\"message\":\"") - 1);
+        p += ngx_llm_json_escape((char *) p, msg, len);
+        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
+                        status >= 500 ? "server_error"
+                                      : "invalid_request_error");
+
+    } else {
+        p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+        p += ngx_llm_json_escape((char *) p, msg, len);
+        p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    *p++ = LF;
+    body.len = p - body.data;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.data = p;
+        h->value.len = ngx_sprintf(p, "%T", llcf->retry_after) - p;
+    }
+
+    rc = ngx_http_llm_send(r, status, &body);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_llm_send_tags(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_str_t                  body;
+    ngx_uint_t                 i;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    static const char  model_fmt[] =
+        "{\"name\":\"%V\",\"model\":\"%V\",\"modified_at\":"
+        "\"1970-01-01T00:00:00Z\",\"size\":0,\"digest\":\"\","
+        "\"details\":{\"format\":\"\",\"family\":\"%s\",\"families\":null,"
+        "\"parameter_size\":\"\",\"quantization_level\":\"\"}}";
+
+    static ngx_str_t  auto_name = ngx_string("auto");
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+
+    len = sizeof("{\"models\":[]}\n") + sizeof(model_fmt) + 2 * auto_name.len;
+
+    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        len += sizeof(model_fmt) + 2 * lmcf->tiers[i].model.len + 16;
+    }
+
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(body.data, "{\"models\":[", sizeof("{\"models\":[") - 1);
+    p = ngx_sprintf(p, model_fmt, &auto_name, &auto_name, "router");
+
+    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        p = ngx_sprintf(p, ",");
+        p = ngx_sprintf(p, model_fmt, &lmcf->tiers[i].model,
+                        &lmcf->tiers[i].model,
+                        i == NGX_HTTP_LLM_BIG ? "big" : "small");
+    }
+
+    p = ngx_cpymem(p, "]}\n", 3);
+    body.len = p - body.data;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_llm_send_version(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  body = ngx_string("{\"version\":\"0.6.0\",\"router\":"
+                                 "\"ngx_llm_router/"
+                                 NGX_HTTP_LLM_ROUTER_VERSION "\"}\n");
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix)
+{
+    size_t  n, len;
+
+    n = ngx_strlen(suffix);
+    len = r->uri.len;
+
+    if (len > 1 && r->uri.data[len - 1] == '/') {
+        len--;
+    }
+
+    return len >= n && ngx_strncmp(r->uri.data + len - n, suffix, n) == 0;
+}
+
+
