@@ -515,7 +515,9 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_int_t pinned)
 {
     int                        tier;
-    ngx_uint_t                 i, probe[NGX_HTTP_LLM_TIERS], tries;
+    ngx_uint_t                 i, probe[NGX_HTTP_LLM_TIERS], tries,
+                               free_choice;
+    ngx_atomic_uint_t          n;
     ngx_llm_reason_e           reason;
     ngx_llm_policy_in_t        in;
     ngx_http_llm_loc_conf_t   *llcf;
@@ -553,27 +555,49 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        : "every tier is busy, retry later");
         }
 
-        /* a half-open breaker lets one probe through */
+        free_choice = (reason != NGX_LLM_REASON_PINNED
+                       && reason != NGX_LLM_REASON_OVERRIDE
+                       && reason != NGX_LLM_REASON_QUEUE
+                       && tries < 4);
 
-        if (!probe[tier] || in.pinned == tier || in.override == tier
-            || tries > 0)
-        {
-            break;
-        }
+        /* a half-open breaker lets one request through: the probe */
 
-        if (ngx_http_llm_probe_take(lmcf, tier)) {
+        if (probe[tier] && free_choice) {
+            if (!ngx_http_llm_probe_take(lmcf, tier)) {
+                in.tiers[tier].down = 1;
+                continue;
+            }
+
             ctx->probing = 1;
-            break;
         }
 
-        in.tiers[tier].down = 1;
+        /*
+         * Reserve the slot, then check: two workers that read the same
+         * count cannot both take the last free slot.
+         */
+
+        n = ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, 1) + 1;
+
+        if (n > lmcf->tiers[tier].max_inflight && free_choice) {
+            (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, -1);
+            in.tiers[tier].inflight = n - 1;
+
+            if (ctx->probing) {
+                ctx->probing = 0;
+                lmcf->sh->tiers[tier].probing = 0;
+            }
+
+            continue;
+        }
+
+        break;
     }
 
     ctx->tier = tier;
     ctx->reason = ngx_http_llm_reasons[reason];
     ctx->counted = tier + 1;
 
-    ngx_http_llm_inflight_add(lmcf, tier, 1);
+    (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].requests, 1);
 
     return NGX_OK;
 }

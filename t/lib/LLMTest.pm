@@ -87,6 +87,9 @@ our %Tiers = (
                env => 'TEST_NGINX_BIG_PORT' },
     small => { model => 'llama3.2:3b', name => 'small',
                env => 'TEST_NGINX_SMALL_PORT' },
+    # a second big server, started on demand (start_mock('big2'))
+    big2  => { model => 'gpt-oss:20b', name => 'big2',
+               env => 'TEST_NGINX_BIG2_PORT' },
 );
 our @TierOrder = qw(big small);
 
@@ -465,7 +468,7 @@ sub stop_mock {
 }
 
 sub stop_all {
-    for my $tier (@TierOrder) {
+    for my $tier (sort keys %Tiers) {
         stop_mock($tier) if $Tiers{$tier}{pid};
     }
 }
@@ -558,6 +561,72 @@ END {
         local $?;
         stop_nginx($_) for values %Nginx;
         stop_all();
+    }
+}
+
+
+# --- helpers for suites that drive nginx themselves ------------------------
+
+# http($port, $method, $path, $body, \%headers): one request with
+# HTTP::Tiny; returns its response hash (status, headers, content).
+sub http {
+    my ($port, $method, $path, $body, $headers) = @_;
+    my $h = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    my %o = (headers => { %{ $headers || {} } });
+    $o{content} = $body if defined $body;
+    return $h->request($method, "http://127.0.0.1:$port$path", \%o);
+}
+
+# parallel($port, [$method, $path, $body, \%headers], ...): sends every
+# request at once, each from its own process; returns the responses in
+# order, as hashes { status, headers, content }.
+sub parallel {
+    my ($port, @reqs) = @_;
+    my @kids;
+    for my $i (0 .. $#reqs) {
+        my $file = _workdir() . "/par.$$.$i";
+        my $pid = fork;
+        die "LLMTest: fork failed: $!\n" unless defined $pid;
+        if ($pid == 0) {
+            my $res = http($port, @{ $reqs[$i] });
+            open my $out, '>', $file or POSIX::_exit(1);
+            print $out $Json->encode({ status => $res->{status},
+                                       headers => $res->{headers},
+                                       content => $res->{content} });
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @kids, [$pid, $file];
+    }
+    my @res;
+    for my $k (@kids) {
+        waitpid($k->[0], 0);
+        my $data = eval { $Json->decode(slurp($k->[1])) };
+        unlink $k->[1];
+        push @res, $data || { status => 0, headers => {}, content => '' };
+    }
+    return @res;
+}
+
+# status($port, $path): the router's status JSON, decoded
+sub status {
+    my ($port, $path) = @_;
+    my $res = http($port, 'GET', $path || '/status');
+    die "LLMTest: status: $res->{status} $res->{content}\n"
+        unless $res->{status} == 200;
+    return JSON::PP->new->decode($res->{content});
+}
+
+# wait_until(sub { ... }, $seconds): polls the condition (a readiness
+# check, not a fixed sleep) until it holds; returns its last value
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $deadline = Time::HiRes::time() + ($secs || 10);
+    my $v;
+    while (1) {
+        $v = $cond->();
+        return $v if $v || Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.02);
     }
 }
 
