@@ -198,6 +198,14 @@ sub start_nginx {
     close $out;
 
     my @cmd = (_nginx_binary(), '-p', "$servroot/", '-c', $cf, '-e', $err);
+    unlink glob("$servroot/logs/valgrind.*.log");
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        unshift @cmd, 'valgrind', qw(-q --tool=memcheck --leak-check=full
+            --show-possibly-lost=no --errors-for-leak-kinds=definite
+            --num-callers=50),
+            "--suppressions=$TDir/runner/valgrind-nginx.suppress",
+            "--log-file=$servroot/logs/valgrind.%p.log";
+    }
     my $pid = fork;
     die "LLMTest: fork failed: $!\n" unless defined $pid;
     if ($pid == 0) {
@@ -213,7 +221,8 @@ sub start_nginx {
     my $h = { pid => $pid, servroot => $servroot, port => $port };
     $Nginx{$pid} = $h;
 
-    my $deadline = Time::HiRes::time() + 10;
+    my $deadline = Time::HiRes::time()
+                   + ($ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 10);
     while (1) {
         my $r = waitpid($pid, POSIX::WNOHANG());
         if ($r == $pid) {
@@ -566,6 +575,21 @@ END {
 
 
 # --- helpers for suites that drive nginx themselves ------------------------
+
+# nginx_clean($servroot): after stop_nginx(), tests that the error log
+# shows no alert or crash and, under TEST_NGINX_USE_VALGRIND, that
+# memcheck reported nothing.
+sub nginx_clean {
+    my $servroot = shift;
+    my $log = slurp("$servroot/logs/error.log");
+    my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ }
+              split /\n/, $log;
+    Test::More::ok(!@bad, "$servroot: no alert or crash in the error log")
+        or Test::More::diag(join "\n", @bad);
+    return unless $ENV{TEST_NGINX_USE_VALGRIND};
+    my $vg = join '', map { slurp($_) } glob("$servroot/logs/valgrind.*.log");
+    Test::More::is($vg, '', "$servroot: valgrind memcheck reported nothing");
+}
 
 # http($port, $method, $path, $body, \%headers): one request with
 # HTTP::Tiny; returns its response hash (status, headers, content).
