@@ -121,6 +121,10 @@ ask "simple prompt" /api/generate \
 ask "complex prompt" /v1/chat/completions \
     '{"model":"auto","messages":[{"role":"user","content":"Analyze the time complexity of quicksort, prove its average case step by step, and compare it with merge sort."}]}'
 
+echo
+say "live state: GET /status"
+curl -sS "http://127.0.0.1:$PORT/status" | sed 's/^/    /'
+
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then
     exit 0
 fi
@@ -130,6 +134,7 @@ cat <<TXT
 The router is serving on http://127.0.0.1:$PORT (logs in $prefix/logs).
 Try:
   curl -s localhost:$PORT/api/tags
+  curl -s localhost:$PORT/status
   curl -si localhost:$PORT/generate -d '{"prompt":"Explain quantum computing", "max_tokens":100}'
   curl -sN localhost:$PORT/api/chat -d '{"model":"auto","messages":[{"role":"user","content":"Tell me a joke"}]}'
 Ctrl-C stops nginx, the tiers and Redis.
