@@ -5,6 +5,7 @@ use warnings;
 use lib 't/lib';
 use LLMTest;
 use Test::More;
+use IO::Socket::INET;
 
 my $servroot = "t/servroot-live";
 my $port = LLMTest::free_port();
@@ -151,6 +152,29 @@ waitpid($filler, 0);
 
 ($b, $s) = inflight();
 is("$b/$s", "0/0", "in-flight back to 0");
+
+# 5. a client that goes away mid-stream leaves the count ---------------------
+
+{
+    my $body = '{"model":"auto","prompt":"Hello!"}';
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 5)
+        or die "connect: $!";
+    print $sock "POST /api/generate HTTP/1.1\r\nHost: localhost\r\n"
+        . "X-Mock-Tokens: 50\r\nX-Mock-Tps: 5\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $got = '';
+    while ($got !~ /"done":false/) {
+        my $n = sysread($sock, $got, 4096, length $got);
+        last unless $n;
+    }
+    like($got, qr/"response":"tok0 "/, "the stream started");
+    my ($b, $s) = inflight();
+    is($s, 1, "one request in flight on small while streaming");
+    close $sock;
+    ok(LLMTest::wait_until(sub { my ($b, $s) = inflight(); $b + $s == 0 }, 10),
+       "client closed mid-stream: in-flight back to 0");
+}
 
 LLMTest::stop_nginx($nginx);
 LLMTest::nginx_clean($servroot);
