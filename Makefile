@@ -19,9 +19,9 @@ DEB_PACKAGES := gcc make pkg-config curl nginx nginx-dev libcjson-dev \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 liburi-perl libwww-perl
 
-PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c
+PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c src/ngx_llm_cache_key.c
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
-               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h
+               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
 
 .PHONY: all deps module unit cli test run clean
 
@@ -56,7 +56,7 @@ $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 module: $(MODULE)
 
 $(BUILD)/llm-classify: src/ngx_llm_classify_cli.c $(PURE_SRCS) \
-                       src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h
+                       src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
 	@mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ src/ngx_llm_classify_cli.c \
 	    $(PURE_SRCS) -lcjson -lm

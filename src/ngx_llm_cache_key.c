@@ -1,0 +1,350 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * SHA-256 (FIPS 180-4) and the canonical request form hashed for the
+ * cache key.  The canonical form is the request's JSON with object keys
+ * sorted, no whitespace, numbers in one printed form, the effective
+ * "stream" value, and without fields that do not change the answer
+ * ("keep_alive").  It is streamed into the hash as it is produced, never
+ * built in memory, and walks the tree without recursion limits beyond
+ * cJSON's own nesting limit.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "ngx_llm_cache_key.h"
+
+
+#define ROR(x, n)  (((x) >> (n)) | ((x) << (32 - (n))))
+
+
+static const uint32_t  ngx_llm_sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+
+static void ngx_llm_sha256_block(ngx_llm_sha256_t *ctx,
+    const unsigned char *p);
+static int ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top,
+    int stream);
+static void ngx_llm_canon_string(ngx_llm_sha256_t *h, const char *s);
+static int ngx_llm_cmp_keys(const void *a, const void *b);
+
+
+void
+ngx_llm_sha256_init(ngx_llm_sha256_t *ctx)
+{
+    static const uint32_t  iv[8] = {
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+    };
+
+    memcpy(ctx->state, iv, sizeof(iv));
+    ctx->bytes = 0;
+    ctx->used = 0;
+}
+
+
+static void
+ngx_llm_sha256_block(ngx_llm_sha256_t *ctx, const unsigned char *p)
+{
+    int       i;
+    uint32_t  w[64], a, b, c, d, e, f, g, h, t1, t2, s0, s1;
+
+    for (i = 0; i < 16; i++) {
+        w[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16
+               | (uint32_t) p[4 * i + 2] << 8 | p[4 * i + 3];
+    }
+
+    for (i = 16; i < 64; i++) {
+        s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+
+    a = ctx->state[0];
+    b = ctx->state[1];
+    c = ctx->state[2];
+    d = ctx->state[3];
+    e = ctx->state[4];
+    f = ctx->state[5];
+    g = ctx->state[6];
+    h = ctx->state[7];
+
+    for (i = 0; i < 64; i++) {
+        s1 = ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25);
+        t1 = h + s1 + ((e & f) ^ (~e & g)) + ngx_llm_sha256_k[i] + w[i];
+        s0 = ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22);
+        t2 = s0 + ((a & b) ^ (a & c) ^ (b & c));
+
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+
+    ctx->state[0] += a;
+    ctx->state[1] += b;
+    ctx->state[2] += c;
+    ctx->state[3] += d;
+    ctx->state[4] += e;
+    ctx->state[5] += f;
+    ctx->state[6] += g;
+    ctx->state[7] += h;
+}
+
+
+void
+ngx_llm_sha256_update(ngx_llm_sha256_t *ctx, const void *data, size_t len)
+{
+    size_t                n;
+    const unsigned char  *p;
+
+    p = data;
+    ctx->bytes += len;
+
+    if (ctx->used) {
+        n = 64 - ctx->used;
+        n = n < len ? n : len;
+
+        memcpy(ctx->block + ctx->used, p, n);
+        ctx->used += n;
+        p += n;
+        len -= n;
+
+        if (ctx->used < 64) {
+            return;
+        }
+
+        ngx_llm_sha256_block(ctx, ctx->block);
+        ctx->used = 0;
+    }
+
+    while (len >= 64) {
+        ngx_llm_sha256_block(ctx, p);
+        p += 64;
+        len -= 64;
+    }
+
+    memcpy(ctx->block, p, len);
+    ctx->used = len;
+}
+
+
+void
+ngx_llm_sha256_final(ngx_llm_sha256_t *ctx,
+    unsigned char out[NGX_LLM_SHA256_LEN])
+{
+    int            i;
+    uint64_t       bits;
+    unsigned char  pad[72];
+    size_t         n;
+
+    bits = ctx->bytes * 8;
+
+    n = (ctx->used < 56) ? 56 - ctx->used : 120 - ctx->used;
+
+    memset(pad, 0, sizeof(pad));
+    pad[0] = 0x80;
+
+    for (i = 0; i < 8; i++) {
+        pad[n + i] = (unsigned char) (bits >> (56 - 8 * i));
+    }
+
+    ngx_llm_sha256_update(ctx, pad, n + 8);
+
+    for (i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char) (ctx->state[i] >> 24);
+        out[4 * i + 1] = (unsigned char) (ctx->state[i] >> 16);
+        out[4 * i + 2] = (unsigned char) (ctx->state[i] >> 8);
+        out[4 * i + 3] = (unsigned char) ctx->state[i];
+    }
+}
+
+
+int
+ngx_llm_cache_key(const ngx_llm_request_t *req, const char *model,
+    const unsigned char *tenant, size_t tenant_len, char *hex)
+{
+    int                  i;
+    char                 len[32];
+    unsigned char        digest[NGX_LLM_SHA256_LEN];
+    ngx_llm_sha256_t     h;
+    const char          *dialect;
+    static const char    xdigit[] = "0123456789abcdef";
+
+    ngx_llm_sha256_init(&h);
+
+    /* length-prefixed parts: no two (tenant, rest) pairs collide */
+    snprintf(len, sizeof(len), "llm1 %zu:", tenant_len);
+    ngx_llm_sha256_update(&h, len, strlen(len));
+    ngx_llm_sha256_update(&h, tenant, tenant_len);
+
+    dialect = ngx_llm_dialect_name(req->dialect);
+    ngx_llm_sha256_update(&h, dialect, strlen(dialect) + 1);
+    ngx_llm_canon_string(&h, model != NULL && model[0] ? model : "auto");
+
+    if (ngx_llm_canon(&h, req->root, 1, req->stream) != 0) {
+        return -1;
+    }
+
+    ngx_llm_sha256_final(&h, digest);
+
+    for (i = 0; i < NGX_LLM_SHA256_LEN; i++) {
+        hex[2 * i] = xdigit[digest[i] >> 4];
+        hex[2 * i + 1] = xdigit[digest[i] & 0xf];
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
+{
+    int           n, i;
+    char          num[64];
+    const cJSON  *child, **keys;
+
+    if (cJSON_IsObject(item)) {
+        n = 0;
+
+        for (child = item->child; child != NULL; child = child->next) {
+            n++;
+        }
+
+        keys = malloc((n ? n : 1) * sizeof(cJSON *));
+        if (keys == NULL) {
+            return -1;
+        }
+
+        n = 0;
+
+        for (child = item->child; child != NULL; child = child->next) {
+
+            if (top && child->string != NULL
+                && (strcmp(child->string, "keep_alive") == 0
+                    || strcmp(child->string, "stream") == 0
+                    || strcasecmp(child->string, "model") == 0))
+            {
+                /* replaced by the effective values, or irrelevant */
+                continue;
+            }
+
+            keys[n++] = child;
+        }
+
+        qsort(keys, n, sizeof(cJSON *), ngx_llm_cmp_keys);
+
+        ngx_llm_sha256_update(h, "{", 1);
+
+        if (top) {
+            ngx_llm_sha256_update(h, stream ? "\"stream\":true,"
+                                            : "\"stream\":false,",
+                                  stream ? 14 : 15);
+        }
+
+        for (i = 0; i < n; i++) {
+            if (i) {
+                ngx_llm_sha256_update(h, ",", 1);
+            }
+
+            ngx_llm_canon_string(h, keys[i]->string ? keys[i]->string : "");
+            ngx_llm_sha256_update(h, ":", 1);
+
+            if (ngx_llm_canon(h, keys[i], 0, 0) != 0) {
+                free(keys);
+                return -1;
+            }
+        }
+
+        free(keys);
+        ngx_llm_sha256_update(h, "}", 1);
+
+        return 0;
+    }
+
+    if (cJSON_IsArray(item)) {
+        ngx_llm_sha256_update(h, "[", 1);
+
+        for (child = item->child; child != NULL; child = child->next) {
+            if (child != item->child) {
+                ngx_llm_sha256_update(h, ",", 1);
+            }
+
+            if (ngx_llm_canon(h, child, 0, 0) != 0) {
+                return -1;
+            }
+        }
+
+        ngx_llm_sha256_update(h, "]", 1);
+
+        return 0;
+    }
+
+    if (cJSON_IsString(item)) {
+        ngx_llm_canon_string(h, item->valuestring);
+
+    } else if (cJSON_IsNumber(item)) {
+        n = snprintf(num, sizeof(num), "%.17g", item->valuedouble);
+        ngx_llm_sha256_update(h, num, n);
+
+    } else if (cJSON_IsTrue(item)) {
+        ngx_llm_sha256_update(h, "true", 4);
+
+    } else if (cJSON_IsFalse(item)) {
+        ngx_llm_sha256_update(h, "false", 5);
+
+    } else {
+        ngx_llm_sha256_update(h, "null", 4);
+    }
+
+    return 0;
+}
+
+
+/* a string as its length and bytes: no escaping needed to be unique */
+
+static void
+ngx_llm_canon_string(ngx_llm_sha256_t *h, const char *s)
+{
+    char    len[24];
+    size_t  n;
+
+    n = strlen(s);
+    snprintf(len, sizeof(len), "\"%zu:", n);
+
+    ngx_llm_sha256_update(h, len, strlen(len));
+    ngx_llm_sha256_update(h, s, n);
+}
+
+
+static int
+ngx_llm_cmp_keys(const void *a, const void *b)
+{
+    const cJSON  *x = *(const cJSON **) a;
+    const cJSON  *y = *(const cJSON **) b;
+
+    return strcmp(x->string ? x->string : "", y->string ? y->string : "");
+}
