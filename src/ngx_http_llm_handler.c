@@ -256,15 +256,48 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_llm_pick(r, ctx, pinned);
+    if (rc != NGX_OK) {
+        ngx_llm_request_free(&req);
+        return rc;
     }
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_llm_rewrite(r, ctx, &req, &body);
+    /* kept until the rewrite: a cache lookup may come in between */
+    ctx->pinned = pinned;
+    ctx->req = req;
+    ctx->req_held = 1;
+    ctx->body = body;
+
+    if (llcf->cache && ctx->lmcf->redis != NULL) {
+        rc = ngx_http_llm_cache_lookup(r, ctx);
+
+        if (rc == NGX_DONE) {
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    ngx_llm_request_free(&req);
+    return ngx_http_llm_route_continue(r, ctx);
+}
+
+
+/* after the cache said no: pick the tier and rewrite the body */
+
+ngx_int_t
+ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llm_pick(r, ctx, ctx->pinned);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llm_rewrite(r, ctx, &ctx->req, &ctx->body);
+    }
+
+    ngx_llm_request_free(&ctx->req);
+    ctx->req_held = 0;
 
     if (rc != NGX_OK) {
         return rc;
@@ -717,6 +750,8 @@ ngx_http_llm_cleanup(void *data)
     ngx_http_llm_ctx_t  *ctx = data;
 
     ngx_uint_t           status, tier;
+
+    ngx_http_llm_cache_cleanup(ctx);
 
     if (!ctx->counted) {
         return;

@@ -10,6 +10,7 @@
 #include "ngx_http_llm_state.h"
 #include "ngx_http_llm_vram.h"
 #include "ngx_http_llm_health.h"
+#include "ngx_http_llm_redis.h"
 
 
 static void *ngx_http_llm_create_main_conf(ngx_conf_t *cf);
@@ -149,6 +150,62 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       ngx_http_llm_override_header,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("llm_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("llm_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("llm_cache_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_max_size),
+      NULL },
+
+    { ngx_string("llm_cache_bypass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_set_predicate_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_bypass),
+      NULL },
+
+    { ngx_string("llm_cache_tenant"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_tenant),
+      NULL },
+
+    { ngx_string("llm_cache_lock"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_lock),
+      NULL },
+
+    { ngx_string("llm_cache_lock_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_lock_timeout),
       NULL },
 
     { ngx_string("llm_router_status"),
@@ -293,6 +350,13 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     llcf->policy.both_full = -1;
     llcf->retry_after = NGX_CONF_UNSET;
     llcf->override_header.len = NGX_CONF_UNSET_SIZE;
+    llcf->cache = NGX_CONF_UNSET;
+    llcf->cache_ttl = NGX_CONF_UNSET;
+    llcf->cache_max_size = NGX_CONF_UNSET_SIZE;
+    llcf->cache_bypass = NGX_CONF_UNSET_PTR;
+    llcf->cache_tenant = NGX_CONF_UNSET_PTR;
+    llcf->cache_lock = NGX_CONF_UNSET;
+    llcf->cache_lock_timeout = NGX_CONF_UNSET_MSEC;
 
     /*
      * set by ngx_pcalloc():
@@ -309,6 +373,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_llm_loc_conf_t *prev = parent;
     ngx_http_llm_loc_conf_t *conf = child;
+
+    ngx_str_t                          tenant = ngx_string("$http_authorization");
+    ngx_http_compile_complex_value_t   ccv;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_uint_value(conf->dialect, prev->dialect,
@@ -342,6 +409,40 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 5);
+
+    ngx_conf_merge_value(conf->cache, prev->cache, 0);
+    ngx_conf_merge_sec_value(conf->cache_ttl, prev->cache_ttl, 300);
+    ngx_conf_merge_size_value(conf->cache_max_size, prev->cache_max_size,
+                              1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->cache_bypass, prev->cache_bypass, NULL);
+    ngx_conf_merge_value(conf->cache_lock, prev->cache_lock, 1);
+    ngx_conf_merge_msec_value(conf->cache_lock_timeout,
+                              prev->cache_lock_timeout, 30000);
+
+    if (conf->cache_tenant == NGX_CONF_UNSET_PTR) {
+        conf->cache_tenant = prev->cache_tenant;
+    }
+
+    if (conf->cache_tenant == NGX_CONF_UNSET_PTR
+        || conf->cache_tenant == NULL)
+    {
+        /* the default tenant: the client's Authorization header */
+        conf->cache_tenant = ngx_palloc(cf->pool,
+                                        sizeof(ngx_http_complex_value_t));
+        if (conf->cache_tenant == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &tenant;
+        ccv.complex_value = conf->cache_tenant;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->override_header.len == NGX_CONF_UNSET_SIZE) {
         if (prev->override_header.len == NGX_CONF_UNSET_SIZE) {
@@ -830,6 +931,12 @@ ngx_http_llm_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (lmcf->redis != NULL
+        && ngx_http_llm_redis_init_process(cycle, lmcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llm_health_init_process(cycle, lmcf);
 }
 
@@ -959,6 +1066,10 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     }
 
     ngx_http_llm_handler_init();
+
+    if (ngx_http_llm_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -34,6 +34,7 @@
 
 
 typedef struct ngx_http_llm_sh_s  ngx_http_llm_sh_t;
+typedef struct ngx_http_llm_redis_conf_s  ngx_http_llm_redis_conf_t;
 
 
 typedef struct {
@@ -71,6 +72,8 @@ typedef struct {
 
     ngx_array_t                     gpus;         /* of ngx_http_llm_gpu_t */
 
+    ngx_http_llm_redis_conf_t      *redis;
+
     ngx_msec_t                      health_interval;   /* 0: off */
     ngx_msec_t                      health_timeout;
     ngx_str_t                       health_uri;
@@ -86,7 +89,22 @@ typedef struct {
     time_t                          retry_after;
     ngx_str_t                       override_header;   /* lowercase */
     ngx_uint_t                      override_hash;
+
+    ngx_flag_t                      cache;
+    time_t                          cache_ttl;
+    size_t                          cache_max_size;
+    ngx_array_t                    *cache_bypass;
+    ngx_http_complex_value_t       *cache_tenant;
+    ngx_flag_t                      cache_lock;
+    ngx_msec_t                      cache_lock_timeout;
 } ngx_http_llm_loc_conf_t;
+
+
+#define NGX_HTTP_LLM_CACHE_NONE      0
+#define NGX_HTTP_LLM_CACHE_HIT       1
+#define NGX_HTTP_LLM_CACHE_MISS      2
+#define NGX_HTTP_LLM_CACHE_BYPASS    3
+#define NGX_HTTP_LLM_CACHE_ERROR     4
 
 
 typedef struct {
@@ -98,12 +116,30 @@ typedef struct {
     ngx_http_request_t        *request;
     ngx_http_llm_main_conf_t  *lmcf;
 
+    ngx_int_t                  pinned;
     ngx_uint_t                 counted;      /* tier counted in-flight + 1 */
     ngx_uint_t                 fallback_from;  /* tier + 1 */
     unsigned                   probing:1;    /* this request probes a tier */
     unsigned                   in_location:1;
     unsigned                   outcome_done:1;
     unsigned                   answered:1;
+
+    /* response cache */
+    ngx_uint_t                 cache_status;
+    u_char                     cache_key[64];
+    void                      *cache_cmd;     /* pending Redis command */
+    ngx_event_t                cache_wait;    /* single-flight poll */
+    ngx_msec_t                 cache_wait_start;
+    ngx_llm_request_t          req;           /* parsed, while waiting */
+    ngx_str_t                  body;
+    ngx_chain_t               *store;         /* copy of the response */
+    ngx_chain_t              **store_last;
+    size_t                     store_size;
+    ngx_str_t                  store_type;
+    unsigned                   storing:1;
+    unsigned                   stored:1;
+    unsigned                   leader:1;      /* holds the fill lock */
+    unsigned                   req_held:1;
 
     double                     score;
     ngx_llm_class_e            cls;
@@ -125,6 +161,14 @@ ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
 void ngx_http_llm_handler_init(void);
 ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_route_continue(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_cache_lookup(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_cache_cleanup(ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_cache_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_llm_send_answer(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, ngx_str_t *body);
 char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 

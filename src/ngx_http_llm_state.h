@@ -51,6 +51,8 @@ typedef struct {
 
 
 struct ngx_http_llm_sh_s {
+    ngx_atomic_t                    cache_waits;    /* single-flight */
+    ngx_atomic_t                    cache_stores;
     ngx_http_llm_tier_sh_t          tiers[NGX_HTTP_LLM_TIERS];
     ngx_http_llm_gpu_sh_t           gpus[NGX_HTTP_LLM_MAX_GPUS];
 };

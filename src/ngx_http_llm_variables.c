@@ -22,7 +22,8 @@ enum {
     NGX_HTTP_LLM_VAR_DIALECT,
     NGX_HTTP_LLM_VAR_REQUESTED_MODEL,
     NGX_HTTP_LLM_VAR_STREAM,
-    NGX_HTTP_LLM_VAR_FALLBACK
+    NGX_HTTP_LLM_VAR_FALLBACK,
+    NGX_HTTP_LLM_VAR_CACHE
 };
 
 
@@ -64,6 +65,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_fallback"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_FALLBACK, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cache"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -112,7 +116,10 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_HTTP_LLM_VAR_TARGET:
-        if (tier->configured) {
+        if (ctx != NULL && ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
+            ngx_str_set(&value, "cache");
+
+        } else if (tier->configured) {
             value = tier->name;
         }
 
@@ -198,6 +205,18 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
                                 &lmcf->tiers[ctx->fallback_from - 1].name,
                                 &tier->name)
                     - p;
+        break;
+
+    case NGX_HTTP_LLM_VAR_CACHE:
+        if (ctx != NULL && ctx->cache_status != NGX_HTTP_LLM_CACHE_NONE) {
+            s = (ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) ? "HIT"
+                : (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS) ? "MISS"
+                : (ctx->cache_status == NGX_HTTP_LLM_CACHE_BYPASS) ? "BYPASS"
+                : "ERROR";
+            value.data = (u_char *) s;
+            value.len = ngx_strlen(s);
+        }
+
         break;
 
     case NGX_HTTP_LLM_VAR_STREAM:

@@ -1,0 +1,815 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * Response cache in Redis.
+ *
+ *   lookup:  before tier selection, GET llm:<key>.  A hit is answered from
+ *            the stored copy (a stream replayed event by event in its own
+ *            framing) and never reaches a tier; a miss or any Redis trouble
+ *            lets routing go on (MISS / ERROR).
+ *   fill:    one request per key at a time: SET llm:lock:<key> NX; the
+ *            others poll for the answer (bounded) instead of taking a
+ *            second GPU slot, and go on alone if the holder fails.
+ *   store:   a header and a body filter copy a 200 response up to the size
+ *            cap; when it ended cleanly (last buffer seen, client still
+ *            there, a stream's final event present) it is written with a
+ *            TTL after it was sent.
+ *
+ * Stored value: "LLM1 <stream 0|1> <content-type>\n<body>".
+ */
+
+
+#include "ngx_http_llm_state.h"
+#include "ngx_http_llm_redis.h"
+#include "ngx_llm_cache_key.h"
+
+
+#define NGX_HTTP_LLM_CACHE_POLL  50
+
+
+static ngx_uint_t ngx_http_llm_cache_no_cache(ngx_http_request_t *r);
+static void ngx_http_llm_cache_get_done(void *data, redisReply *reply);
+static void ngx_http_llm_cache_lock_done(void *data, redisReply *reply);
+static void ngx_http_llm_cache_poll(ngx_event_t *ev);
+static void ngx_http_llm_cache_poll_done(void *data, redisReply *reply);
+static void ngx_http_llm_cache_resume(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_http_llm_cache_replay(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_llm_cache_send(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t stream, u_char *type,
+    size_t type_len, u_char *body, size_t len);
+static ngx_int_t ngx_http_llm_cache_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_cache_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_llm_cache_store(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_uint_t ngx_http_llm_cache_complete(ngx_http_llm_ctx_t *ctx,
+    u_char *body, size_t len);
+static void ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_cache_ignore(void *data, redisReply *reply);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+static ngx_str_t  ngx_http_llm_cache_names[] = {
+    ngx_null_string,
+    ngx_string("HIT"),
+    ngx_string("MISS"),
+    ngx_string("BYPASS"),
+    ngx_string("ERROR")
+};
+
+
+ngx_int_t
+ngx_http_llm_cache_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_llm_cache_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_llm_cache_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_DECLINED: no lookup (BYPASS or ERROR set), go on routing;
+ * NGX_DONE: waiting for Redis, the request resumes from its callback.
+ */
+
+ngx_int_t
+ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                    *key;
+    ngx_str_t                  tenant;
+    const char                *argv[2];
+    size_t                     argvlen[2];
+    ngx_http_llm_loc_conf_t   *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ngx_http_llm_cache_no_cache(r)) {
+        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
+        return NGX_DECLINED;
+    }
+
+    switch (ngx_http_test_predicates(r, llcf->cache_bypass)) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_DECLINED:
+        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
+        return NGX_DECLINED;
+
+    default: /* NGX_OK */
+        break;
+    }
+
+    if (!ngx_http_llm_redis_ready()) {
+        ctx->cache_status = NGX_HTTP_LLM_CACHE_ERROR;
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_complex_value(r, llcf->cache_tenant, &tenant) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    key = ngx_pnalloc(r->pool, sizeof("llm:") - 1 + NGX_LLM_KEY_HEX);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_llm_cache_key(&ctx->req, ctx->req.model, tenant.data, tenant.len,
+                          (char *) ctx->cache_key)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache_key) - key;
+
+    ctx->cache_cmd = ngx_http_llm_redis_send(2, argv, argvlen,
+                                             ngx_http_llm_cache_get_done,
+                                             ctx);
+    if (ctx->cache_cmd == NULL) {
+        ctx->cache_status = NGX_HTTP_LLM_CACHE_ERROR;
+        return NGX_DECLINED;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* the client's "Cache-Control: no-cache" */
+
+static ngx_uint_t
+ngx_http_llm_cache_no_cache(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Cache-Control") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                               h[i].key.len) == 0
+            && ngx_strlcasestrn(h[i].value.data,
+                                h[i].value.data + h[i].value.len,
+                                (u_char *) "no-cache", 8 - 1)
+               != NULL)
+        {
+            return 1;
+        }
+    }
+}
+
+
+static void
+ngx_http_llm_cache_get_done(void *data, redisReply *reply)
+{
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    u_char                   *key;
+    const char               *argv[6];
+    size_t                    argvlen[6];
+    u_char                    px[NGX_INT_T_LEN];
+    ngx_http_request_t       *r;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    ctx->cache_cmd = NULL;
+    r = ctx->request;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        r->main->count--;
+
+        if (ngx_http_llm_cache_replay(r, ctx, reply) == NGX_OK) {
+            return;
+        }
+
+        /* a value we cannot read: as if it were absent */
+        r->main->count++;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (!llcf->cache_lock) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    /* single-flight: become the one request that fills this key */
+
+    key = ngx_pnalloc(r->pool, sizeof("llm:lock:") - 1 + NGX_LLM_KEY_HEX);
+    if (key == NULL) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+        return;
+    }
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache_key) - key;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "NX";
+    argvlen[3] = 2;
+    argv[4] = "PX";
+    argvlen[4] = 2;
+    argv[5] = (char *) px;
+    argvlen[5] = ngx_sprintf(px, "%M", llcf->cache_lock_timeout) - px;
+
+    ctx->cache_cmd = ngx_http_llm_redis_send(6, argv, argvlen,
+                                             ngx_http_llm_cache_lock_done,
+                                             ctx);
+    if (ctx->cache_cmd == NULL) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+    }
+}
+
+
+static void
+ngx_http_llm_cache_lock_done(void *data, redisReply *reply)
+{
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    ctx->cache_cmd = NULL;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+        ctx->leader = 1;
+        ngx_http_llm_cache_resume(ctx->request, ctx,
+                                  NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_NIL) {
+        ngx_http_llm_cache_resume(ctx->request, ctx,
+                                  NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    /* another request is filling this key: wait for its answer */
+
+    ctx->cache_wait.handler = ngx_http_llm_cache_poll;
+    ctx->cache_wait.data = ctx;
+    ctx->cache_wait.log = ctx->request->connection->log;
+    ctx->cache_wait_start = ngx_current_msec;
+
+    (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->cache_waits, 1);
+
+    ngx_add_timer(&ctx->cache_wait, NGX_HTTP_LLM_CACHE_POLL);
+}
+
+
+static void
+ngx_http_llm_cache_poll(ngx_event_t *ev)
+{
+    ngx_http_llm_ctx_t  *ctx = ev->data;
+
+    u_char              *key, *lock;
+    const char          *argv[3];
+    size_t               argvlen[3];
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    key = ngx_pnalloc(r->pool, 2 * (sizeof("llm:lock:") + NGX_LLM_KEY_HEX));
+    if (key == NULL) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    lock = key + sizeof("llm:lock:") + NGX_LLM_KEY_HEX;
+
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache_key) - key;
+    argv[2] = (char *) lock;
+    argvlen[2] = ngx_sprintf(lock, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache_key) - lock;
+
+    ctx->cache_cmd = ngx_http_llm_redis_send(3, argv, argvlen,
+                                             ngx_http_llm_cache_poll_done,
+                                             ctx);
+    if (ctx->cache_cmd == NULL) {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+    }
+}
+
+
+static void
+ngx_http_llm_cache_poll_done(void *data, redisReply *reply)
+{
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    ngx_http_request_t       *r;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    ctx->cache_cmd = NULL;
+    r = ctx->request;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2)
+    {
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    if (reply->element[0]->type == REDIS_REPLY_STRING) {
+        r->main->count--;
+
+        if (ngx_http_llm_cache_replay(r, ctx, reply->element[0]) == NGX_OK) {
+            return;
+        }
+
+        r->main->count++;
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (reply->element[1]->type != REDIS_REPLY_STRING
+        || (ngx_msec_int_t) (ngx_current_msec - ctx->cache_wait_start)
+           >= (ngx_msec_int_t) llcf->cache_lock_timeout)
+    {
+        /* the holder failed, or took too long: go on alone */
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        return;
+    }
+
+    ngx_add_timer(&ctx->cache_wait, NGX_HTTP_LLM_CACHE_POLL);
+}
+
+
+/* no answer from the cache: route the request as usual */
+
+static void
+ngx_http_llm_cache_resume(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t status)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ctx->cache_status = status;
+    r->main->count--;
+
+    rc = ngx_http_llm_route_continue(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+
+    } else if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    redisReply *reply)
+{
+    u_char            *p, *end, *type, *nl;
+    ngx_int_t          rc;
+    ngx_uint_t         stream;
+    ngx_connection_t  *c;
+
+    p = (u_char *) reply->str;
+    end = p + reply->len;
+
+    if (reply->len < sizeof("LLM1 0 x\n") - 1
+        || ngx_strncmp(p, "LLM1 ", 5) != 0
+        || (p[5] != '0' && p[5] != '1') || p[6] != ' ')
+    {
+        return NGX_DECLINED;
+    }
+
+    stream = (p[5] == '1');
+    type = p + 7;
+    nl = ngx_strlchr(type, end, '\n');
+
+    if (nl == NULL || stream != ctx->stream) {
+        return NGX_DECLINED;
+    }
+
+    c = r->connection;
+
+    ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
+    ctx->routed = 1;
+    ngx_str_set(&ctx->reason, "cache");
+
+    ngx_llm_request_free(&ctx->req);
+    ctx->req_held = 0;
+
+    rc = ngx_http_llm_cache_send(r, ctx, stream, type, nl - type, nl + 1,
+                                 end - nl - 1);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sends a stored answer.  A stream goes out one event per chunk: NDJSON
+ * lines, or SSE events ending with a blank line.
+ */
+
+static ngx_int_t
+ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t stream, u_char *type, size_t type_len, u_char *body,
+    size_t len)
+{
+    u_char       *p, *end, *next, *data;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_uint_t    sse;
+    ngx_chain_t   out;
+
+    data = ngx_pnalloc(r->pool, type_len + len);
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the reply belongs to hiredis: copy before the callback returns */
+    ngx_memcpy(data, type, type_len);
+    ngx_memcpy(data + type_len, body, len);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type.data = data;
+    r->headers_out.content_type.len = type_len;
+    r->headers_out.content_type_len = type_len;
+    r->headers_out.content_length_n = stream ? -1 : (off_t) len;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    p = data + type_len;
+    end = p + len;
+    sse = (type_len >= 17 && ngx_strncmp(data, "text/event-stream", 17) == 0);
+
+    while (p < end || (p == end && len == 0)) {
+
+        if (stream) {
+            next = p;
+
+            for ( ;; ) {
+                next = ngx_strlchr(next, end, '\n');
+
+                if (next == NULL) {
+                    next = end;
+                    break;
+                }
+
+                next++;
+
+                if (!sse || (next < end && *next == '\n')) {
+                    next += sse;
+                    break;
+                }
+            }
+
+        } else {
+            next = end;
+        }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = p;
+        b->last = next;
+        b->memory = (next > p);
+        b->flush = 1;
+        b->last_buf = (next == end);
+        b->last_in_chain = 1;
+
+        out.buf = b;
+        out.next = NULL;
+
+        rc = ngx_http_output_filter(r, &out);
+
+        if (rc == NGX_ERROR || next == end) {
+            return rc;
+        }
+
+        p = next;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
+{
+    ngx_table_elt_t          *h;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_llm_get_ctx(r);
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_LLM_CACHE_NONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "X-LLM-Cache");
+    h->value = ngx_http_llm_cache_names[ctx->cache_status];
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS
+        && r->headers_out.status == NGX_HTTP_OK
+        && r->upstream != NULL
+        && !ctx->storing && !ctx->stored)
+    {
+        ctx->storing = 1;
+        ctx->store = NULL;
+        ctx->store_last = &ctx->store;
+        ctx->store_size = 0;
+        ctx->store_type = r->headers_out.content_type;
+
+        if (llcf->cache_max_size == 0) {
+            ctx->storing = 0;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t                    n;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl, *copy;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    if (r != r->main || in == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || !ctx->storing) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            /* spilled to a temp file: not kept (proxy_buffering off) */
+            ctx->storing = 0;
+            break;
+        }
+
+        n = b->last - b->pos;
+
+        if (n) {
+            if (ctx->store_size + n > llcf->cache_max_size) {
+                ctx->storing = 0;
+                break;
+            }
+
+            copy = ngx_alloc_chain_link(r->pool);
+            if (copy == NULL) {
+                ctx->storing = 0;
+                break;
+            }
+
+            copy->buf = ngx_create_temp_buf(r->pool, n);
+            if (copy->buf == NULL) {
+                ctx->storing = 0;
+                break;
+            }
+
+            copy->buf->last = ngx_cpymem(copy->buf->pos, b->pos, n);
+            copy->next = NULL;
+            *ctx->store_last = copy;
+            ctx->store_last = &copy->next;
+            ctx->store_size += n;
+        }
+
+        if (b->last_buf) {
+            ctx->storing = 0;
+
+            if (!r->connection->error) {
+                ngx_http_llm_cache_store(r, ctx);
+            }
+
+            break;
+        }
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+static void
+ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *value, *p, *key, *ttl;
+    const char               *argv[5];
+    size_t                    argvlen[5], len;
+    ngx_chain_t              *cl;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    len = sizeof("LLM1 0 \n") - 1 + ctx->store_type.len + ctx->store_size;
+
+    value = ngx_pnalloc(r->pool, len + sizeof("llm:") + NGX_LLM_KEY_HEX
+                                 + NGX_TIME_T_LEN + 8);
+    if (value == NULL) {
+        return;
+    }
+
+    p = ngx_sprintf(value, "LLM1 %d %V\n", ctx->stream ? 1 : 0,
+                    &ctx->store_type);
+
+    for (cl = ctx->store; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (!ngx_http_llm_cache_complete(ctx, value + (len - ctx->store_size),
+                                     ctx->store_size))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: incomplete stream not cached");
+        return;
+    }
+
+    key = p;
+    ttl = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
+                      ctx->cache_key);
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ttl - key;
+    argv[2] = (char *) value;
+    argvlen[2] = len;
+    argv[3] = "EX";
+    argvlen[3] = 2;
+    argv[4] = (char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%T", llcf->cache_ttl) - ttl;
+
+    if (ngx_http_llm_redis_send(5, argv, argvlen, ngx_http_llm_cache_ignore,
+                                NULL)
+        != NULL)
+    {
+        ctx->stored = 1;
+        (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->cache_stores, 1);
+    }
+
+    ngx_http_llm_cache_unlock(ctx);
+}
+
+
+/* a stream that ended without its final event is not complete */
+
+static ngx_uint_t
+ngx_http_llm_cache_complete(ngx_http_llm_ctx_t *ctx, u_char *body,
+    size_t len)
+{
+    u_char  *p, *end;
+
+    if (!ctx->stream) {
+        return len > 0;
+    }
+
+    end = body + len;
+
+    while (end > body && (end[-1] == '\n' || end[-1] == '\r')) {
+        end--;
+    }
+
+    if (ngx_llm_dialect_is_openai(ctx->dialect)) {
+        return end - body >= 12
+               && ngx_strncmp(end - 12, "data: [DONE]", 12) == 0;
+    }
+
+    /* NDJSON: the last line says "done": true */
+    for (p = end; p > body && p[-1] != '\n'; p--) { /* void */ }
+
+    return ngx_strlcasestrn(p, end, (u_char *) "\"done\":true", 11 - 1)
+           != NULL;
+}
+
+
+static void
+ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx)
+{
+    u_char      key[sizeof("llm:lock:") + NGX_LLM_KEY_HEX];
+    const char *argv[2];
+    size_t      argvlen[2];
+
+    if (!ctx->leader) {
+        return;
+    }
+
+    ctx->leader = 0;
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache_key) - key;
+
+    (void) ngx_http_llm_redis_send(2, argv, argvlen,
+                                   ngx_http_llm_cache_ignore, NULL);
+}
+
+
+static void
+ngx_http_llm_cache_ignore(void *data, redisReply *reply)
+{
+}
+
+
+/* the request is being freed: nothing may call back into it */
+
+void
+ngx_http_llm_cache_cleanup(ngx_http_llm_ctx_t *ctx)
+{
+    if (ctx->cache_cmd != NULL) {
+        ngx_http_llm_redis_forget(ctx->cache_cmd);
+        ctx->cache_cmd = NULL;
+    }
+
+    if (ctx->cache_wait.timer_set) {
+        ngx_del_timer(&ctx->cache_wait);
+    }
+
+    /* a holder that stored nothing lets the waiters go on */
+    ngx_http_llm_cache_unlock(ctx);
+
+    if (ctx->req_held) {
+        ngx_llm_request_free(&ctx->req);
+        ctx->req_held = 0;
+    }
+}

@@ -1,0 +1,685 @@
+
+/*
+ * Copyright (C) ngx_llm_router authors
+ *
+ * hiredis 0.14 ships no nginx adapter and no async timeouts: this file is
+ * both.  hiredis's addRead/delRead/addWrite/delWrite/cleanup hooks map to
+ * level-triggered events of an ngx_connection_t wrapping the socket, and
+ * every command carries an nginx timer.  A command's memory is its own
+ * (not a request's), freed when hiredis hands back its reply (or NULL on
+ * disconnection), so a late reply never touches a finished request.
+ */
+
+
+#include <hiredis/async.h>
+
+#include "ngx_http_llm_redis.h"
+
+
+#define NGX_HTTP_LLM_REDIS_DOWN        0
+#define NGX_HTTP_LLM_REDIS_CONNECTING  1
+#define NGX_HTTP_LLM_REDIS_READY       2
+#define NGX_HTTP_LLM_REDIS_REFUSED     3    /* AUTH or SELECT failed */
+
+#define NGX_HTTP_LLM_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_LLM_REDIS_BACKOFF_MAX  10000
+
+
+struct ngx_http_llm_redis_cmd_s {
+    ngx_event_t                   timer;
+    ngx_http_llm_redis_pt         handler;
+    void                         *data;
+    unsigned                      answered:1;
+};
+
+
+typedef struct {
+    redisAsyncContext            *ac;
+    ngx_connection_t             *conn;
+    ngx_uint_t                    state;
+    ngx_uint_t                    reported;    /* last state logged */
+    ngx_msec_t                    backoff;
+    ngx_event_t                   retry;
+    ngx_event_t                   connect_timer;
+    ngx_http_llm_redis_conf_t    *conf;
+    ngx_log_t                    *log;
+} ngx_http_llm_redis_t;
+
+
+static void ngx_http_llm_redis_connect(ngx_event_t *ev);
+static void ngx_http_llm_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_http_llm_redis_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_llm_redis_on_disconnect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_llm_redis_down(ngx_uint_t state, const char *why);
+static void ngx_http_llm_redis_schedule(void);
+static void ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_llm_redis_timeout(ngx_event_t *ev);
+static void ngx_http_llm_redis_read(ngx_event_t *ev);
+static void ngx_http_llm_redis_write(ngx_event_t *ev);
+static void ngx_http_llm_redis_add_read(void *privdata);
+static void ngx_http_llm_redis_del_read(void *privdata);
+static void ngx_http_llm_redis_add_write(void *privdata);
+static void ngx_http_llm_redis_del_write(void *privdata);
+static void ngx_http_llm_redis_cleanup(void *privdata);
+
+
+static ngx_http_llm_redis_t  ngx_http_llm_redis_worker;
+
+
+/* llm_redis ADDRESS [password=...] [db=N] [timeout=T] [connect_timeout=T]; */
+
+char *
+ngx_http_llm_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_main_conf_t *lmcf = conf;
+
+    u_char                     *colon;
+    ngx_str_t                  *value, v;
+    ngx_uint_t                  i;
+    ngx_http_llm_redis_conf_t  *rcf;
+
+    if (lmcf->redis != NULL) {
+        return "is duplicate";
+    }
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_redis_conf_t));
+    if (rcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    rcf->addr = value[1];
+    rcf->timeout = 100;
+    rcf->connect_timeout = 500;
+
+    if (ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        rcf->host.data = value[1].data + 5;
+        rcf->host.len = value[1].len - 5;
+
+        if (rcf->host.len == 0) {
+            goto bad_address;
+        }
+
+    } else {
+        colon = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
+
+        if (colon == NULL) {
+            goto bad_address;
+        }
+
+        rcf->host.data = value[1].data;
+        rcf->host.len = colon - value[1].data;
+        rcf->port = ngx_atoi(colon + 1, value[1].data + value[1].len
+                                        - colon - 1);
+
+        /* hiredis resolves names with a blocking getaddrinfo(): IPs only */
+        if (rcf->port == NGX_ERROR || rcf->port < 1 || rcf->port > 65535
+            || ngx_inet_addr(rcf->host.data, rcf->host.len) == INADDR_NONE)
+        {
+            goto bad_address;
+        }
+    }
+
+    /* a NUL-terminated copy for hiredis */
+    v.data = ngx_pnalloc(cf->pool, rcf->host.len + 1);
+    if (v.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(v.data, rcf->host.data, rcf->host.len);
+    v.data[rcf->host.len] = '\0';
+    v.len = rcf->host.len;
+    rcf->host = v;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            rcf->password.data = value[i].data + 9;
+            rcf->password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+
+            if (rcf->db == NGX_ERROR) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            v.data = value[i].data + 8;
+            v.len = value[i].len - 8;
+            rcf->timeout = ngx_parse_time(&v, 0);
+
+            if (rcf->timeout == (ngx_msec_t) NGX_ERROR || rcf->timeout == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
+            v.data = value[i].data + 16;
+            v.len = value[i].len - 16;
+            rcf->connect_timeout = ngx_parse_time(&v, 0);
+
+            if (rcf->connect_timeout == (ngx_msec_t) NGX_ERROR
+                || rcf->connect_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    lmcf->redis = rcf;
+
+    return NGX_CONF_OK;
+
+bad_address:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid address \"%V\" in \"%V\", it must be "
+                       "IP:PORT or unix:PATH", &value[1], &cmd->name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    /* never echo a password */
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%*s...\" in \"%V\"",
+                       ngx_min(value[i].len, 9), value[i].data, &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_llm_redis_conf_t *rcf)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    rd->conf = rcf;
+    rd->log = cycle->log;
+    rd->state = NGX_HTTP_LLM_REDIS_DOWN;
+    rd->reported = NGX_HTTP_LLM_REDIS_CONNECTING;
+    rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MIN;
+
+    rd->retry.handler = ngx_http_llm_redis_connect;
+    rd->retry.log = cycle->log;
+    rd->retry.cancelable = 1;
+
+    rd->connect_timer.handler = ngx_http_llm_redis_connect_timeout;
+    rd->connect_timer.log = cycle->log;
+    rd->connect_timer.cancelable = 1;
+
+    ngx_http_llm_redis_connect(&rd->retry);
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_llm_redis_ready(void)
+{
+    return ngx_http_llm_redis_worker.state == NGX_HTTP_LLM_REDIS_READY;
+}
+
+
+static void
+ngx_http_llm_redis_connect(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    redisAsyncContext          *ac;
+    ngx_http_llm_redis_t       *rd;
+    ngx_http_llm_redis_conf_t  *rcf;
+
+    rd = &ngx_http_llm_redis_worker;
+    rcf = rd->conf;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    if (rcf->port == 0) {
+        ac = redisAsyncConnectUnix((char *) rcf->host.data);
+
+    } else {
+        ac = redisAsyncConnect((char *) rcf->host.data, (int) rcf->port);
+    }
+
+    if (ac == NULL) {
+        ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN, "out of memory");
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, rd->log);
+    if (c == NULL) {
+        ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN, "no free connection");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    c->read->handler = ngx_http_llm_redis_read;
+    c->write->handler = ngx_http_llm_redis_write;
+    c->read->log = rd->log;
+    c->write->log = rd->log;
+    c->data = ac;
+
+    rd->ac = ac;
+    rd->conn = c;
+    rd->state = NGX_HTTP_LLM_REDIS_CONNECTING;
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_llm_redis_add_read;
+    ac->ev.delRead = ngx_http_llm_redis_del_read;
+    ac->ev.addWrite = ngx_http_llm_redis_add_write;
+    ac->ev.delWrite = ngx_http_llm_redis_del_write;
+    ac->ev.cleanup = ngx_http_llm_redis_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_llm_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_llm_redis_on_disconnect);
+
+    /* hiredis learns the connect result on the first writable event */
+    ngx_http_llm_redis_add_write(c);
+
+    ngx_add_timer(&rd->connect_timer, rcf->connect_timeout);
+}
+
+
+static void
+ngx_http_llm_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    if (rd->ac != NULL && rd->state == NGX_HTTP_LLM_REDIS_CONNECTING) {
+        ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN, "connect timed out");
+        redisAsyncFree(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_llm_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    int                         argc;
+    const char                 *argv[2];
+    size_t                      argvlen[2];
+    u_char                      db[NGX_INT_T_LEN];
+    ngx_http_llm_redis_t       *rd;
+    ngx_http_llm_redis_conf_t  *rcf;
+
+    rd = &ngx_http_llm_redis_worker;
+    rcf = rd->conf;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN, ac->errstr);
+        return;
+    }
+
+    /* AUTH and SELECT go first; commands wait until both answered */
+
+    if (rcf->password.len) {
+        argv[0] = "AUTH";
+        argvlen[0] = 4;
+        argv[1] = (char *) rcf->password.data;
+        argvlen[1] = rcf->password.len;
+
+        redisAsyncCommandArgv((redisAsyncContext *) ac,
+                              ngx_http_llm_redis_on_hello, (void *) "AUTH",
+                              2, argv, argvlen);
+    }
+
+    argc = 1;
+    argv[0] = "PING";
+    argvlen[0] = 4;
+
+    if (rcf->db) {
+        argc = 2;
+        argv[0] = "SELECT";
+        argvlen[0] = 6;
+        argv[1] = (char *) db;
+        argvlen[1] = ngx_sprintf(db, "%i", rcf->db) - db;
+    }
+
+    redisAsyncCommandArgv((redisAsyncContext *) ac,
+                          ngx_http_llm_redis_on_hello, (void *) argv[0],
+                          argc, argv, argvlen);
+}
+
+
+static void
+ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r, void *privdata)
+{
+    char                  *what;
+    redisReply            *reply;
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+    reply = r;
+    what = privdata;
+
+    if (reply == NULL) {
+        /* disconnected: on_disconnect says why */
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (rd->reported != NGX_HTTP_LLM_REDIS_REFUSED) {
+            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                          "llm router: redis %V refused %s: %*s; the cache "
+                          "is off until it accepts", &rd->conf->addr, what,
+                          (size_t) ngx_min(reply->len, 200), reply->str);
+        }
+
+        rd->state = NGX_HTTP_LLM_REDIS_REFUSED;
+        rd->reported = NGX_HTTP_LLM_REDIS_REFUSED;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    if (ngx_strcmp(what, "AUTH") == 0) {
+        return;
+    }
+
+    ngx_del_timer(&rd->connect_timer);
+
+    rd->state = NGX_HTTP_LLM_REDIS_READY;
+    rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MIN;
+
+    if (rd->reported != NGX_HTTP_LLM_REDIS_READY) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "llm router: redis %V connected", &rd->conf->addr);
+        rd->reported = NGX_HTTP_LLM_REDIS_READY;
+    }
+}
+
+
+static void
+ngx_http_llm_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    if (rd->state == NGX_HTTP_LLM_REDIS_REFUSED) {
+        /* wrong password or db: retry, slowly */
+        rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MAX;
+        ngx_http_llm_redis_schedule();
+        return;
+    }
+
+    ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN,
+                            status == REDIS_OK ? "connection closed"
+                                               : ac->errstr);
+}
+
+
+/* the connection is gone or never came: log once, retry with backoff */
+
+static void
+ngx_http_llm_redis_down(ngx_uint_t state, const char *why)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    rd->state = state;
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->reported != NGX_HTTP_LLM_REDIS_DOWN) {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "llm router: redis %V unavailable (%s), the cache is "
+                      "bypassed until it is back", &rd->conf->addr, why);
+        rd->reported = NGX_HTTP_LLM_REDIS_DOWN;
+    }
+
+    ngx_http_llm_redis_schedule();
+}
+
+
+static void
+ngx_http_llm_redis_schedule(void)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    if (ngx_exiting || ngx_terminate || rd->retry.timer_set) {
+        return;
+    }
+
+    ngx_add_timer(&rd->retry, rd->backoff);
+
+    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_LLM_REDIS_BACKOFF_MAX);
+}
+
+
+ngx_http_llm_redis_cmd_t *
+ngx_http_llm_redis_send(int argc, const char **argv, const size_t *argvlen,
+    ngx_http_llm_redis_pt handler, void *data)
+{
+    ngx_http_llm_redis_t      *rd;
+    ngx_http_llm_redis_cmd_t  *cmd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    if (rd->conf == NULL || rd->state != NGX_HTTP_LLM_REDIS_READY) {
+        return NULL;
+    }
+
+    cmd = ngx_calloc(sizeof(ngx_http_llm_redis_cmd_t), rd->log);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    cmd->handler = handler;
+    cmd->data = data;
+
+    if (redisAsyncCommandArgv(rd->ac, ngx_http_llm_redis_reply, cmd, argc,
+                              argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(cmd);
+        return NULL;
+    }
+
+    cmd->timer.handler = ngx_http_llm_redis_timeout;
+    cmd->timer.data = cmd;
+    cmd->timer.log = rd->log;
+    cmd->timer.cancelable = 1;
+
+    ngx_add_timer(&cmd->timer, rd->conf->timeout);
+
+    return cmd;
+}
+
+
+void
+ngx_http_llm_redis_forget(ngx_http_llm_redis_cmd_t *cmd)
+{
+    if (cmd == NULL) {
+        return;
+    }
+
+    cmd->data = NULL;
+    cmd->answered = 1;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+}
+
+
+static void
+ngx_http_llm_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_llm_redis_cmd_t  *cmd;
+
+    cmd = ev->data;
+
+    /* the command stays in hiredis's queue; its reply will be dropped */
+    cmd->answered = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "llm router: redis command timed out");
+
+    cmd->handler(cmd->data, NULL);
+}
+
+
+/* hiredis calls this exactly once per command, reply NULL if dropped */
+
+static void
+ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_http_llm_redis_cmd_t  *cmd = privdata;
+
+    if (!cmd->answered) {
+        cmd->answered = 1;
+
+        if (cmd->timer.timer_set) {
+            ngx_del_timer(&cmd->timer);
+        }
+
+        cmd->handler(cmd->data, r);
+    }
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    ngx_free(cmd);
+}
+
+
+static void
+ngx_http_llm_redis_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    redisAsyncHandleRead(c->data);
+}
+
+
+static void
+ngx_http_llm_redis_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    redisAsyncHandleWrite(c->data);
+}
+
+
+/* level-triggered: hiredis reads once per event and expects to be called
+ * again while data is pending */
+
+static void
+ngx_http_llm_redis_add_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->read->active) {
+        (void) ngx_add_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_llm_redis_del_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_llm_redis_add_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->write->active) {
+        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_llm_redis_del_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* hiredis is freeing the context and will close the socket itself */
+
+static void
+ngx_http_llm_redis_cleanup(void *privdata)
+{
+    ngx_connection_t      *c = privdata;
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    ngx_http_llm_redis_del_read(c);
+    ngx_http_llm_redis_del_write(c);
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    if (rd->conn == c) {
+        rd->conn = NULL;
+        rd->ac = NULL;
+
+        if (rd->state == NGX_HTTP_LLM_REDIS_READY
+            || rd->state == NGX_HTTP_LLM_REDIS_CONNECTING)
+        {
+            rd->state = NGX_HTTP_LLM_REDIS_DOWN;
+        }
+    }
+}
