@@ -233,6 +233,30 @@ ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
 }
 
 
+void
+ngx_http_llm_redis_exit_process(void)
+{
+    ngx_http_llm_redis_t  *rd;
+
+    rd = &ngx_http_llm_redis_worker;
+
+    rd->state = NGX_HTTP_LLM_REDIS_REFUSED;    /* no reconnection */
+
+    if (rd->retry.timer_set) {
+        ngx_del_timer(&rd->retry);
+    }
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->ac != NULL) {
+        /* pending commands get NULL replies; the cleanup hook frees c */
+        redisAsyncFree(rd->ac);
+    }
+}
+
+
 ngx_uint_t
 ngx_http_llm_redis_ready(void)
 {

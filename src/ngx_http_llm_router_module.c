@@ -39,6 +39,7 @@ static char *ngx_http_llm_overload(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_llm_override_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_llm_init_process(ngx_cycle_t *cycle);
+static void ngx_http_llm_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_tier_index(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_preconfiguration(ngx_conf_t *cf);
@@ -244,7 +245,7 @@ ngx_module_t  ngx_http_llm_router_module = {
     ngx_http_llm_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_llm_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -938,6 +939,20 @@ ngx_http_llm_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_llm_health_init_process(cycle, lmcf);
+}
+
+
+static void
+ngx_http_llm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llm_router_module);
+
+    if (lmcf != NULL && lmcf->used && lmcf->redis != NULL) {
+        ngx_http_llm_redis_exit_process();
+    }
 }
 
 

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_redis.h"
 
 
 static ngx_int_t ngx_http_llm_status_handler(ngx_http_request_t *r);
@@ -61,7 +62,9 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     gpu = lmcf->gpus.elts;
 
-    len = sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{}}\n")
+    len = sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{},\"cache\":{"
+                 "\"redis\":\"down\",\"stores\":,"
+                 "\"single_flight_waits\":}}\n") + 2 * NGX_ATOMIC_T_LEN
           + NGX_HTTP_LLM_TIERS * NGX_HTTP_LLM_STATUS_TIER_LEN;
 
     for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
@@ -103,7 +106,11 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
         p = ngx_http_llm_status_gpu(p, lmcf, i);
     }
 
-    p = ngx_cpymem(p, "}}\n", 3);
+    p = ngx_sprintf(p, "},\"cache\":{\"redis\":%s,\"stores\":%uA,"
+                    "\"single_flight_waits\":%uA}}\n",
+                    lmcf->redis == NULL ? "null"
+                    : ngx_http_llm_redis_ready() ? "\"up\"" : "\"down\"",
+                    lmcf->sh->cache_stores, lmcf->sh->cache_waits);
     b->last = p;
     b->last_buf = 1;
     b->last_in_chain = 1;

@@ -654,4 +654,87 @@ sub wait_until {
     }
 }
 
+
+# --- a real redis-server for the cache suites -------------------------------
+
+my %Redis;    # port => pid
+
+# start_redis($port, @extra_args): starts redis-server on 127.0.0.1:$port
+# (a free port if undef) and waits until it answers PING; returns the port
+sub start_redis {
+    my ($port, @args) = @_;
+    $port = free_port() unless defined $port;
+    my $log = _workdir() . "/redis-$port.log";
+    my $pid = fork;
+    die "LLMTest: fork failed: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>>', $log;
+        _set_pdeathsig();
+        { no warnings 'exec';
+          exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
+               '--save', '', '--appendonly', 'no', @args; }
+        POSIX::_exit(127);
+    }
+    $Redis{$port} = $pid;
+    my $ok = wait_until(sub { my $r = eval { redis($port, 'PING') };
+                              defined $r && ($r eq 'PONG' || $r =~ /NOAUTH/) },
+                        10);
+    die "LLMTest: redis-server on $port did not start:\n" . slurp($log)
+        unless $ok;
+    return $port;
+}
+
+sub stop_redis {
+    my $port = shift;
+    my $pid = delete $Redis{$port} or return;
+    _kill($pid);
+}
+
+# redis($port, @command): one command over RESP; returns the reply (an
+# error as "ERR ..." text, nil as undef, an array as an array ref)
+sub redis {
+    my ($port, @cmd) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "LLMTest: redis $port: $!\n";
+    my $req = '*' . scalar(@cmd) . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for @cmd;
+    print $s $req;
+    my $reply = _resp($s);
+    close $s;
+    return $reply;
+}
+
+sub _resp {
+    my $s = shift;
+    my $line = <$s>;
+    die "LLMTest: redis closed the connection\n" unless defined $line;
+    $line =~ s/\r\n$//;
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+    return $v if $t eq '+' || $t eq '-' || $t eq ':';
+    if ($t eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        while (length($buf) < $v + 2) {
+            my $n = read($s, $buf, $v + 2 - length($buf), length $buf);
+            last unless $n;
+        }
+        return substr($buf, 0, $v);
+    }
+    if ($t eq '*') {
+        return undef if $v < 0;
+        return [ map { _resp($s) } 1 .. $v ];
+    }
+    die "LLMTest: bad redis reply '$line'\n";
+}
+
+END {
+    if ($$ == $OwnerPid) {
+        local $?;
+        stop_redis($_) for keys %Redis;
+    }
+}
+
 1;
