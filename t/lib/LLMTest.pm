@@ -696,13 +696,23 @@ sub stop_redis {
 # error as "ERR ..." text, nil as undef, an array as an array ref)
 sub redis {
     my ($port, @cmd) = @_;
+    return redis_session($port, [@cmd]);
+}
+
+# redis_session($port, [cmd...], [cmd...]): several commands on one
+# connection (AUTH, SELECT, ...); returns the last reply
+sub redis_session {
+    my ($port, @cmds) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => 5)
         or die "LLMTest: redis $port: $!\n";
-    my $req = '*' . scalar(@cmd) . "\r\n";
-    $req .= '$' . length($_) . "\r\n$_\r\n" for @cmd;
-    print $s $req;
-    my $reply = _resp($s);
+    my $reply;
+    for my $cmd (@cmds) {
+        my $req = '*' . scalar(@$cmd) . "\r\n";
+        $req .= '$' . length($_) . "\r\n$_\r\n" for @$cmd;
+        print $s $req;
+        $reply = _resp($s);
+    }
     close $s;
     return $reply;
 }
