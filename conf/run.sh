@@ -95,6 +95,7 @@ fi
 sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
     -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
     -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" \
+    -e "s|@REDIS_PORT@|$REDIS_PORT|" \
     "$top/conf/demo.conf.in" > "$prefix/nginx.conf"
 
 nginx_bin=${NGINX:-/usr/sbin/nginx}
@@ -118,8 +119,15 @@ ask() {
 
 ask "simple prompt" /api/generate \
     '{"model":"auto","prompt":"Hello JARVIS, what time is it?","stream":false}'
-ask "complex prompt" /v1/chat/completions \
-    '{"model":"auto","messages":[{"role":"user","content":"Analyze the time complexity of quicksort, prove its average case step by step, and compare it with merge sort."}]}'
+complex='{"model":"auto","messages":[{"role":"user","content":"Analyze the time complexity of quicksort, prove its average case step by step, and compare it with merge sort."}]}'
+ask "complex prompt" /v1/chat/completions "$complex"
+
+# the answer is written to Redis just after it was sent
+for _ in $(seq 1 50); do
+    [ "$(redis-cli -p "$REDIS_PORT" --raw keys 'llm:*' 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05
+done
+ask "the complex prompt again (from the cache)" /v1/chat/completions "$complex"
 
 echo
 say "live state: GET /status"

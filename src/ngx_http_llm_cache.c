@@ -16,7 +16,7 @@
  *            there, a stream's final event present) it is written with a
  *            TTL after it was sent.
  *
- * Stored value: "LLM1 <stream 0|1> <content-type>\n<body>".
+ * Stored value: "LLM1 <stream 0|1> <model> <content-type>\n<body>".
  */
 
 
@@ -406,7 +406,7 @@ static ngx_int_t
 ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     redisReply *reply)
 {
-    u_char            *p, *end, *type, *nl;
+    u_char            *p, *end, *type, *nl, *model;
     ngx_int_t          rc;
     ngx_uint_t         stream;
     ngx_connection_t  *c;
@@ -414,7 +414,7 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     p = (u_char *) reply->str;
     end = p + reply->len;
 
-    if (reply->len < sizeof("LLM1 0 x\n") - 1
+    if (reply->len < sizeof("LLM1 0 m x\n") - 1
         || ngx_strncmp(p, "LLM1 ", 5) != 0
         || (p[5] != '0' && p[5] != '1') || p[6] != ' ')
     {
@@ -422,12 +422,22 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     stream = (p[5] == '1');
-    type = p + 7;
-    nl = ngx_strlchr(type, end, '\n');
+    model = p + 7;
+    type = ngx_strlchr(model, end, ' ');
+    nl = (type == NULL) ? NULL : ngx_strlchr(type, end, '\n');
 
     if (nl == NULL || stream != ctx->stream) {
         return NGX_DECLINED;
     }
+
+    ctx->cached_model.len = type - model;
+    ctx->cached_model.data = ngx_pnalloc(r->pool, ctx->cached_model.len);
+    if (ctx->cached_model.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(ctx->cached_model.data, model, ctx->cached_model.len);
+    type++;
 
     c = r->connection;
 
@@ -559,8 +569,19 @@ ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_llm_get_ctx(r);
 
-    if (ctx == NULL || ctx->cache_status == NGX_HTTP_LLM_CACHE_NONE) {
+    if (ctx == NULL) {
         return ngx_http_next_header_filter(r);
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ctx->cache_status == NGX_HTTP_LLM_CACHE_NONE) {
+        if (!llcf->cache) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        /* refused before any lookup (bad request, unknown model, ...) */
+        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
     }
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -574,8 +595,6 @@ ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
 #endif
     ngx_str_set(&h->key, "X-LLM-Cache");
     h->value = ngx_http_llm_cache_names[ctx->cache_status];
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     if (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS
         && r->headers_out.status == NGX_HTTP_OK
@@ -675,12 +694,16 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u_char                   *value, *p, *key, *ttl;
     const char               *argv[5];
     size_t                    argvlen[5], len;
+    ngx_str_t                *model;
     ngx_chain_t              *cl;
     ngx_http_llm_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    len = sizeof("LLM1 0 \n") - 1 + ctx->store_type.len + ctx->store_size;
+    model = &ctx->lmcf->tiers[ctx->tier].model;
+
+    len = sizeof("LLM1 0  \n") - 1 + model->len + ctx->store_type.len
+          + ctx->store_size;
 
     value = ngx_pnalloc(r->pool, len + sizeof("llm:") + NGX_LLM_KEY_HEX
                                  + NGX_TIME_T_LEN + 8);
@@ -688,7 +711,7 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return;
     }
 
-    p = ngx_sprintf(value, "LLM1 %d %V\n", ctx->stream ? 1 : 0,
+    p = ngx_sprintf(value, "LLM1 %d %V %V\n", ctx->stream ? 1 : 0, model,
                     &ctx->store_type);
 
     for (cl = ctx->store; cl; cl = cl->next) {

@@ -376,6 +376,7 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_llm_loc_conf_t *conf = child;
 
     ngx_str_t                          tenant = ngx_string("$http_authorization");
+    ngx_http_llm_main_conf_t          *lmcf;
     ngx_http_compile_complex_value_t   ccv;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -412,6 +413,18 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 5);
 
     ngx_conf_merge_value(conf->cache, prev->cache, 0);
+
+    if (conf->cache) {
+        lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_llm_router_module);
+
+        if (lmcf->redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"llm_cache\" is on but no \"llm_redis\" "
+                               "is configured at http level");
+            return NGX_CONF_ERROR;
+        }
+    }
     ngx_conf_merge_sec_value(conf->cache_ttl, prev->cache_ttl, 300);
     ngx_conf_merge_size_value(conf->cache_max_size, prev->cache_max_size,
                               1024 * 1024);

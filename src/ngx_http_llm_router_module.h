@@ -136,6 +136,7 @@ typedef struct {
     ngx_chain_t              **store_last;
     size_t                     store_size;
     ngx_str_t                  store_type;
+    ngx_str_t                  cached_model;  /* of a HIT */
     unsigned                   storing:1;
     unsigned                   stored:1;
     unsigned                   leader:1;      /* holds the fill lock */

@@ -130,7 +130,13 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_MODEL:
-        value = tier->model;
+        if (ctx != NULL && ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
+            value = ctx->cached_model;
+
+        } else {
+            value = tier->model;
+        }
+
         break;
 
     case NGX_HTTP_LLM_VAR_COMPLEXITY:

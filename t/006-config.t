@@ -172,3 +172,97 @@ invalid value "yes" in "llm_router" directive, it must be "on" or "off"
 --- request
 GET /api/version
 --- error_code: 200
+
+
+
+=== TEST 17: llm_cache without llm_redis
+--- http_config eval: $LLMTest::HttpConfig
+--- config
+    location / { llm_router on; llm_cache on; proxy_pass http://$llm_upstream; }
+--- must_die
+--- error_log
+"llm_cache" is on but no "llm_redis" is configured at http level
+
+
+
+=== TEST 18: llm_redis with a host name (resolving would block)
+--- http_config eval: $LLMTest::HttpConfig . "llm_redis localhost:6379;"
+--- must_die
+--- error_log
+invalid address "localhost:6379" in "llm_redis", it must be IP:PORT or unix:PATH
+
+
+
+=== TEST 19: llm_redis with a bad parameter never echoes a password
+--- http_config eval: $LLMTest::HttpConfig . "llm_redis 127.0.0.1:6379 passwd=hunter2;"
+--- must_die
+--- error_log
+invalid parameter "passwd=hu..." in "llm_redis"
+--- no_error_log
+hunter2
+
+
+
+=== TEST 20: llm_redis with a bad timeout
+--- http_config eval: $LLMTest::HttpConfig . "llm_redis unix:/tmp/r.sock timeout=soon;"
+--- must_die
+--- error_log
+invalid parameter "timeout=s..." in "llm_redis"
+
+
+
+=== TEST 21: llm_gpu without a source
+--- http_config eval: $LLMTest::HttpConfig . "llm_gpu g0 device=/tmp;"
+--- must_die
+--- error_log
+"llm_gpu" g0: missing "source=" (sysfs, rocm_smi or off)
+
+
+
+=== TEST 22: a tier naming an unknown GPU
+--- http_config
+    upstream u { server 127.0.0.1:1; }
+    upstream v { server 127.0.0.1:2; }
+    llm_router_tier big upstream=u model=m gpu=nope;
+    llm_router_tier small upstream=v model=n;
+--- must_die
+--- error_log
+"llm_router_tier" big: no "llm_gpu nope" is defined
+
+
+
+=== TEST 23: a bad llm_router_vram_high
+--- http_config eval: $LLMTest::HttpConfig
+--- config
+    llm_router_vram_high 150%;
+    location / { llm_router on; proxy_pass http://$llm_upstream; }
+--- must_die
+--- error_log
+invalid value "150%" in "llm_router_vram_high", it must be a share such as "95%" or "0.95"
+
+
+
+=== TEST 24: a bad llm_router_overload
+--- http_config eval: $LLMTest::HttpConfig
+--- config
+    llm_router_overload drop;
+    location / { llm_router on; proxy_pass http://$llm_upstream; }
+--- must_die
+--- error_log
+invalid value "drop" in "llm_router_overload", it must be "least_loaded" or "reject"
+
+
+
+=== TEST 25: a bad health check parameter
+--- http_config eval: $LLMTest::HttpConfig . "llm_router_health_check every=5s;"
+--- must_die
+--- error_log
+invalid parameter "every=5s" in "llm_router_health_check"
+
+
+
+=== TEST 26: a zone that is too small
+--- http_config eval: $LLMTest::HttpConfig . "llm_router_zone z 4k;"
+--- must_die
+--- error_log
+zone "z" is too small in "llm_router_zone"

@@ -166,6 +166,7 @@ $r = post($a, { 'X-No-Cache' => '1' });
 is($r->{headers}{'x-llm-cache'}, 'BYPASS', "llm_cache_bypass: BYPASS");
 $r = post('{"prompt":5}', {}, '/api/generate');
 is($r->{status}, 400, "a bad request is not looked up");
+is($r->{headers}{'x-llm-cache'}, 'BYPASS', "... and says BYPASS");
 
 # 6. single-flight: one backend request for two identical ones --------------
 
