@@ -81,3 +81,8 @@ run: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# the status page is edited as HTML and compiled in as a C string
+status-page: src/ngx_http_llm_status_page.h
+src/ngx_http_llm_status_page.h: src/ngx_http_llm_status_page.html src/gen_status_page.py
+	python3 src/gen_status_page.py $< $@

@@ -444,6 +444,7 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
     ctx->routed = 1;
     ngx_str_set(&ctx->reason, "cache");
+    ctx->reason_id = NGX_LLM_REASON_CACHE + 1;
 
     ngx_llm_request_free(&ctx->req);
     ctx->req_held = 0;
@@ -631,7 +632,16 @@ ngx_http_llm_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
-    if (ctx == NULL || !ctx->storing) {
+    if (ctx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->counted && r->upstream != NULL) {
+        /* the answer's end carries its token counts */
+        ngx_http_llm_metrics_tail(ctx, in);
+    }
+
+    if (!ctx->storing) {
         return ngx_http_next_body_filter(r, in);
     }
 

@@ -336,6 +336,14 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     lmcf = ctx->lmcf;
     failed = ctx->tier;
 
+    if (r->upstream_states != NULL && r->upstream_states->nelts) {
+        ctx->fallback_status = ((ngx_http_upstream_state_t *)
+                                r->upstream_states->elts)
+                               [r->upstream_states->nelts - 1].status;
+    }
+
+    ngx_http_llm_metrics_fallback(ctx, failed);
+
     ngx_http_llm_tier_result(lmcf, failed, 0, ctx->probing,
                              r->connection->log);
     ctx->probing = 0;
@@ -370,6 +378,7 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->fallback_from = failed + 1;
     ctx->tier = other;
     ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_FALLBACK];
+    ctx->reason_id = NGX_LLM_REASON_FALLBACK + 1;
 
     /* the body holds the first tier's model: rewrite it again */
 
@@ -580,6 +589,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (tier == NGX_LLM_NO_TIER) {
             ctx->reason = ngx_http_llm_reasons[reason];
+            ctx->reason_id = reason + 1;
 
             return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        reason == NGX_LLM_REASON_DOWN
@@ -628,6 +638,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ctx->tier = tier;
     ctx->reason = ngx_http_llm_reasons[reason];
+    ctx->reason_id = reason + 1;
     ctx->counted = tier + 1;
 
     (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].requests, 1);
@@ -752,6 +763,7 @@ ngx_http_llm_cleanup(void *data)
     ngx_uint_t           status, tier;
 
     ngx_http_llm_cache_cleanup(ctx);
+    ngx_http_llm_metrics_request(ctx);
 
     if (!ctx->counted) {
         return;

@@ -43,6 +43,7 @@ typedef struct {
     ngx_event_t                   connect_timer;
     ngx_http_llm_redis_conf_t    *conf;
     ngx_log_t                    *log;
+    ngx_atomic_t                 *shared_state;   /* this worker's, in shm */
 } ngx_http_llm_redis_t;
 
 
@@ -207,11 +208,14 @@ invalid:
 
 ngx_int_t
 ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_llm_redis_conf_t *rcf)
+    ngx_http_llm_redis_conf_t *rcf, ngx_atomic_t *shared_state)
 {
     ngx_http_llm_redis_t  *rd;
 
     rd = &ngx_http_llm_redis_worker;
+
+    rd->shared_state = shared_state;
+    *shared_state = 2;
 
     rd->conf = rcf;
     rd->log = cycle->log;
@@ -241,6 +245,7 @@ ngx_http_llm_redis_exit_process(void)
     rd = &ngx_http_llm_redis_worker;
 
     rd->state = NGX_HTTP_LLM_REDIS_REFUSED;    /* no reconnection */
+    *rd->shared_state = 0;
 
     if (rd->retry.timer_set) {
         ngx_del_timer(&rd->retry);
@@ -421,6 +426,7 @@ ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r, void *privdata)
 
         rd->state = NGX_HTTP_LLM_REDIS_REFUSED;
         rd->reported = NGX_HTTP_LLM_REDIS_REFUSED;
+        *rd->shared_state = 2;
         redisAsyncDisconnect(ac);
         return;
     }
@@ -433,6 +439,8 @@ ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r, void *privdata)
 
     rd->state = NGX_HTTP_LLM_REDIS_READY;
     rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MIN;
+
+    *rd->shared_state = 1;
 
     if (rd->reported != NGX_HTTP_LLM_REDIS_READY) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
@@ -472,6 +480,7 @@ ngx_http_llm_redis_down(ngx_uint_t state, const char *why)
     rd = &ngx_http_llm_redis_worker;
 
     rd->state = state;
+    *rd->shared_state = 2;
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);
@@ -704,6 +713,7 @@ ngx_http_llm_redis_cleanup(void *privdata)
             || rd->state == NGX_HTTP_LLM_REDIS_CONNECTING)
         {
             rd->state = NGX_HTTP_LLM_REDIS_DOWN;
+            *rd->shared_state = 2;
         }
     }
 }

@@ -40,7 +40,7 @@ typedef struct ngx_http_llm_redis_cmd_s  ngx_http_llm_redis_cmd_t;
 
 char *ngx_http_llm_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_llm_redis_conf_t *rcf);
+    ngx_http_llm_redis_conf_t *rcf, ngx_atomic_t *shared_state);
 ngx_uint_t ngx_http_llm_redis_ready(void);
 void ngx_http_llm_redis_exit_process(void);
 

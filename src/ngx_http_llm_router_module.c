@@ -946,7 +946,10 @@ ngx_http_llm_init_process(ngx_cycle_t *cycle)
     }
 
     if (lmcf->redis != NULL
-        && ngx_http_llm_redis_init_process(cycle, lmcf->redis) != NGX_OK)
+        && ngx_http_llm_redis_init_process(cycle, lmcf->redis,
+                                           &lmcf->sh->m.redis[ngx_worker
+                                                % NGX_HTTP_LLM_M_WORKERS])
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

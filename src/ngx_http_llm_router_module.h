@@ -111,7 +111,17 @@ typedef struct {
     ngx_llm_dialect_e          dialect;
     ngx_uint_t                 tier;
     ngx_str_t                  reason;
+    ngx_uint_t                 reason_id;     /* ngx_llm_reason_e + 1 */
     ngx_str_t                  requested_model;
+
+    /* from the answer's final chunk, for metrics and logs */
+    u_char                     tail[1024];
+    size_t                     tail_len;
+    ngx_uint_t                 tokens_in;
+    ngx_uint_t                 tokens_out;
+    ngx_uint_t                 eval_ms;
+    unsigned                   tokens_seen:1;
+    ngx_uint_t                 fallback_status;
 
     ngx_http_request_t        *request;
     ngx_http_llm_main_conf_t  *lmcf;
@@ -168,8 +178,12 @@ ngx_int_t ngx_http_llm_cache_lookup(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 void ngx_http_llm_cache_cleanup(ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_cache_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_llm_send_answer(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_str_t *body);
+void ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_metrics_fallback(ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t from);
+void ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in);
+void ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_metrics_handler(ngx_http_request_t *r);
 char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 

@@ -266,6 +266,9 @@ ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
                       &lmcf->tiers[tier].name, up ? "up" : "down");
     }
 
+    (void) ngx_atomic_fetch_add(&lmcf->sh->m.health_checks[tier][up ? 0 : 1],
+                                1);
+
     ts->health = health;
     ts->loaded = loaded;
     ts->checked_at = ngx_current_msec;

@@ -50,7 +50,47 @@ typedef struct {
 } ngx_http_llm_gpu_sh_t;
 
 
+#define NGX_HTTP_LLM_M_TIERS      4     /* big, small, cache, none */
+#define NGX_HTTP_LLM_M_CACHE_HIT  2
+#define NGX_HTTP_LLM_M_NONE       3
+#define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
+#define NGX_HTTP_LLM_M_REASONS    (NGX_LLM_REASON_COUNT + 1)   /* + none */
+#define NGX_HTTP_LLM_M_CACHE      5     /* off, hit, miss, bypass, error */
+#define NGX_HTTP_LLM_M_CODES      5     /* 2xx 3xx 4xx 5xx other */
+#define NGX_HTTP_LLM_M_BUCKETS    13    /* 12 bounds and +Inf */
+#define NGX_HTTP_LLM_M_SCORES     10
+#define NGX_HTTP_LLM_M_FALLBACK   4     /* 502 503 504 error */
+#define NGX_HTTP_LLM_M_WORKERS    128
+
+
+typedef struct {
+    ngx_atomic_t    bucket[NGX_HTTP_LLM_M_BUCKETS];
+    ngx_atomic_t    sum_ms;
+    ngx_atomic_t    count;
+} ngx_http_llm_hist_t;
+
+
+typedef struct {
+    ngx_atomic_t    requests[NGX_HTTP_LLM_M_TIERS][NGX_HTTP_LLM_M_CLASSES]
+                            [NGX_HTTP_LLM_M_REASONS][NGX_HTTP_LLM_M_CACHE];
+    ngx_atomic_t    responses[NGX_HTTP_LLM_M_TIERS][NGX_HTTP_LLM_M_CODES];
+    ngx_http_llm_hist_t  duration[NGX_HTTP_LLM_M_TIERS];
+    ngx_http_llm_hist_t  ttfb[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t    prompt_tokens[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t    completion_tokens[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t    generation_ms[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t    score[NGX_HTTP_LLM_M_SCORES];
+    ngx_atomic_t    score_sum_milli;
+    ngx_atomic_t    score_count;
+    ngx_atomic_t    fallbacks[NGX_HTTP_LLM_TIERS][NGX_HTTP_LLM_M_FALLBACK];
+    ngx_atomic_t    health_checks[NGX_HTTP_LLM_TIERS][2];    /* up, down */
+    ngx_atomic_t    cache[NGX_HTTP_LLM_M_CACHE];
+    ngx_atomic_t    redis[NGX_HTTP_LLM_M_WORKERS];    /* per worker: 1 up, 2 down */
+} ngx_http_llm_metrics_t;
+
+
 struct ngx_http_llm_sh_s {
+    ngx_http_llm_metrics_t          m;
     ngx_atomic_t                    cache_waits;    /* single-flight */
     ngx_atomic_t                    cache_stores;
     ngx_http_llm_tier_sh_t          tiers[NGX_HTTP_LLM_TIERS];

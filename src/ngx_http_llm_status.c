@@ -12,6 +12,11 @@
 
 
 static ngx_int_t ngx_http_llm_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_status_json(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_status_html(ngx_http_request_t *r);
+static u_char *ngx_http_llm_status_extra(u_char *p,
+    ngx_http_llm_main_conf_t *lmcf);
+static double ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q);
 static u_char *ngx_http_llm_status_tier(u_char *p,
     ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
 static u_char *ngx_http_llm_status_gpu(u_char *p,
@@ -19,10 +24,13 @@ static u_char *ngx_http_llm_status_gpu(u_char *p,
 
 
 #define NGX_HTTP_LLM_STATUS_TIER_LEN  640
+#define NGX_HTTP_LLM_STATUS_EXTRA_LEN 2048
 #define NGX_HTTP_LLM_STATUS_GPU_LEN   384
 
 
 static char  *ngx_http_llm_yes_no[] = { "null", "true", "false" };
+
+#include "ngx_http_llm_status_page.h"
 
 
 char *
@@ -37,17 +45,17 @@ ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Prometheus text by default; JSON with ?format=json or an Accept of
+ * application/json; the HTML status page with ?format=html.
+ */
+
 static ngx_int_t
 ngx_http_llm_status_handler(ngx_http_request_t *r)
 {
-    u_char                    *p;
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 i;
-    ngx_chain_t                out;
-    ngx_http_llm_gpu_t        *gpu;
-    ngx_http_llm_main_conf_t  *lmcf;
+    ngx_int_t         rc;
+    ngx_str_t         format;
+    ngx_table_elt_t  *accept;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -59,10 +67,51 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+
+        if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
+            return ngx_http_llm_status_json(r);
+        }
+
+        if (format.len == 4 && ngx_strncmp(format.data, "html", 4) == 0) {
+            return ngx_http_llm_status_html(r);
+        }
+
+        return ngx_http_llm_metrics_handler(r);
+    }
+
+    accept = r->headers_in.accept;
+
+    if (accept != NULL
+        && ngx_strlcasestrn(accept->value.data,
+                            accept->value.data + accept->value.len,
+                            (u_char *) "application/json", 16 - 1)
+           != NULL)
+    {
+        return ngx_http_llm_status_json(r);
+    }
+
+    return ngx_http_llm_metrics_handler(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_status_json(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 i;
+    ngx_chain_t                out;
+    ngx_http_llm_gpu_t        *gpu;
+    ngx_http_llm_main_conf_t  *lmcf;
+
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     gpu = lmcf->gpus.elts;
 
-    len = sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{},\"cache\":{"
+    len = NGX_HTTP_LLM_STATUS_EXTRA_LEN
+          + sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{},\"cache\":{"
                  "\"redis\":\"down\",\"stores\":,"
                  "\"single_flight_waits\":}}\n") + 2 * NGX_ATOMIC_T_LEN
           + NGX_HTTP_LLM_TIERS * NGX_HTTP_LLM_STATUS_TIER_LEN;
@@ -107,10 +156,12 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(p, "},\"cache\":{\"redis\":%s,\"stores\":%uA,"
-                    "\"single_flight_waits\":%uA}}\n",
+                    "\"single_flight_waits\":%uA,",
                     lmcf->redis == NULL ? "null"
                     : ngx_http_llm_redis_ready() ? "\"up\"" : "\"down\"",
                     lmcf->sh->cache_stores, lmcf->sh->cache_waits);
+
+    p = ngx_http_llm_status_extra(p, lmcf);
     b->last = p;
     b->last_buf = 1;
     b->last_in_chain = 1;
@@ -218,4 +269,157 @@ ngx_http_llm_status_gpu(u_char *p, ngx_http_llm_main_conf_t *lmcf,
     *p++ = '}';
 
     return p;
+}
+
+
+/* cache results, decisions by reason, latency quantiles */
+
+static u_char *
+ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
+{
+    double                   q;
+    ngx_uint_t               t, c, re, ca, first;
+    ngx_atomic_uint_t        n, hits, lookups;
+    ngx_http_llm_metrics_t  *m;
+
+    static char  *tiers[NGX_HTTP_LLM_M_TIERS] = {
+        "big", "small", "cache", "none"
+    };
+
+    m = &lmcf->sh->m;
+
+    hits = m->cache[NGX_HTTP_LLM_CACHE_HIT];
+    lookups = hits + m->cache[NGX_HTTP_LLM_CACHE_MISS];
+
+    p = ngx_sprintf(p, "\"hits\":%uA,\"misses\":%uA,\"bypasses\":%uA,"
+                    "\"errors\":%uA,\"hit_rate\":",
+                    hits, m->cache[NGX_HTTP_LLM_CACHE_MISS],
+                    m->cache[NGX_HTTP_LLM_CACHE_BYPASS],
+                    m->cache[NGX_HTTP_LLM_CACHE_ERROR]);
+
+    p = lookups ? ngx_sprintf(p, "%.3f", (double) hits / lookups)
+                : ngx_sprintf(p, "null");
+
+    p = ngx_sprintf(p, "},\"decisions\":{");
+    first = 1;
+
+    for (re = 0; re < NGX_HTTP_LLM_M_REASONS; re++) {
+        n = 0;
+
+        for (t = 0; t < NGX_HTTP_LLM_M_TIERS; t++) {
+            for (c = 0; c < NGX_HTTP_LLM_M_CLASSES; c++) {
+                for (ca = 0; ca < NGX_HTTP_LLM_M_CACHE; ca++) {
+                    n += m->requests[t][c][re][ca];
+                }
+            }
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "%s\"%s\":%uA", first ? "" : ",",
+                        re < NGX_LLM_REASON_COUNT
+                        ? ngx_llm_reason_name((ngx_llm_reason_e) re) : "none",
+                        n);
+        first = 0;
+    }
+
+    p = ngx_sprintf(p, "},\"latency_seconds\":{");
+
+    for (t = 0; t < NGX_HTTP_LLM_M_TIERS - 1; t++) {
+        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA", t ? "," : "",
+                        tiers[t], m->duration[t].count);
+
+        if (m->duration[t].count) {
+            q = ngx_http_llm_quantile(&m->duration[t], 0.5);
+            p = ngx_sprintf(p, ",\"p50\":%.3f", q);
+            q = ngx_http_llm_quantile(&m->duration[t], 0.95);
+            p = ngx_sprintf(p, ",\"p95\":%.3f", q);
+            q = ngx_http_llm_quantile(&m->duration[t], 0.99);
+            p = ngx_sprintf(p, ",\"p99\":%.3f", q);
+        }
+
+        *p++ = '}';
+    }
+
+    return ngx_sprintf(p, "}}\n");
+}
+
+
+/* a quantile from histogram buckets, interpolated inside its bucket */
+
+static double
+ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q)
+{
+    double             rank, lo, hi;
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  n, seen;
+
+    static ngx_msec_t  bounds[NGX_HTTP_LLM_M_BUCKETS - 1] = {
+        50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000, 60000
+    };
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_LLM_M_BUCKETS; i++) {
+        n += h->bucket[i];
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    rank = q * n;
+    seen = 0;
+
+    for (i = 0; i < NGX_HTTP_LLM_M_BUCKETS - 1; i++) {
+
+        if (seen + h->bucket[i] >= rank && h->bucket[i]) {
+            lo = i ? bounds[i - 1] : 0;
+            hi = bounds[i];
+
+            return (lo + (hi - lo) * (rank - seen) / h->bucket[i]) / 1000;
+        }
+
+        seen += h->bucket[i];
+    }
+
+    return (double) bounds[NGX_HTTP_LLM_M_BUCKETS - 2] / 1000;
+}
+
+
+static ngx_int_t
+ngx_http_llm_status_html(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) ngx_http_llm_status_page;
+    b->last = b->pos + sizeof(ngx_http_llm_status_page) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

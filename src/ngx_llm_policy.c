@@ -27,7 +27,8 @@ static const char  *ngx_llm_reason_names[NGX_LLM_REASON_COUNT] = {
     "spillover",
     "cold",
     "fallback",
-    "full"
+    "full",
+    "cache"
 };
 
 

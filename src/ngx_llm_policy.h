@@ -30,6 +30,7 @@ typedef enum {
     NGX_LLM_REASON_COLD,
     NGX_LLM_REASON_FALLBACK,
     NGX_LLM_REASON_FULL,              /* both full, rejected */
+    NGX_LLM_REASON_CACHE,             /* answered from the cache */
     NGX_LLM_REASON_COUNT
 } ngx_llm_reason_e;
 

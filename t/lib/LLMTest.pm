@@ -635,7 +635,7 @@ sub parallel {
 # status($port, $path): the router's status JSON, decoded
 sub status {
     my ($port, $path) = @_;
-    my $res = http($port, 'GET', $path || '/status');
+    my $res = http($port, 'GET', ($path || '/status') . '?format=json');
     die "LLMTest: status: $res->{status} $res->{content}\n"
         unless $res->{status} == 200;
     return JSON::PP->new->decode($res->{content});
