@@ -95,7 +95,7 @@ fi
 sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
     -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
     -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" \
-    -e "s|@REDIS_PORT@|$REDIS_PORT|" \
+    -e "s|@REDIS_PORT@|$REDIS_PORT|" -e "s|@CONF@|$top/conf|" \
     "$top/conf/demo.conf.in" > "$prefix/nginx.conf"
 
 nginx_bin=${NGINX:-/usr/sbin/nginx}
@@ -130,8 +130,8 @@ done
 ask "the complex prompt again (from the cache)" /v1/chat/completions "$complex"
 
 echo
-say "live state: GET /status"
-curl -sS "http://127.0.0.1:$PORT/status" | sed 's/^/    /'
+say "live state: GET /metrics?format=json"
+curl -sS "http://127.0.0.1:$PORT/metrics?format=json" | sed 's/^/    /'
 
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then
     exit 0
@@ -142,7 +142,8 @@ cat <<TXT
 The router is serving on http://127.0.0.1:$PORT (logs in $prefix/logs).
 Try:
   curl -s localhost:$PORT/api/tags
-  curl -s localhost:$PORT/status
+  curl -s localhost:$PORT/metrics                  (Prometheus)
+  open http://127.0.0.1:$PORT/metrics?format=html  (status page)
   curl -si localhost:$PORT/generate -d '{"prompt":"Explain quantum computing", "max_tokens":100}'
   curl -sN localhost:$PORT/api/chat -d '{"model":"auto","messages":[{"role":"user","content":"Tell me a joke"}]}'
 Ctrl-C stops nginx, the tiers and Redis.

@@ -23,7 +23,10 @@ enum {
     NGX_HTTP_LLM_VAR_REQUESTED_MODEL,
     NGX_HTTP_LLM_VAR_STREAM,
     NGX_HTTP_LLM_VAR_FALLBACK,
-    NGX_HTTP_LLM_VAR_CACHE
+    NGX_HTTP_LLM_VAR_CACHE,
+    NGX_HTTP_LLM_VAR_TTFB,
+    NGX_HTTP_LLM_VAR_TOKENS_IN,
+    NGX_HTTP_LLM_VAR_TOKENS_OUT
 };
 
 
@@ -69,6 +72,15 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_cache"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_ttfb"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_TTFB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_tokens_in"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_TOKENS_IN, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_tokens_out"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_TOKENS_OUT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -96,9 +108,10 @@ static ngx_int_t
 ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char                    *p;
-    const char                *s;
-    ngx_str_t                  value;
+    u_char                     *p;
+    const char                 *s;
+    ngx_str_t                   value;
+    ngx_http_upstream_state_t  *us;
     ngx_uint_t                 i;
     ngx_http_llm_ctx_t        *ctx;
     ngx_http_llm_tier_t       *tier;
@@ -223,6 +236,55 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             value.len = ngx_strlen(s);
         }
 
+        break;
+
+    case NGX_HTTP_LLM_VAR_TTFB:
+        if (ctx == NULL || !ctx->counted || r->upstream_states == NULL
+            || r->upstream_states->nelts == 0)
+        {
+            break;
+        }
+
+        us = r->upstream_states->elts;
+        us = &us[r->upstream_states->nelts - 1];
+
+        if (us->header_time == (ngx_msec_t) -1) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%T.%03M",
+                                (time_t) us->header_time / 1000,
+                                us->header_time % 1000)
+                    - p;
+        break;
+
+    case NGX_HTTP_LLM_VAR_TOKENS_IN:
+    case NGX_HTTP_LLM_VAR_TOKENS_OUT:
+        if (ctx == NULL) {
+            break;
+        }
+
+        ngx_http_llm_metrics_tokens(ctx);
+
+        if (!ctx->tokens_seen) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%ui", data == NGX_HTTP_LLM_VAR_TOKENS_IN
+                                          ? ctx->tokens_in : ctx->tokens_out)
+                    - p;
         break;
 
     case NGX_HTTP_LLM_VAR_STREAM:
