@@ -159,7 +159,7 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
         (void) ngx_atomic_fetch_add(&m->prompt_tokens[tier], ctx->tokens_in);
         (void) ngx_atomic_fetch_add(&m->completion_tokens[tier],
                                     ctx->tokens_out);
-        (void) ngx_atomic_fetch_add(&m->generation_ms[tier], ctx->eval_ms);
+        (void) ngx_atomic_fetch_add(&m->generation_us[tier], ctx->eval_us);
     }
 }
 
@@ -243,7 +243,7 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
         if (ngx_http_llm_number_after(p, last, "\"eval_duration\":", &ns)
             == NGX_OK)
         {
-            ctx->eval_ms = ns / 1000000;
+            ctx->eval_us = ns / 1000;
         }
 
         ctx->tokens_seen = 1;
@@ -563,9 +563,9 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "# TYPE llm_router_generation_seconds_total counter\n");
 
     for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_generation_seconds_total{tier=\"%s\"} %uA.%03uA\n",
-          ngx_http_llm_m_tiers[t], m->generation_ms[t] / 1000,
-          m->generation_ms[t] % 1000);
+        P("llm_router_generation_seconds_total{tier=\"%s\"} %uA.%06uA\n",
+          ngx_http_llm_m_tiers[t], m->generation_us[t] / 1000000,
+          m->generation_us[t] % 1000000);
     }
 
     P("# HELP llm_router_complexity_score Classifier scores.\n"

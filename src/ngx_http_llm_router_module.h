@@ -119,7 +119,7 @@ typedef struct {
     size_t                     tail_len;
     ngx_uint_t                 tokens_in;
     ngx_uint_t                 tokens_out;
-    ngx_uint_t                 eval_ms;
+    ngx_uint_t                 eval_us;
     unsigned                   tokens_seen:1;
     ngx_uint_t                 fallback_status;
 

@@ -78,7 +78,7 @@ typedef struct {
     ngx_http_llm_hist_t  ttfb[NGX_HTTP_LLM_TIERS];
     ngx_atomic_t    prompt_tokens[NGX_HTTP_LLM_TIERS];
     ngx_atomic_t    completion_tokens[NGX_HTTP_LLM_TIERS];
-    ngx_atomic_t    generation_ms[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t    generation_us[NGX_HTTP_LLM_TIERS];
     ngx_atomic_t    score[NGX_HTTP_LLM_M_SCORES];
     ngx_atomic_t    score_sum_milli;
     ngx_atomic_t    score_count;

@@ -1,0 +1,253 @@
+# Prometheus metrics, the JSON and HTML status, alert rules and dashboard:
+# a scripted mix of requests must show up in the counters exactly.
+use strict;
+use warnings;
+use lib 't/lib';
+use LLMTest;
+use Test::More;
+use JSON::PP;
+use File::Temp qw(tempfile);
+
+my $has_promtool = -x '/usr/bin/promtool';
+my $rport = LLMTest::start_redis(undef);
+my $port = LLMTest::free_port();
+my $root = "t/servroot-metrics";
+my $dev = File::Spec->rel2abs("$root-gpu");
+my $big = $ENV{TEST_NGINX_BIG_PORT};
+my $small = $ENV{TEST_NGINX_SMALL_PORT};
+
+mkdir $dev;
+for (['mem_info_vram_used', 14 * 1024 ** 3], ['mem_info_vram_total', 16 * 1024 ** 3],
+     ['gpu_busy_percent', 42]) {
+    open my $f, '>', "$dev/$_->[0]" or die;
+    print $f "$_->[1]\n";
+    close $f;
+}
+
+my $nginx = LLMTest::start_nginx($root, $port, <<"CONF", workers => 2);
+    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
+    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
+
+    llm_router_zone llm 1m;
+    llm_gpu gpu0 source=sysfs device=$dev interval=100ms;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b gpu=gpu0;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b gpu=gpu0;
+    llm_redis 127.0.0.1:$rport;
+
+    server {
+        listen 127.0.0.1:$port;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_intercept_errors on;
+        recursive_error_pages on;
+        llm_cache on;
+
+        location / {
+            llm_router on;
+            proxy_pass http://\$llm_upstream;
+            error_page 502 503 504 = \@fb;
+        }
+        location \@fb {
+            llm_router on;
+            proxy_pass http://\$llm_upstream;
+            error_page 502 503 504 = \@fb;
+        }
+        location = /metrics { llm_router_status; }
+    }
+CONF
+
+sub scrape {
+    my $r = LLMTest::http($port, 'GET', '/metrics');
+    return $r->{status} == 200 ? $r->{content} : '';
+}
+
+sub metric {
+    my ($text, $name) = @_;
+    my $re = quotemeta($name);
+    return $text =~ /^$re (\S+)$/m ? $1 + 0 : 0;
+}
+
+sub promtool_ok {
+    my $text = shift;
+    my ($fh, $file) = tempfile();
+    print $fh $text;
+    close $fh;
+    my $out = `promtool check metrics < $file 2>&1`;
+    unlink $file;
+    return ($? == 0, $out);
+}
+
+sub post {
+    my ($path, $body, $h) = @_;
+    return LLMTest::http($port, 'POST', $path, $body, $h);
+}
+
+sub stored { scalar grep { !/^llm:lock:/ } @{ LLMTest::redis($rport, 'KEYS', 'llm:*') || [] } }
+
+ok(LLMTest::wait_until(sub { LLMTest::status($port, '/metrics')->{cache}{redis} eq 'up' }, 10),
+   "redis connected");
+
+# --- the scripted mix -------------------------------------------------------
+
+my $A = '{"model":"auto","stream":false,"prompt":"Hello there!"}';
+post('/api/generate', $A);                                       # small miss
+ok(LLMTest::wait_until(sub { stored() == 1 }, 5), "first answer stored");
+is(post('/api/generate', $A)->{headers}{'x-llm-cache'}, 'HIT', "same again: hit");
+post('/v1/chat/completions', '{"model":"auto","messages":[{"role":"user","content":'
+     . '"Analyze merge sort, prove its complexity and compare it with heapsort step by step."}]}');
+post('/api/generate', '{"model":"auto","prompt":"Good night JARVIS"}');       # stream
+post('/api/generate', '{"model":"auto","stream":false,"prompt":"Thanks!"}',
+     { 'Cache-Control' => 'no-cache' });                                        # bypass
+LLMTest::mock_config('big', { fail => 503 });
+my $r = post('/api/generate', '{"model":"auto","stream":false,"prompt":"Prove that'
+             . ' sqrt(2) is irrational and justify each step."}');
+LLMTest::mock_restore('big');
+is($r->{headers}{'x-mock-name'}, 'small', "the fallback request was answered by small");
+is(post('/api/generate', '{"prompt":5}')->{status}, 400, "one bad request");
+
+ok(LLMTest::wait_until(sub { stored() == 4 }, 5), "four answers stored");
+my $m = '';
+ok(LLMTest::wait_until(sub {
+       $m = scrape();
+       metric($m, 'llm_router_request_duration_seconds_count{tier="none"}') == 1
+       && metric($m, 'llm_router_request_duration_seconds_count{tier="small"}') == 4 }, 5),
+   "every request ended");
+
+my %want = (
+    'llm_router_requests_total{tier="small",class="simple",reason="complexity",cache="miss"}' => 2,
+    'llm_router_requests_total{tier="cache",class="simple",reason="cache",cache="hit"}' => 1,
+    'llm_router_requests_total{tier="big",class="complex",reason="complexity",cache="miss"}' => 1,
+    'llm_router_requests_total{tier="small",class="simple",reason="complexity",cache="bypass"}' => 1,
+    'llm_router_requests_total{tier="small",class="complex",reason="fallback",cache="miss"}' => 1,
+    'llm_router_requests_total{tier="none",class="none",reason="none",cache="bypass"}' => 1,
+    'llm_router_responses_total{tier="small",code="2xx"}' => 4,
+    'llm_router_responses_total{tier="big",code="2xx"}' => 1,
+    'llm_router_responses_total{tier="cache",code="2xx"}' => 1,
+    'llm_router_responses_total{tier="none",code="4xx"}' => 1,
+    'llm_router_request_duration_seconds_count{tier="big"}' => 1,
+    'llm_router_request_duration_seconds_count{tier="cache"}' => 1,
+    'llm_router_upstream_ttfb_seconds_count{tier="small"}' => 4,
+    'llm_router_upstream_ttfb_seconds_count{tier="big"}' => 1,
+    'llm_router_cache_requests_total{result="hit"}' => 1,
+    'llm_router_cache_requests_total{result="miss"}' => 4,
+    'llm_router_cache_requests_total{result="bypass"}' => 2,
+    'llm_router_cache_requests_total{result="error"}' => 0,
+    'llm_router_cache_stores_total' => 4,
+    'llm_router_fallbacks_total{from="big",to="small",reason="503"}' => 1,
+    'llm_router_fallbacks_total{from="small",to="big",reason="503"}' => 0,
+    'llm_router_completion_tokens_total{tier="small"}' => 32,
+    'llm_router_completion_tokens_total{tier="big"}' => 8,
+    'llm_router_complexity_score_count' => 6,
+    'llm_router_inflight_requests{tier="big"}' => 0,
+    'llm_router_inflight_requests{tier="small"}' => 0,
+    'llm_router_max_inflight_requests{tier="big"}' => 4,
+    'llm_router_breaker_state{tier="big"}' => 0,
+    'llm_router_redis_up' => 1,
+    'llm_router_gpu_vram_used_bytes{gpu="gpu0"}' => 14 * 1024 ** 3,
+    'llm_router_gpu_vram_total_bytes{gpu="gpu0"}' => 16 * 1024 ** 3,
+    'llm_router_gpu_vram_used_ratio{gpu="gpu0"}' => 0.875,
+    'llm_router_gpu_busy_ratio{gpu="gpu0"}' => 0.42,
+);
+
+for my $k (sort keys %want) {
+    is(metric($m, $k), $want{k} // $want{$k}, $k);
+}
+cmp_ok(metric($m, 'llm_router_prompt_tokens_total{tier="small"}'), '>', 0, "prompt tokens counted");
+cmp_ok(metric($m, 'llm_router_generation_seconds_total{tier="small"}'), '>', 0,
+       "generation time counted (Ollama eval_duration)");
+unlike($m, qr/Hello there|irrational|Good night/, "no prompt text in the metrics");
+
+SKIP: {
+    skip "promtool not installed", 1 unless $has_promtool;
+    my ($ok, $out) = promtool_ok($m);
+    ok($ok, "promtool check metrics accepts the exposition") or diag($out);
+}
+
+# --- JSON and HTML formats ----------------------------------------------------
+
+my $j = LLMTest::status($port, '/metrics');
+is($j->{decisions}{fallback}, 1, "JSON: decisions by reason");
+ok(abs($j->{cache}{hit_rate} - 0.2) < 1e-9, "JSON: cache hit rate (1 of 5 lookups)");
+ok(defined $j->{latency_seconds}{small}{p95}, "JSON: latency percentiles");
+$r = LLMTest::http($port, 'GET', '/metrics', undef, { Accept => 'application/json' });
+like($r->{content}, qr/^\{"shared":true/, "Accept: application/json gives JSON");
+$r = LLMTest::http($port, 'GET', '/metrics?format=html');
+like($r->{headers}{'content-type'}, qr{^text/html}, "?format=html: the status page");
+unlike($r->{content}, qr/<(script|link|img)[^>]+(src|href)=/i, "... with no external assets");
+
+# --- reading while traffic flows ------------------------------------------------
+
+my $load = fork;
+if ($load == 0) {
+    LLMTest::parallel($port, map {
+        ['POST', '/api/generate', qq({"model":"auto","stream":false,"prompt":"load $_"}),
+         { 'X-Mock-Ttft' => 200, 'Cache-Control' => 'no-cache' }] } 1 .. 40);
+    POSIX::_exit(0);
+}
+my ($scrapes, $valid) = (0, 0);
+for (1 .. 25) {
+    my $t = scrape();
+    $scrapes++ if length $t;
+    $valid++ if $has_promtool ? (promtool_ok($t))[0] : $t =~ /llm_router_requests_total/;
+}
+waitpid($load, 0);
+is($scrapes, 25, "25 scrapes answered during a burst of 40 requests");
+is($valid, 25, "... every one a valid exposition");
+
+# --- alert rules, scrape config and dashboard use exported metrics only ----------
+
+my $live = scrape();
+my %exported = map { $_ => 1 } ($live =~ /^# TYPE (\w+) /mg);
+for my $f ('conf/alerts.yml', 'conf/grafana-dashboard.json') {
+    my $text = LLMTest::slurp($f);
+    my %used = map { $_ => 1 } map { s/_(bucket|sum|count)$//r } ($text =~ /\b(llm_router_\w+)/g);
+    my @missing = grep { !$exported{$_} } sort keys %used;
+    ok(scalar(keys %used) >= 6, "$f queries the router's metrics");
+    is("@missing", "", "$f uses only metrics the module exports");
+}
+SKIP: {
+    skip "promtool not installed", 2 unless $has_promtool;
+    my $out = `promtool check rules conf/alerts.yml 2>&1`;
+    is($?, 0, "promtool check rules conf/alerts.yml") or diag($out);
+    $out = `promtool check config conf/prometheus.yml 2>&1`;
+    is($?, 0, "promtool check config conf/prometheus.yml") or diag($out);
+}
+my $dash = eval { decode_json(LLMTest::slurp('conf/grafana-dashboard.json')) };
+my %titles = map { $_->{title} => 1 } @{ $dash->{panels} || [] };
+for my $t ('VRAM used', 'GPU temperature and power', 'Request duration P50 / P95 / P99',
+           'Requests per second', 'Tokens per second', 'Model selection', 'Cache hit rate',
+           'Fallbacks and errors', 'In flight per tier') {
+    ok($titles{$t}, "dashboard panel: $t");
+}
+
+# --- the HTML page in a real browser ------------------------------------------------
+
+my $chromium = (grep { -x } '/usr/bin/chromium', '/usr/bin/chromium-browser')[0];
+SKIP: {
+    skip "chromium not installed", 3 unless $chromium;
+    my $profile = File::Temp::tempdir(CLEANUP => 1);
+    my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                 '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync',
+                 "--user-data-dir=$profile", '--virtual-time-budget=3000');
+    my $url = "http://127.0.0.1:$port/metrics?format=html";
+    my $dom = sub {
+        my $out = `$chromium @flags --dump-dom '$url' 2>/dev/null`;
+        return $out =~ /id="total">(\d+)</ ? $1 : -1;
+    };
+    my $before = $dom->();
+    cmp_ok($before, '>', 0, "the page renders the request count ($before)");
+    post('/api/generate', qq({"model":"auto","stream":false,"prompt":"page $_"})) for 1 .. 3;
+    my $after = $dom->();
+    is($after, $before + 3, "... and it changes after 3 more requests ($after)");
+    my $png = File::Spec->rel2abs("$root/status-page.png");
+    unlink $png;
+    system("$chromium @flags --window-size=1280,900 --screenshot=$png '$url' >/dev/null 2>&1");
+    ok(-s $png, "screenshot saved: $png");
+}
+
+LLMTest::stop_nginx($nginx);
+LLMTest::nginx_clean($root);
+
+done_testing();
