@@ -23,7 +23,7 @@ PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c s
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
 
-.PHONY: all deps module unit cli test run clean
+.PHONY: all deps module unit cli test run bench clean
 
 all: module cli
 
@@ -78,6 +78,19 @@ test: deps
 run: deps
 	@$(MAKE) --no-print-directory module cli
 	@PORT=$(PORT) conf/run.sh
+
+# benchmarks: bench/results/REPORT.md and charts (about 15 minutes)
+bench: deps
+	@$(MAKE) --no-print-directory module
+	@for p in wrk gnuplot-nox; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	@test -f bench/peers/node_modules/@portkey-ai/gateway/package.json || \
+	    (mkdir -p bench/peers && cd bench/peers && \
+	     npm install --no-audit --no-fund --loglevel=error \
+	         @portkey-ai/gateway@1.15.2) || \
+	    echo "Portkey could not be installed: that comparison is skipped"
+	python3 bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) t/servroot

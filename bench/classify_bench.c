@@ -63,7 +63,8 @@ main(void)
     ngx_llm_classify_init();
     sink = 0;
 
-    printf("%10s %14s %12s\n", "bytes", "ns/prompt", "ns/KB");
+    printf("%-10s %10s %14s %12s\n", "prompt", "bytes", "ns/prompt",
+           "ns/KB");
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         len = sizes[i];
@@ -98,8 +99,46 @@ main(void)
         qsort(runs, RUNS, sizeof(double), cmp);
         ns = runs[RUNS / 2];
 
-        printf("%10zu %14.0f %12.1f\n", len, ns, ns * 1024 / len);
+        printf("%-10zu %10zu %14.0f %12.1f\n", len, len, ns,
+               ns * 1024 / len);
         free(text);
+    }
+
+    /* a conversation of 200 messages of about 120 bytes each */
+    {
+        ngx_llm_classify_state_t  st;
+        size_t                    total;
+
+        total = 0;
+
+        for (r = 0; r < RUNS; r++) {
+            t0 = now_ns();
+
+            for (k = 0; k < 2000; k++) {
+                ngx_llm_classify_begin(&st);
+                total = 0;
+
+                for (n = 0; n < 200; n++) {
+                    const char  *m = pieces[n % 5];
+
+                    ngx_llm_classify_turn(&st);
+                    ngx_llm_classify_feed(&st, (const unsigned char *) m,
+                                          strlen(m));
+                    total += strlen(m);
+                }
+
+                ngx_llm_classify_end(&st, NULL, &conf, &res);
+                sink += res.score;
+            }
+
+            runs[r] = (now_ns() - t0) / 2000;
+        }
+
+        qsort(runs, RUNS, sizeof(double), cmp);
+        ns = runs[RUNS / 2];
+
+        printf("%-10s %10zu %14.0f %12.1f\n", "chat200", total, ns,
+               ns * 1024 / total);
     }
 
     return sink < 0;

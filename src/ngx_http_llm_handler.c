@@ -10,6 +10,8 @@
  */
 
 
+#include <cjson/cJSON.h>
+
 #include "ngx_http_llm_state.h"
 
 
@@ -27,7 +29,7 @@ static ngx_int_t ngx_http_llm_pick(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
-    size_t len);
+    size_t len, ngx_uint_t copy);
 static void ngx_http_llm_cleanup(void *data);
 static ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status, const char *msg);
@@ -230,10 +232,16 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ngx_llm_classify_begin(&st);
 
-    if (ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
-                              body.len, &st)
-        != 0)
-    {
+    /* the tree lives in the request pool: no per-node malloc() and free() */
+    ngx_http_llm_json_pool(r->pool);
+
+    rc = ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
+                               body.len, &st);
+
+    ngx_http_llm_json_pool(NULL);
+    req.borrowed = 1;
+
+    if (rc != 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm router: bad %s request: %s",
                       ngx_llm_dialect_name(ctx->dialect), req.error);
@@ -250,9 +258,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->cls = res.cls;
     ctx->classified = 1;
     ctx->stream = req.stream ? 1 : 0;
-    ctx->features_len = ngx_llm_classify_explain(&res,
-                                                 (char *) ctx->features,
-                                                 sizeof(ctx->features));
+    ctx->result = res;
 
     rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
 
@@ -305,13 +311,12 @@ ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ctx->routed = 1;
 
-    ngx_log_debug7(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm router: %s %s score:%.3f class:%s -> %V (%V) %s",
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: %s %s score:%.3f class:%s -> %V (%V)",
                    ngx_llm_dialect_name(ctx->dialect),
                    ctx->stream ? "stream" : "single", ctx->score,
                    ngx_llm_class_name(ctx->cls),
-                   &ctx->lmcf->tiers[ctx->tier].name, &ctx->reason,
-                   ctx->features);
+                   &ctx->lmcf->tiers[ctx->tier].name, &ctx->reason);
 
     return NGX_DECLINED;
 }
@@ -405,6 +410,13 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+static void *
+ngx_http_llm_pool_alloc(void *data, size_t size)
+{
+    return ngx_pnalloc((ngx_pool_t *) data, size);
+}
+
+
 static ngx_int_t
 ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_request_t *req, ngx_str_t *body)
@@ -416,6 +428,21 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     tier = &ctx->lmcf->tiers[ctx->tier];
 
+    if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
+        /* written straight into the request pool */
+        len = ngx_llm_request_rewrite_into(req, (char *) body->data,
+                                           body->len,
+                                           (char *) tier->model.data,
+                                           ngx_http_llm_pool_alloc, r->pool,
+                                           &out);
+        if (len == 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_llm_set_body(r, out, len, 0) == NGX_OK
+               ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     len = ngx_llm_request_rewrite(req, (char *) body->data, body->len,
                                   (char *) tier->model.data, &out);
 
@@ -423,7 +450,7 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_llm_set_body(r, out, len);
+    rc = ngx_http_llm_set_body(r, out, len, 1);
     free(out);
 
     return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -721,17 +748,34 @@ ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
 
 
 static ngx_int_t
-ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len)
+ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
+    ngx_uint_t copy)
 {
+    u_char       *p;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    b = ngx_create_temp_buf(r->pool, len);
+    p = (u_char *) data;
+
+    if (copy) {
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, data, len);
+    }
+
+    b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->pos, data, len);
+    b->pos = p;
+    b->last = p + len;
+    b->start = p;
+    b->end = p + len;
+    b->memory = 1;
     b->last_buf = 1;
 
     cl = ngx_alloc_chain_link(r->pool);
@@ -797,11 +841,80 @@ ngx_http_llm_cleanup(void *data)
 }
 
 
+ngx_str_t *
+ngx_http_llm_features(ngx_http_llm_ctx_t *ctx, ngx_str_t *s)
+{
+    if (!ctx->features_done) {
+        ctx->features_len = ngx_llm_classify_explain(&ctx->result,
+                                                     (char *) ctx->features,
+                                                     sizeof(ctx->features));
+        ctx->features_done = 1;
+    }
+
+    s->data = ctx->features;
+    s->len = ctx->features_len;
+
+    return s;
+}
+
+
+/*
+ * cJSON allocates through hooks: while a request's body is parsed they
+ * point at its pool, so the tree costs no malloc()/free() per node and is
+ * released with the request.  Trees parsed with a pool are "borrowed" and
+ * never passed to cJSON_Delete(); everything else cJSON allocates (the
+ * JARVIS translation, printed text) uses malloc() as usual.
+ */
+
+static ngx_pool_t  *ngx_http_llm_json_current;
+
+
+static void *
+ngx_http_llm_json_alloc(size_t size)
+{
+    if (ngx_http_llm_json_current != NULL) {
+        return ngx_palloc(ngx_http_llm_json_current, size);
+    }
+
+    return malloc(size);
+}
+
+
+static void
+ngx_http_llm_json_free(void *p)
+{
+    if (ngx_http_llm_json_current == NULL) {
+        free(p);
+    }
+}
+
+
+void
+ngx_http_llm_json_init(void)
+{
+    cJSON_Hooks  hooks;
+
+    hooks.malloc_fn = ngx_http_llm_json_alloc;
+    hooks.free_fn = ngx_http_llm_json_free;
+
+    cJSON_InitHooks(&hooks);
+}
+
+
+void
+ngx_http_llm_json_pool(ngx_pool_t *pool)
+{
+    ngx_http_llm_json_current = pool;
+}
+
+
 void
 ngx_http_llm_handler_init(void)
 {
     ngx_uint_t   i;
     const char  *name;
+
+    ngx_http_llm_json_init();
 
     for (i = 0; i < NGX_LLM_REASON_COUNT; i++) {
         name = ngx_llm_reason_name((ngx_llm_reason_e) i);

@@ -188,6 +188,13 @@ ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in)
     size_t      n, keep;
     ngx_buf_t  *b;
 
+    if (ctx->tail == NULL) {
+        ctx->tail = ngx_pnalloc(ctx->request->pool, NGX_HTTP_LLM_TAIL);
+        if (ctx->tail == NULL) {
+            return;
+        }
+    }
+
     for ( /* void */ ; in; in = in->next) {
         b = in->buf;
 

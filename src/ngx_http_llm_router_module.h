@@ -115,7 +115,7 @@ typedef struct {
     ngx_str_t                  requested_model;
 
     /* from the answer's final chunk, for metrics and logs */
-    u_char                     tail[1024];
+    u_char                    *tail;          /* allocated on first use */
     size_t                     tail_len;
     ngx_uint_t                 tokens_in;
     ngx_uint_t                 tokens_out;
@@ -154,6 +154,7 @@ typedef struct {
 
     double                     score;
     ngx_llm_class_e            cls;
+    ngx_llm_classify_result_t  result;        /* features formatted lazily */
     u_char                     features[96];
     size_t                     features_len;
 
@@ -162,6 +163,7 @@ typedef struct {
     unsigned                   routed:1;
     unsigned                   classified:1;
     unsigned                   stream:1;
+    unsigned                   features_done:1;
 } ngx_http_llm_ctx_t;
 
 
@@ -172,6 +174,9 @@ ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
 void ngx_http_llm_handler_init(void);
 ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
+ngx_str_t *ngx_http_llm_features(ngx_http_llm_ctx_t *ctx, ngx_str_t *s);
+void ngx_http_llm_json_init(void);
+void ngx_http_llm_json_pool(ngx_pool_t *pool);
 ngx_int_t ngx_http_llm_route_continue(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_cache_lookup(ngx_http_request_t *r,

@@ -187,8 +187,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_FEATURES:
         if (ctx != NULL && ctx->classified) {
-            value.data = ctx->features;
-            value.len = ctx->features_len;
+            (void) ngx_http_llm_features(ctx, &value);
         }
 
         break;

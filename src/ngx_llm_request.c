@@ -35,6 +35,7 @@ static int ngx_llm_scan_top(ngx_llm_request_t *req, const char *p,
 static const char *ngx_llm_skip_string(const char *p, const char *end);
 static const char *ngx_llm_skip_value(const char *p, const char *end);
 static int ngx_llm_key_is_model(const char *p, const char *end);
+static void *ngx_llm_malloc(void *data, size_t size);
 static char *ngx_llm_translate_jarvis(ngx_llm_request_t *req,
     const char *model);
 
@@ -743,14 +744,20 @@ ngx_llm_key_is_model(const char *p, const char *end)
 }
 
 
+static void *
+ngx_llm_malloc(void *data, size_t size)
+{
+    (void) data;
+
+    return malloc(size);
+}
+
+
 size_t
 ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
     size_t len, const char *model, char **out)
 {
-    int          comma;
-    char        *buf, *q;
-    size_t       size, mlen, from, i;
-    const char  *p;
+    char  *buf;
 
     *out = NULL;
 
@@ -765,10 +772,27 @@ ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
         return strlen(buf);
     }
 
+    return ngx_llm_request_rewrite_into(req, body, len, model,
+                                        ngx_llm_malloc, NULL, out);
+}
+
+
+size_t
+ngx_llm_request_rewrite_into(ngx_llm_request_t *req, const char *body,
+    size_t len, const char *model, void *(*alloc)(void *data, size_t size),
+    void *data, char **out)
+{
+    int          comma;
+    char        *buf, *q;
+    size_t       size, mlen, from, i;
+    const char  *p;
+
+    *out = NULL;
+
     mlen = strlen(model);
     size = len + (req->model_keys + 1) * (6 * mlen + 12) + 1;
 
-    buf = malloc(size);
+    buf = alloc(data, size);
     if (buf == NULL) {
         return 0;
     }
@@ -920,7 +944,10 @@ void
 ngx_llm_request_free(ngx_llm_request_t *req)
 {
     if (req->root != NULL) {
-        cJSON_Delete(req->root);
+        if (!req->borrowed) {
+            cJSON_Delete(req->root);
+        }
+
         req->root = NULL;
     }
 

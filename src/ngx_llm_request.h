@@ -50,6 +50,8 @@ typedef struct {
 
     const char         *error;            /* static text when parse fails */
     void               *root;             /* cJSON tree */
+    int                 borrowed;         /* the tree's memory is not ours:
+                                             free() only forgets it */
 } ngx_llm_request_t;
 
 
@@ -76,6 +78,15 @@ int ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
  */
 size_t ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
     size_t len, const char *model, char **out);
+
+/*
+ * The same for bodies that are not translated (all but JARVIS): the
+ * result is written into a buffer from alloc(data, size), never freed
+ * here.  Returns its length, or 0 when alloc() fails.
+ */
+size_t ngx_llm_request_rewrite_into(ngx_llm_request_t *req,
+    const char *body, size_t len, const char *model,
+    void *(*alloc)(void *data, size_t size), void *data, char **out);
 
 void ngx_llm_request_free(ngx_llm_request_t *req);
 

@@ -1,0 +1,868 @@
+#!/usr/bin/env python3
+"""ngx_llm_router benchmarks (make bench).
+
+Starts its own processes (by PID, on 127.0.0.1 only), runs each load for a
+bounded time, stops everything on exit or interrupt, and writes
+bench/results/REPORT.md plus PNG charts (gnuplot).
+
+Scenarios:
+  overhead   router vs plain nginx proxy_pass vs Portkey, same fast backend
+  classify   classifier cost per prompt size
+  workload   the assistant's mix on realistic mock tiers, four policies
+  failover   big tier stopped for 20 s during a 60 s run
+  cache      hit latency, hit rate and GPU time saved on repeats
+  memory     worker RSS before/after 100 000 routed requests
+
+Usage: bench/bench.py [--quick] [scenario ...]
+"""
+
+import atexit
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(TOP, 'bench', 'results')
+RUN = os.path.join(RESULTS, 'run')
+MODULE = os.path.join(TOP, 'build', 'ngx_http_llm_router_module.so')
+NGINX = os.environ.get('NGINX', '/usr/sbin/nginx')
+MOCK = os.path.join(TOP, 't', 'backend', 'mock-ollama.js')
+PORTKEY = os.path.join(TOP, 'bench', 'peers', 'node_modules', '@portkey-ai',
+                       'gateway', 'build', 'start-server.js')
+DEV = os.path.join(os.path.dirname(TOP), 'shared', 'prompts', 'dev.jsonl')
+
+QUICK = '--quick' in sys.argv
+PROCS = []
+REPORT = []
+CLK = os.sysconf('SC_CLK_TCK')
+
+
+# --- processes ---------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError('nothing listening on %d' % port)
+
+
+def start(argv, port, log, env=None):
+    out = open(log, 'w')
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, env=env,
+                         start_new_session=True)
+    PROCS.append(p)
+    wait_port(port)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+def cleanup():
+    for p in list(PROCS):
+        stop(p)
+
+
+atexit.register(cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+signal.signal(signal.SIGINT, lambda *a: sys.exit(1))
+
+
+def nginx(name, http, workers=1, main=''):
+    d = os.path.join(RUN, name)
+    os.makedirs(os.path.join(d, 'logs'), exist_ok=True)
+    temps = ''.join('    %s_temp_path %s/%s;\n' % (t, d, t)
+                    for t in ('client_body', 'proxy', 'fastcgi', 'uwsgi',
+                              'scgi'))
+    conf = ('load_module %s;\n%sworker_processes %d;\nerror_log %s/logs/'
+            'error.log warn;\npid %s/nginx.pid;\n%s\nevents { '
+            'worker_connections 4096; }\nhttp {\n    access_log off;\n%s%s\n}\n'
+            % (MODULE, 'user root;\n' if os.geteuid() == 0 else '', workers,
+               d, d, main, temps, http))
+    with open(os.path.join(d, 'nginx.conf'), 'w') as f:
+        f.write(conf)
+    port = int(re.search(r'listen 127\.0\.0\.1:(\d+)', http).group(1))
+    return start([NGINX, '-p', d, '-c', os.path.join(d, 'nginx.conf'),
+                  '-g', 'daemon off;'], port, os.path.join(d, 'stderr.log'))
+
+
+def tree(pid):
+    """pid and its children (nginx master + workers)"""
+    pids = [pid]
+    for p in os.listdir('/proc'):
+        if p.isdigit():
+            try:
+                with open('/proc/%s/stat' % p) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                        pids.append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def cpu_ticks(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            with open('/proc/%d/stat' % p) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def rss_kb(pid):
+    total = 0
+    for p in tree(pid)[1:] or [pid]:
+        with open('/proc/%d/status' % p) as f:
+            m = re.search(r'VmRSS:\s+(\d+)', f.read())
+            total += int(m.group(1)) if m else 0
+    return total
+
+
+def mock(name, model, *args):
+    port = free_port()
+    return start(['node', MOCK, '--port', str(port), '--model', model,
+                  '--name', name] + list(args), port,
+                 os.path.join(RUN, 'mock-%s.log' % name)), port
+
+
+def redis():
+    port = free_port()
+    return start(['redis-server', '--port', str(port), '--bind', '127.0.0.1',
+                  '--save', '', '--appendonly', 'no'], port,
+                 os.path.join(RUN, 'redis.log')), port
+
+
+# --- load ----------------------------------------------------------------------
+
+def wrk(url, body, conns, secs, headers=None):
+    lua = os.path.join(RUN, 'wrk.lua')
+    with open(lua, 'w') as f:
+        f.write('wrk.method = "POST"\nwrk.body = %s\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                % json.dumps(body))
+        for k, v in (headers or {}).items():
+            f.write('wrk.headers[%s] = %s\n' % (json.dumps(k), json.dumps(v)))
+    out = subprocess.run(['wrk', '-t1', '-c%d' % conns, '-d%ds' % secs,
+                          '--latency', '-s', lua, url],
+                         capture_output=True, text=True, timeout=secs + 30)
+    text = out.stdout
+
+    def lat(label):
+        m = re.search(r'\s%s\s+([\d.]+)(us|ms|s)\b' % label, text)
+        if not m:
+            return float('nan')
+        v = float(m.group(1))
+        return v * {'us': 1, 'ms': 1000, 's': 1e6}[m.group(2)]
+
+    reqs = re.search(r'(\d+) requests in', text)
+    rps = re.search(r'Requests/sec:\s+([\d.]+)', text)
+    errors = re.search(r'Non-2xx or 3xx responses: (\d+)', text)
+    return {'rps': float(rps.group(1)) if rps else 0.0,
+            'requests': int(reqs.group(1)) if reqs else 0,
+            'p50_us': lat('50%'), 'p99_us': lat('99%'),
+            'non2xx': int(errors.group(1)) if errors else 0}
+
+
+def post(port, path, body, headers=None, timeout=120):
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    h = {'Content-Type': 'application/json'}
+    h.update(headers or {})
+    t0 = time.time()
+    try:
+        c.request('POST', path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
+            data, time.time() - t0
+    except (OSError, http.client.HTTPException):
+        return 0, {}, b'', time.time() - t0
+    finally:
+        c.close()
+
+
+def table(head, rows):
+    out = ['| ' + ' | '.join(head) + ' |',
+           '|' + '|'.join('---' for _ in head) + '|']
+    for r in rows:
+        out.append('| ' + ' | '.join(str(x) for x in r) + ' |')
+    return '\n'.join(out)
+
+
+def chart(name, script):
+    png = os.path.join(RESULTS, name + '.png')
+    try:
+        subprocess.run(['gnuplot'], input="set terminal png size 900,500\n"
+                       "set output '%s'\n%s" % (png, script), text=True,
+                       capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    return '\n![%s](%s.png)\n' % (name, name) if os.path.exists(png) else ''
+
+
+def say(*a):
+    print('==>', *a, flush=True)
+
+
+# --- scenario 1: overhead ---------------------------------------------------------
+
+ANSWER = json.dumps({
+    'id': 'chatcmpl-bench', 'object': 'chat.completion', 'created': 1,
+    'model': 'llama3.2:3b', 'system_fingerprint': 'fp_ollama',
+    'choices': [{'index': 0, 'message': {'role': 'assistant', 'content':
+                 'Paris is the capital of France. It is also its largest '
+                 'city, on the Seine.'}, 'finish_reason': 'stop'}],
+    'usage': {'prompt_tokens': 14, 'completion_tokens': 18,
+              'total_tokens': 32}})
+
+CHAT = json.dumps({'model': 'auto', 'messages': [
+    {'role': 'user', 'content': 'What is the capital of France?'}]})
+
+
+def scenario_overhead():
+    say('overhead: fast backend, plain proxy, router, router cache hits, '
+        'Portkey')
+    bport, pport, rport, hport = (free_port() for _ in range(4))
+    backend = nginx('backend', '''
+    server {
+        listen 127.0.0.1:%d;
+        default_type application/json;
+        location / { return 200 '%s'; }
+    }''' % (bport, ANSWER.replace("'", "\\'")))
+    up = '''
+    upstream backend { server 127.0.0.1:%d; keepalive 64; }
+    upstream backend2 { server 127.0.0.1:%d; keepalive 64; }
+''' % (bport, bport)
+    proxy = nginx('baseline', up + '''
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }''' % pport)
+    rd, redis_port = redis()
+    router_conf = up + '''
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=backend model=gpt-oss:20b max_inflight=100000;
+    llm_router_tier small upstream=backend2 model=llama3.2:3b max_inflight=100000;
+    llm_redis 127.0.0.1:%d;
+    server {
+        listen 127.0.0.1:%%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        %%s
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }''' % redis_port
+    router = nginx('router', router_conf % (rport, ''))
+    hits = nginx('router-cache', router_conf % (hport, 'llm_cache on;'))
+    post(hport, '/v1/chat/completions', CHAT)
+    time.sleep(0.3)
+    st, h, _, _ = post(hport, '/v1/chat/completions', CHAT)
+    assert h.get('x-llm-cache') == 'HIT', h
+
+    kport = free_port()
+    portkey = None
+    if os.path.exists(PORTKEY):
+        env = dict(os.environ, NODE_ENV='production')
+        portkey = start(['node', PORTKEY, '--port=%d' % kport, '--headless'],
+                        kport, os.path.join(RUN, 'portkey.log'), env=env)
+
+    targets = [('direct', bport, None, backend),
+               ('nginx proxy_pass', pport, None, proxy),
+               ('router', rport, None, router),
+               ('router, cache hits', hport, None, hits)]
+    if portkey:
+        targets.append(('Portkey', kport, {
+            'x-portkey-provider': 'openai',
+            'x-portkey-custom-host': 'http://127.0.0.1:%d/v1' % bport,
+            'Authorization': 'Bearer bench'}, portkey))
+
+    secs = 2 if QUICK else 4
+    rounds = 1 if QUICK else 3
+    conc = [16, 64]
+    res = {}
+    for rnd in range(rounds):
+        for c in conc:
+            for name, port, hdr, proc in targets:
+                t0 = cpu_ticks(proc.pid)
+                r = wrk('http://127.0.0.1:%d/v1/chat/completions' % port,
+                        CHAT, c, secs, hdr)
+                r['cpu_us'] = ((cpu_ticks(proc.pid) - t0) * 1e6 / CLK
+                               / max(r['requests'], 1))
+                res.setdefault((name, c), []).append(r)
+                say('  round %d c=%d %-20s %8.0f req/s p50 %6.0f us p99 '
+                    '%6.0f us cpu %.1f us/req' % (rnd + 1, c, name, r['rps'],
+                                                  r['p50_us'], r['p99_us'],
+                                                  r['cpu_us']))
+
+    med = {}
+    for k, rs in res.items():
+        med[k] = {m: statistics.median(r[m] for r in rs)
+                  for m in ('rps', 'p50_us', 'p99_us', 'cpu_us', 'non2xx')}
+
+    rows = []
+    for c in conc:
+        base = med[('nginx proxy_pass', c)]
+        for name, _, _, _ in targets:
+            m = med[(name, c)]
+            rows.append([c, name, '%.0f' % m['rps'], '%.0f' % m['p50_us'],
+                         '%.0f' % m['p99_us'], '%.1f' % m['cpu_us'],
+                         '%.2f' % (m['rps'] / base['rps'])])
+    REPORT.append('## 1. Overhead against plain nginx and a peer gateway\n')
+    REPORT.append('Same backend for all: an nginx `return 200` with a '
+                  'realistic OpenAI chat answer (%d bytes). Body: a one-line '
+                  'OpenAI chat request. Proxies run 1 worker; wrk 1 thread, '
+                  '%d s per run, %d interleaved rounds; medians. CPU is the '
+                  'proxy processes\' user+system time from /proc divided by '
+                  'the requests served.\n' % (len(ANSWER), secs, rounds))
+    REPORT.append(table(['conns', 'target', 'req/s', 'p50 µs', 'p99 µs',
+                         'proxy CPU µs/req', '× baseline'], rows))
+    verdict = []
+    for c in conc:
+        r, b = med[('router', c)], med[('nginx proxy_pass', c)]
+        h = med[('router, cache hits', c)]
+        line = ('c=%d: router keeps %.0f %% of baseline throughput (target '
+                '≥ 90 %%) and adds %.1f µs CPU/request (target ≤ 10 µs); '
+                'cache hits run at %.2f × baseline (target ≥ 1.0) with p99 '
+                '%.2f ms (target ≤ 2 ms)'
+                % (c, 100 * r['rps'] / b['rps'], r['cpu_us'] - b['cpu_us'],
+                   h['rps'] / b['rps'], h['p99_us'] / 1000))
+        if ('Portkey', c) in med:
+            k = med[('Portkey', c)]
+            line += ('; router/Portkey throughput %.1f × (target ≥ 20 ×), '
+                     'p50 %.0f vs %.0f µs, p99 %.0f vs %.0f µs'
+                     % (r['rps'] / max(k['rps'], 1), r['p50_us'],
+                        k['p50_us'], r['p99_us'], k['p99_us']))
+        verdict.append('- ' + line + '.')
+    REPORT.append('\n' + '\n'.join(verdict) + '\n')
+    data = os.path.join(RESULTS, 'overhead.dat')
+    with open(data, 'w') as f:
+        for i, (name, _, _, _) in enumerate(targets):
+            f.write('"%s" %s\n' % (name, ' '.join(
+                '%.0f' % med[(name, c)]['rps'] for c in conc)))
+    REPORT.append(chart('overhead', '''
+set title 'Throughput, same backend (median req/s)'
+set style data histograms
+set style histogram clustered
+set style fill solid 0.8
+set ylabel 'req/s'
+set xtics rotate by -20
+plot '%s' using 2:xtic(1) title 'c=16', '' using 3 title 'c=64'
+''' % data))
+    for p in (portkey, hits, router, proxy, backend, rd):
+        if p:
+            stop(p)
+
+
+# --- scenario 2: classifier -------------------------------------------------------
+
+def scenario_classify():
+    say('classifier cost')
+    out = subprocess.run([os.path.join(TOP, 'bench', 'classify-bench.sh')],
+                         capture_output=True, text=True, timeout=600).stdout
+    rows, pts = [], []
+    for line in out.splitlines():
+        m = re.match(r'\s*(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)$', line)
+        if m:
+            rows.append(list(m.groups()))
+            if m.group(1).isdigit():
+                pts.append((int(m.group(2)), float(m.group(3))))
+    REPORT.append('## 2. Classifier cost\n')
+    REPORT.append('`bench/classify-bench.sh`: the classifier alone (-O2), '
+                  'median of 7 runs, each many iterations.\n')
+    REPORT.append(table(['prompt', 'bytes', 'ns/prompt', 'ns/KB'], rows))
+    if pts:
+        per_kb = [p[1] * 1024 / p[0] for p in pts if p[0] >= 1024]
+        REPORT.append('\nFrom 1 KB to 1 MB the cost per KB stays within '
+                      '%.0f–%.0f ns (linear). Target ≤ 1 µs per KB: %s.\n'
+                      % (min(per_kb), max(per_kb),
+                         'met' if max(per_kb) <= 1000 else 'missed'))
+        data = os.path.join(RESULTS, 'classify.dat')
+        with open(data, 'w') as f:
+            for b, ns in pts:
+                f.write('%d %f\n' % (b, ns))
+        REPORT.append(chart('classify', '''
+set title 'Classifier cost per prompt'
+set logscale xy
+set xlabel 'prompt bytes'
+set ylabel 'ns per prompt'
+plot '%s' using 1:2 with linespoints title 'measured', x * 1 title '1 ns/byte'
+''' % data))
+
+
+# --- scenario 3: the assistant's workload ------------------------------------------
+
+def load_prompts():
+    prompts = []
+    with open(DEV) as f:
+        for line in f:
+            o = json.loads(line)
+            body = dict(o['body'])
+            body['stream'] = False
+            prompts.append((o['label'], o['endpoint'], json.dumps(body)))
+    return prompts
+
+
+def run_load(port, items, conc, n):
+    """n requests from items (cycled), conc at a time; returns records"""
+    records = []
+    lock = threading.Lock()
+    idx = [0]
+
+    def worker():
+        while True:
+            with lock:
+                i = idx[0]
+                idx[0] += 1
+            if i >= n:
+                return
+            label, path, body = items[i % len(items)]
+            st, h, data, dt = post(port, path, body)
+            tokens = 0
+            try:
+                j = json.loads(data)
+                tokens = j.get('eval_count') or \
+                    (j.get('usage') or {}).get('completion_tokens') or 0
+            except ValueError:
+                pass
+            with lock:
+                records.append({'label': label, 'status': st, 'latency': dt,
+                                'tier': h.get('x-mock-name', ''),
+                                'reason': h.get('x-llm-reason', ''),
+                                'tokens': tokens, 'end': time.time()})
+
+    t0 = time.time()
+    ts = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return records, time.time() - t0
+
+
+def pct(values, p):
+    v = sorted(values)
+    if not v:
+        return float('nan')
+    k = (len(v) - 1) * p
+    f = int(k)
+    c = min(f + 1, len(v) - 1)
+    return v[f] + (v[c] - v[f]) * (k - f)
+
+
+def workload_stack(policy):
+    """the router (or a plain proxy) for one policy, on realistic tiers"""
+    big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
+                      '--tokens', '24', '--slots', '4')
+    small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
+                        '52', '--tokens', '24', '--slots', '8')
+    port = free_port()
+    ups = '''
+    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
+    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
+''' % (bport, sport)
+    if policy in ('all-big', 'all-small'):
+        conf = ups + '''
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout 600s;
+        location / { proxy_pass http://%s; }
+    }''' % (port, 'ollama_big' if policy == 'all-big' else 'ollama_small')
+    else:
+        cap = (4, 8) if policy == 'ours' else (100000, 100000)
+        conf = ups + '''
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=%d;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=%d;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout 600s;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }''' % (cap[0], cap[1], port)
+    ngx = nginx('workload-' + policy, conf)
+    return [ngx, big, small], port
+
+
+def scenario_workload():
+    say('workload: four policies on realistic mock tiers')
+    prompts = load_prompts()
+    rnd = random.Random(7)
+    simple = [p for p in prompts if p[0] == 'simple']
+    complex_ = [p for p in prompts if p[0] == 'complex']
+    mix95 = [rnd.choice(complex_) if rnd.random() < 0.05 else
+             rnd.choice(simple) for _ in range(200)]
+    dev = prompts[:]
+    rnd.shuffle(dev)
+    policies = ['all-big', 'all-small', 'complexity-only', 'ours']
+    levels = [1, 2, 4, 8, 16] if not QUICK else [1, 8]
+    results = {}
+    for mixname, items, lv in (('dev set', dev, levels),
+                               ('95 % simple', mix95, [8, 16])):
+        for policy in policies:
+            procs, port = workload_stack(policy)
+            for c in lv:
+                n = max(12, 3 * c) if not QUICK else max(8, c)
+                recs, wall = run_load(port, items, c, n)
+                lat = [r['latency'] for r in recs if r['status'] == 200]
+                cx = [r for r in recs if r['label'] == 'complex']
+                results[(mixname, policy, c)] = {
+                    'p50': pct(lat, .5), 'p95': pct(lat, .95),
+                    'tps': sum(r['tokens'] for r in recs) / wall,
+                    'big': sum(r['tier'] == 'big' for r in recs) / len(recs),
+                    'ok': sum(r['status'] == 200 for r in recs) / len(recs),
+                    'cx_big': (sum(r['tier'] == 'big' for r in cx) / len(cx))
+                    if cx else float('nan'), 'n': len(recs)}
+                say('  %-12s %-16s c=%-2d p50 %.2f s p95 %.2f s big %.0f %%'
+                    % (mixname, policy, c, results[(mixname, policy, c)]
+                       ['p50'], results[(mixname, policy, c)]['p95'],
+                       100 * results[(mixname, policy, c)]['big']))
+            for p in procs:
+                stop(p)
+
+    REPORT.append('## 3. The assistant\'s workload\n')
+    REPORT.append('Mock tiers that behave like the real ones: big '
+                  '(gpt-oss:20b) 1.2 s to first token, 22 tok/s, 4 slots; '
+                  'small (llama3.2:3b) 0.3 s, 52 tok/s, 8 slots; 24-token '
+                  'answers, non-streamed. Mixes: the 45 labelled prompts of '
+                  '`dev.jsonl` (shuffled, cycled), and 95 % simple / 5 % '
+                  'complex drawn from them. Policies: all-big and all-small '
+                  '(plain proxy_pass), complexity-only (the router with '
+                  'unlimited `max_inflight`, so only the class decides), ours '
+                  '(complexity + queue depth: `max_inflight` 4 and 8; VRAM '
+                  'unknown here). Each level sends max(12, 3 × concurrency) '
+                  'requests.\n')
+    for mixname, lv in (('dev set', levels), ('95 % simple', [8, 16])):
+        rows = []
+        for c in lv:
+            for policy in policies:
+                r = results[(mixname, policy, c)]
+                rows.append([c, policy, '%.2f' % r['p50'], '%.2f' % r['p95'],
+                             '%.0f' % r['tps'], '%.0f %%' % (100 * r['big']),
+                             '%.0f %%' % (100 * r['cx_big'])
+                             if r['cx_big'] == r['cx_big'] else '–',
+                             '%.0f %%' % (100 * r['ok'])])
+        REPORT.append('\n**%s**\n\n' % mixname + table(
+            ['conc.', 'policy', 'P50 s', 'P95 s', 'tokens/s', 'to big',
+             'complex → big', 'ok'], rows))
+    lines = []
+    for mixname, lv in (('dev set', [8, 16]), ('95 % simple', [8, 16])):
+        for c in lv:
+            o = results.get((mixname, 'ours', c))
+            k = results.get((mixname, 'complexity-only', c))
+            if o and k:
+                lines.append('- %s, concurrency %d: our P95 = %.2f × '
+                             'complexity-only\'s (target ≤ 0.7), %.0f %% of '
+                             'complex prompts on big (target ≥ 90 %%).'
+                             % (mixname, c, o['p95'] / k['p95'],
+                                100 * o['cx_big'] if o['cx_big'] ==
+                                o['cx_big'] else float('nan')))
+    REPORT.append('\n' + '\n'.join(lines) + '\n')
+    data = os.path.join(RESULTS, 'workload.dat')
+    with open(data, 'w') as f:
+        for c in levels:
+            f.write('%d %s\n' % (c, ' '.join(
+                '%.3f' % results[('dev set', p, c)]['p95'] for p in policies)))
+    REPORT.append(chart('workload', '''
+set title 'P95 latency by concurrency (dev set mix)'
+set xlabel 'concurrent requests'
+set ylabel 'P95 seconds'
+set logscale x 2
+set key top left
+plot '%s' using 1:2 with linespoints title 'all-big', '' using 1:3 with linespoints title 'all-small', '' using 1:4 with linespoints title 'complexity-only', '' using 1:5 with linespoints title 'ours'
+''' % data))
+
+
+# --- scenario 4: failover ----------------------------------------------------------
+
+def scenario_failover():
+    say('failover: big stopped for 20 s of a 60 s run at concurrency 8')
+    total = 30 if QUICK else 60
+    down_at, up_at = total / 3, 2 * total / 3
+    big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
+                      '--tokens', '24', '--slots', '4')
+    small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
+                        '52', '--tokens', '24', '--slots', '8')
+    port = free_port()
+    ngx = nginx('failover', '''
+    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
+    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8;
+    llm_router_breaker failures=3 cooldown=5s;
+    llm_router_health_check interval=1s timeout=500ms;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_connect_timeout 1s;
+        proxy_read_timeout 600s;
+        proxy_intercept_errors on;
+        recursive_error_pages on;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+            error_page 502 503 504 = @fb;
+        }
+        location @fb {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+            error_page 502 503 504 = @fb;
+        }
+    }''' % (bport, sport, port))
+    items = load_prompts()
+    recs = []
+    lock = threading.Lock()
+    t0 = time.time()
+    stop_flag = [False]
+
+    def worker(k):
+        i = k
+        while not stop_flag[0]:
+            label, path, body = items[i % len(items)]
+            i += 8
+            start_t = time.time() - t0
+            st, h, _, dt = post(port, path, body)
+            with lock:
+                recs.append((start_t, time.time() - t0, label, st,
+                             h.get('x-mock-name', ''),
+                             h.get('x-llm-reason', '')))
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    time.sleep(down_at)
+    stop(big)
+    t_down = time.time() - t0
+    time.sleep(up_at - down_at)
+    big = start(['node', MOCK, '--port', str(bport), '--model', 'gpt-oss:20b',
+                 '--name', 'big', '--ttft', '1200', '--tps', '22', '--tokens',
+                 '24', '--slots', '4'], bport, os.path.join(RUN, 'big2.log'))
+    t_up = time.time() - t0
+    time.sleep(total - up_at)
+    stop_flag[0] = True
+    for t in ts:
+        t.join()
+    ok = sum(1 for r in recs if r[3] == 200)
+    rate = ok / len(recs)
+    # rerouted: from the stop, the first answer routed to small because big
+    # is known down (no fallback round trip any more)
+    rerouted = min((r[1] for r in recs if r[0] >= t_down
+                    and r[5] == 'down'), default=float('nan')) - t_down
+    back = min((r[1] for r in recs if r[0] >= t_up and r[4] == 'big'),
+               default=float('nan')) - t_up
+    fallbacks = sum(1 for r in recs if r[5] == 'fallback')
+    REPORT.append('## 4. Failover\n')
+    REPORT.append('The router with fallback (`error_page` to a named '
+                  'location), breaker (3 failures, 5 s) and health check '
+                  '(1 s), dev-set prompts at concurrency 8 for %d s; the big '
+                  'tier\'s process is killed at %.0f s and restarted at %.0f '
+                  's.\n' % (total, t_down, t_up))
+    REPORT.append(table(['requests', 'succeeded', 'success rate',
+                         'answered after a fallback',
+                         'big down → routed around (s)',
+                         'big back → used again (s)'],
+                        [[len(recs), ok, '%.2f %%' % (100 * rate), fallbacks,
+                          '%.1f' % rerouted, '%.1f' % back]]))
+    REPORT.append('\nSuccess-rate target ≥ 99.5 %%: %s.\n'
+                  % ('met' if rate >= 0.995 else 'missed'))
+    for p in (ngx, big, small):
+        stop(p)
+
+
+# --- scenario 5: cache ---------------------------------------------------------------
+
+def scenario_cache():
+    say('cache: hit latency and GPU time saved on repeats')
+    rd, redis_port = redis()
+    big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
+                      '--tokens', '24', '--slots', '4')
+    small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
+                        '52', '--tokens', '24', '--slots', '8')
+    port = free_port()
+    ngx = nginx('cache', '''
+    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
+    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8;
+    llm_redis 127.0.0.1:%d;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout 600s;
+        llm_cache on;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }''' % (bport, sport, redis_port, port))
+    items = load_prompts()
+    rnd = random.Random(3)
+    seq = [rnd.choice(items) for _ in range(60 if QUICK else 135)]
+    first = {}
+    saved = 0.0
+    hits = 0
+    lat_hit = []
+    for label, path, body in seq:
+        st, h, _, dt = post(port, path, body)
+        if h.get('x-llm-cache') == 'HIT':
+            hits += 1
+            saved += first.get(body, 0)
+            lat_hit.append(dt)
+        else:
+            first.setdefault(body, dt)
+            time.sleep(0.05)           # let the asynchronous store land
+    w = wrk('http://127.0.0.1:%d/v1/chat/completions' % port,
+            items[2][2], 10, 2 if QUICK else 5)
+    REPORT.append('## 5. Cache\n')
+    REPORT.append('Realistic mock tiers and a local Redis. %d requests drawn '
+                  'with repeats from the 45 dev prompts (%d distinct), one at '
+                  'a time.\n' % (len(seq), len(first)))
+    REPORT.append(table(['hits', 'hit rate', 'GPU seconds saved',
+                         'hit latency p50 (client)', 'wrk on one hit: req/s',
+                         'p50', 'p99'],
+                        [[hits, '%.0f %%' % (100 * hits / len(seq)),
+                          '%.1f s' % saved,
+                          '%.2f ms' % (1000 * pct(lat_hit, .5)),
+                          '%.0f' % w['rps'], '%.0f µs' % w['p50_us'],
+                          '%.0f µs' % w['p99_us']]]))
+    REPORT.append('\nGPU seconds saved: for every hit, the time the same '
+                  'request took when it was first answered by a tier.\n')
+    for p in (ngx, big, small, rd):
+        stop(p)
+
+
+# --- scenario 6: memory ----------------------------------------------------------------
+
+def scenario_memory():
+    say('memory: worker RSS around 100 000 routed requests')
+    bport, rport = free_port(), free_port()
+    backend = nginx('mem-backend', '''
+    server {
+        listen 127.0.0.1:%d;
+        default_type application/json;
+        location / { return 200 '%s'; }
+    }''' % (bport, ANSWER.replace("'", "\\'")))
+    router = nginx('mem-router', '''
+    upstream backend { server 127.0.0.1:%d; keepalive 64; }
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=backend model=gpt-oss:20b max_inflight=100000;
+    llm_router_tier small upstream=backend model=llama3.2:3b max_inflight=100000;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }''' % (bport, rport))
+    wrk('http://127.0.0.1:%d/v1/chat/completions' % rport, CHAT, 16, 1)
+    before = rss_kb(router.pid)
+    done = 0
+    target = 20000 if QUICK else 100000
+    while done < target:
+        done += wrk('http://127.0.0.1:%d/v1/chat/completions' % rport, CHAT,
+                    16, 3)['requests']
+    after = rss_kb(router.pid)
+    REPORT.append('## 6. Memory\n')
+    REPORT.append(table(['routed requests', 'worker RSS before',
+                         'worker RSS after', 'growth'],
+                        [[done, '%d KiB' % before, '%d KiB' % after,
+                          '%+d KiB' % (after - before)]]))
+    REPORT.append('\n')
+    for p in (router, backend):
+        stop(p)
+
+
+# --- main ------------------------------------------------------------------------------
+
+def main():
+    os.makedirs(RUN, exist_ok=True)
+    wanted = [a for a in sys.argv[1:] if not a.startswith('--')] or \
+        ['overhead', 'classify', 'workload', 'failover', 'cache', 'memory']
+    cpu = re.search(r'model name\s*:\s*(.*)', open('/proc/cpuinfo').read())
+    versions = {
+        'nginx': subprocess.run([NGINX, '-v'], capture_output=True,
+                                text=True).stderr.strip(),
+        'wrk': subprocess.run(['wrk', '-v'], capture_output=True,
+                              text=True).stdout.split('\n')[0].strip(),
+        'node': subprocess.run(['node', '--version'], capture_output=True,
+                               text=True).stdout.strip(),
+        'redis': subprocess.run(['redis-server', '--version'],
+                                capture_output=True,
+                                text=True).stdout.strip().split(' sha')[0],
+    }
+    if os.path.exists(PORTKEY):
+        with open(os.path.join(os.path.dirname(os.path.dirname(PORTKEY)),
+                               'package.json')) as f:
+            versions['Portkey gateway'] = json.load(f)['version']
+    head = ['# ngx_llm_router benchmark report', '',
+            'Run on %s (UTC) on %d cores (%s), %s %s. Versions: %s.' % (
+                time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
+                os.cpu_count(), cpu.group(1) if cpu else 'unknown CPU',
+                platform.system(), platform.release(),
+                '; '.join('%s %s' % kv for kv in versions.items())),
+            '', 'Command: `make bench` (= `python3 bench/bench.py%s %s`). '
+            'Shared, noisy machine: medians and ratios, not single times.'
+            % (' --quick' if QUICK else '', ' '.join(wanted)), '']
+    for name in wanted:
+        globals()['scenario_' + name]()
+        with open(os.path.join(RESULTS, 'REPORT.md'), 'w') as f:
+            f.write('\n'.join(head + REPORT) + '\n')
+    say('wrote', os.path.join(RESULTS, 'REPORT.md'))
+
+
+if __name__ == '__main__':
+    main()
