@@ -513,11 +513,12 @@ def workload_stack(policy):
         location / { proxy_pass http://%s; }
     }''' % (port, 'ollama_big' if policy == 'all-big' else 'ollama_small')
     else:
-        cap = (4, 8) if policy == 'ours' else (100000, 100000)
+        cap = ('4 queue=4', '8 queue=8') if policy == 'ours' \
+            else ('100000', '100000')
         conf = ups + '''
     llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=%d;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=%d;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=%s;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=%s;
     server {
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
@@ -577,8 +578,8 @@ def scenario_workload():
                   'complex drawn from them. Policies: all-big and all-small '
                   '(plain proxy_pass), complexity-only (the router with '
                   'unlimited `max_inflight`, so only the class decides), ours '
-                  '(complexity + queue depth: `max_inflight` 4 and 8; VRAM '
-                  'unknown here). Each level sends max(12, 3 × concurrency) '
+                  '(complexity + queue depth: `max_inflight` 4 and 8, `queue` 4 '
+                  'and 8; VRAM unknown here). Each level sends max(12, 3 × concurrency) '
                   'requests.\n')
     for mixname, lv in (('dev set', levels), ('95 % simple', [8, 16])):
         rows = []
@@ -636,8 +637,8 @@ def scenario_failover():
     upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
     upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
     llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4 queue=4;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8 queue=8;
     llm_router_breaker failures=3 cooldown=5s;
     llm_router_health_check interval=1s timeout=500ms;
     server {
@@ -648,6 +649,8 @@ def scenario_failover():
         proxy_read_timeout 600s;
         proxy_intercept_errors on;
         recursive_error_pages on;
+        add_header X-LLM-Reason $llm_route_reason always;
+        add_header X-LLM-Fallback $llm_fallback always;
         location / {
             llm_router on;
             proxy_pass http://$llm_upstream;

@@ -603,6 +603,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
         in.tiers[i].inflight = lmcf->sh->tiers[i].inflight;
         in.tiers[i].max_inflight = lmcf->tiers[i].max_inflight;
+        in.tiers[i].queue = lmcf->tiers[i].queue;
         in.tiers[i].down = ngx_http_llm_tier_down(lmcf, i, &probe[i]);
         in.tiers[i].loaded = lmcf->sh->tiers[i].loaded == NGX_HTTP_LLM_YES
                              ? 1
@@ -648,7 +649,9 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         n = ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, 1) + 1;
 
-        if (n > lmcf->tiers[tier].max_inflight && free_choice) {
+        if (n > lmcf->tiers[tier].max_inflight + lmcf->tiers[tier].queue
+            && free_choice)
+        {
             (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, -1);
             in.tiers[tier].inflight = n - 1;
 

@@ -555,6 +555,21 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[j].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[j].data + 6, value[j].len - 6);
+
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid queue \"%V\" in \"%V\", "
+                                   "it must be a number", &value[j],
+                                   &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            tier->queue = n;
+            continue;
+        }
+
         if (ngx_strncmp(value[j].data, "max_inflight=", 13) == 0) {
             v.data = value[j].data + 13;
             v.len = value[j].len - 13;

@@ -42,6 +42,7 @@ typedef struct {
     ngx_str_t                       upstream;
     ngx_str_t                       model;
     ngx_uint_t                      max_inflight;
+    ngx_uint_t                      queue;
     ngx_uint_t                      gpu;
     ngx_str_t                       gpu_name;
     ngx_http_upstream_srv_conf_t   *uscf;

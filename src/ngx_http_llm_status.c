@@ -210,13 +210,13 @@ ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
     }
 
     return ngx_sprintf(p, "\"%V\":{\"upstream\":\"%V\",\"model\":\"%V\","
-                       "\"inflight\":%uA,\"max_inflight\":%ui,"
+                       "\"inflight\":%uA,\"max_inflight\":%ui,\"queue\":%ui,"
                        "\"requests\":%uA,\"fallbacks\":%uA,"
                        "\"failures\":%uA,\"breaker\":\"%s\","
                        "\"healthy\":%s,\"model_loaded\":%s,"
                        "\"gpu\":\"%V\"}",
                        &tier->name, &tier->upstream, &tier->model,
-                       ts->inflight, tier->max_inflight,
+                       ts->inflight, tier->max_inflight, tier->queue,
                        ts->requests, ts->fallbacks, ts->failures, breaker,
                        ngx_http_llm_yes_no[ts->health % 3],
                        ngx_http_llm_yes_no[ts->loaded % 3],

@@ -11,6 +11,9 @@
  *          is idle; else small's queue;
  * a tier that cannot serve and another that cannot either: the least
  * loaded of the two, or a refusal (both_full reject, or both down).
+ *
+ * "Full" is max_inflight plus the tier's queue allowance: requests that may
+ * wait at the tier (Ollama queues them) rather than go elsewhere.
  */
 
 
@@ -191,7 +194,7 @@ ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
 static int
 ngx_llm_policy_full(const ngx_llm_policy_tier_t *t)
 {
-    return t->inflight >= t->max_inflight;
+    return t->inflight >= t->max_inflight + t->queue;
 }
 
 

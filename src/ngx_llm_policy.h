@@ -43,7 +43,10 @@ typedef enum {
 
 typedef struct {
     unsigned            inflight;
-    unsigned            max_inflight;
+    unsigned            max_inflight;    /* served at once */
+    unsigned            queue;           /* may wait at the tier, beyond
+                                            max_inflight, before it counts
+                                            as full */
     int                 down;            /* breaker open or health check */
     int                 loaded;          /* model loaded: 1, 0, -1 unknown */
 } ngx_llm_policy_tier_t;

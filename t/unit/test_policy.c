@@ -82,6 +82,16 @@ static const policy_case_t  cases[] = {
 };
 
 
+/* with queue allowances: big 4 + 4, small 8 + 8 */
+static const policy_case_t  queued[] = {
+    { "complex waits at big (5 of 4+4)", C, 5, 0, 1,  0, 0, 0.50, NONE, NONE, 0, BIG,   "complexity" },
+    { "complex: big queue full",         C, 8, 0, 1,  0, 0, 0.50, NONE, NONE, 0, SMALL, "queue" },
+    { "medium still needs spare slots",  M, 2, 0, 1,  0, 0, 0.50, NONE, NONE, 0, SMALL, "queue" },
+    { "simple waits at small (12)",      S, 0, 0, 1, 12, 0, 0.50, NONE, NONE, 0, SMALL, "complexity" },
+    { "simple: small queue full",        S, 0, 0, 1, 16, 0, 0.50, NONE, NONE, 0, BIG,   "spillover" },
+};
+
+
 int
 main(void)
 {
@@ -101,10 +111,12 @@ main(void)
         in.cls = cases[i].cls;
         in.tiers[BIG].inflight = cases[i].big_inflight;
         in.tiers[BIG].max_inflight = 4;
+        in.tiers[BIG].queue = 0;
         in.tiers[BIG].down = cases[i].big_down;
         in.tiers[BIG].loaded = cases[i].big_loaded;
         in.tiers[SMALL].inflight = cases[i].small_inflight;
         in.tiers[SMALL].max_inflight = 8;
+        in.tiers[SMALL].queue = 0;
         in.tiers[SMALL].down = cases[i].small_down;
         in.tiers[SMALL].loaded = 1;
         in.vram = cases[i].vram;
@@ -124,6 +136,39 @@ main(void)
         CHECK(tier == cases[i].tier, cases[i].name);
         CHECK(strcmp(ngx_llm_reason_name(reason), cases[i].reason) == 0,
               cases[i].name);
+    }
+
+    for (i = 0; i < sizeof(queued) / sizeof(queued[0]); i++) {
+        ngx_llm_policy_conf_default(&conf);
+
+        in.cls = queued[i].cls;
+        in.tiers[BIG].inflight = queued[i].big_inflight;
+        in.tiers[BIG].max_inflight = 4;
+        in.tiers[BIG].queue = 4;
+        in.tiers[BIG].down = queued[i].big_down;
+        in.tiers[BIG].loaded = queued[i].big_loaded;
+        in.tiers[SMALL].inflight = queued[i].small_inflight;
+        in.tiers[SMALL].max_inflight = 8;
+        in.tiers[SMALL].queue = 8;
+        in.tiers[SMALL].down = queued[i].small_down;
+        in.tiers[SMALL].loaded = 1;
+        in.vram = queued[i].vram;
+        in.pinned = queued[i].pinned;
+        in.override = queued[i].override;
+
+        tier = ngx_llm_policy_pick(&in, &conf, &reason);
+
+        if (tier != queued[i].tier
+            || strcmp(ngx_llm_reason_name(reason), queued[i].reason) != 0)
+        {
+            printf("  %s: got tier %d reason %s, want %d %s\n",
+                   queued[i].name, tier, ngx_llm_reason_name(reason),
+                   queued[i].tier, queued[i].reason);
+        }
+
+        CHECK(tier == queued[i].tier && strcmp(ngx_llm_reason_name(reason),
+                                               queued[i].reason) == 0,
+              queued[i].name);
     }
 
     CHECK(strcmp(ngx_llm_reason_name(NGX_LLM_REASON_COUNT), "none") == 0,
