@@ -266,3 +266,13 @@ invalid parameter "every=5s" in "llm_router_health_check"
 --- must_die
 --- error_log
 zone "z" is too small in "llm_router_zone"
+
+
+
+=== TEST 27: a bad queue on a tier
+--- http_config
+    upstream u { server 127.0.0.1:1; }
+    llm_router_tier big upstream=u model=m queue=many;
+--- must_die
+--- error_log
+invalid queue "queue=many" in "llm_router_tier", it must be a number
