@@ -17,7 +17,7 @@ UNIT_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c99 -D_DEFAULT_SOURCE
 DEB_PACKAGES := gcc make pkg-config curl openssl nginx nginx-dev libcjson-dev \
                 libhiredis-dev librocm-smi-dev redis-server \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
-                liburi-perl libwww-perl prometheus chromium
+                liburi-perl libwww-perl prometheus chromium docker-compose
 
 PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c src/ngx_llm_cache_key.c
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
