@@ -14,7 +14,8 @@ MODULE      := $(BUILD)/ngx_http_llm_router_module.so
 CC          ?= cc
 UNIT_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c99 -D_DEFAULT_SOURCE
 
-DEB_PACKAGES := gcc make pkg-config curl openssl nginx nginx-dev libcjson-dev \
+DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
+                nginx nginx-dev libcjson-dev \
                 libhiredis-dev librocm-smi-dev redis-server \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 liburi-perl libwww-perl prometheus chromium docker-compose
