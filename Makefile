@@ -18,13 +18,14 @@ DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
                 nginx nginx-dev libcjson-dev \
                 libhiredis-dev librocm-smi-dev redis-server \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
-                liburi-perl libwww-perl prometheus chromium docker-compose
+                liburi-perl libwww-perl prometheus chromium docker-compose \
+                clang libclang-rt-14-dev
 
 PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c src/ngx_llm_cache_key.c
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
 
-.PHONY: all deps module unit cli test run bench clean
+.PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke check-hard
 
 all: module cli
 
@@ -100,3 +101,45 @@ clean:
 status-page: src/ngx_http_llm_status_page.h
 src/ngx_http_llm_status_page.h: src/ngx_http_llm_status_page.html src/gen_status_page.py
 	python3 src/gen_status_page.py $< $@
+
+# libFuzzer targets (clang, ASan + UBSan): t/fuzz/fuzz_*.c
+FUZZ_CC     ?= clang
+FUZZ_FLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -Isrc
+FUZZ_TARGETS := $(patsubst t/fuzz/fuzz_%.c,$(BUILD)/fuzz-%,$(wildcard t/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz-%: t/fuzz/fuzz_%.c $(PURE_SRCS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(PURE_SRCS) -lcjson -lm
+
+fuzz: $(FUZZ_TARGETS)
+
+# a short, deterministic run of each target (part of make test)
+fuzz-smoke: fuzz
+	@for f in $(FUZZ_TARGETS); do \
+	    n=$$(basename $$f); \
+	    rm -rf $(BUILD)/corpus-$$n; \
+	    cp -r t/fuzz/corpus $(BUILD)/corpus-$$n; \
+	    if $$f -seed=1 -runs=$${FUZZ_RUNS:-300000} -max_len=4096 \
+	        -artifact_prefix=$(BUILD)/$$n- $(BUILD)/corpus-$$n \
+	        > $(BUILD)/$$n.log 2>&1; then \
+	        echo "$$n: $$(tail -n 1 $(BUILD)/$$n.log)"; \
+	    else \
+	        tail -n 30 $(BUILD)/$$n.log; echo "$$n: FAILED"; exit 1; \
+	    fi; \
+	done
+
+# the long checks: each fuzz target for FUZZ_SECONDS (default 600)
+check-hard: deps fuzz
+	@for f in $(FUZZ_TARGETS); do \
+	    rm -rf $(BUILD)/corpus-$$(basename $$f); \
+	    cp -r t/fuzz/corpus $(BUILD)/corpus-$$(basename $$f); \
+	    echo "== $$(basename $$f) for $${FUZZ_SECONDS:-600} s"; \
+	    $$f -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 \
+	        -artifact_prefix=$(BUILD)/$$(basename $$f)- \
+	        -print_final_stats=1 $(BUILD)/corpus-$$(basename $$f) \
+	        > $(BUILD)/$$(basename $$f).log 2>&1 || \
+	        { tail -n 40 $(BUILD)/$$(basename $$f).log; exit 1; }; \
+	    grep -E "^stat::(number_of_executed_units|peak_rss_mb)|cov:" \
+	        $(BUILD)/$$(basename $$f).log | tail -n 3; \
+	done

@@ -128,6 +128,19 @@ ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
         return -1;
     }
 
+    /*
+     * JSON allows no raw control characters but tab, CR and LF: cJSON
+     * would take them as whitespace, Ollama's decoder would not.
+     */
+    for (end = body, last = body + len; end < last; end++) {
+        if ((unsigned char) *end < 0x20
+            && *end != '\t' && *end != '\n' && *end != '\r')
+        {
+            req->error = "request body is not valid JSON: control character";
+            return -1;
+        }
+    }
+
     root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 
     if (root == NULL) {

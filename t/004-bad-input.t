@@ -172,6 +172,25 @@ Allow: POST
 "POST /api/generate\n{\"prompt\":\"hi\"}\0{\"x\":1}"
 --- error_code: 400
 --- response_body
+{"error":"request body is not valid JSON: control character"}
+
+
+
+=== TEST 15b: control characters that cJSON alone would take as whitespace
+--- request eval
+"POST /api/generate\n{\"model\":\x08\x08\n\x08\"auto\",\"prompt\":\"hi\"}"
+--- error_code: 400
+--- response_body
+{"error":"request body is not valid JSON: control character"}
+
+
+
+=== TEST 15c: trailing data after the object
+--- request
+POST /api/generate
+{"prompt":"hi"} {"x":1}
+--- error_code: 400
+--- response_body
 {"error":"request body is not valid JSON: trailing data"}
 
 

@@ -34,6 +34,23 @@ for t in build/unit-*; do
     fi
 done
 
+echo "== fuzz smoke (libFuzzer + ASan + UBSan, fixed seed)"
+if command -v clang >/dev/null 2>&1; then
+    out=$(make --no-print-directory -s fuzz-smoke 2>&1)
+    printf '%s\n' "$out" | grep -E '^fuzz-|FAILED|ERROR' | head -n 40
+    ok=$(grep -c '^fuzz-[a-z_]*: Done' <<< "$out")
+    bad=$(grep -c 'FAILED' <<< "$out")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+        echo "FAIL: no fuzz target ran"
+        failed=$((failed + 1))
+    fi
+else
+    echo "FAIL: clang is not installed"
+    failed=$((failed + 1))
+fi
+
 echo "== llm-classify on the labelled dev set"
 if [ -f ../shared/prompts/dev.jsonl ]; then
     out=$(build/llm-classify --eval ../shared/prompts/dev.jsonl | tail -n 8)

@@ -197,6 +197,9 @@ test_errors(void)
         { NGX_LLM_DIALECT_OPENAI_COMPLETIONS, "{\"prompt\":{}}" },
         { NGX_LLM_DIALECT_JARVIS, "{\"max_tokens\":100}" },
         { NGX_LLM_DIALECT_NONE, "{\"prompt\":\"a\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\b\"auto\",\"prompt\":\"a\"}" },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\x01b\"}" },
     };
 
     for (i = 0; i < (int) (sizeof(bad) / sizeof(bad[0])); i++) {
