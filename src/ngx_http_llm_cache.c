@@ -560,7 +560,6 @@ ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 static ngx_int_t
 ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
 {
-    ngx_table_elt_t          *h;
     ngx_http_llm_ctx_t       *ctx;
     ngx_http_llm_loc_conf_t  *llcf;
 
@@ -585,17 +584,12 @@ ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
         ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_llm_add_header(r, "X-LLM-Cache",
+                                &ngx_http_llm_cache_names[ctx->cache_status])
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "X-LLM-Cache");
-    h->value = ngx_http_llm_cache_names[ctx->cache_status];
 
     if (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS
         && r->headers_out.status == NGX_HTTP_OK

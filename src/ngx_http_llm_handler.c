@@ -33,8 +33,8 @@ static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
 static void ngx_http_llm_cleanup(void *data);
 static ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status, const char *msg);
-static ngx_int_t ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body);
+static ngx_int_t ngx_http_llm_answer_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_send_tags(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_send_version(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix);
@@ -933,9 +933,7 @@ ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     u_char                   *p;
     size_t                    len;
-    ngx_int_t                 rc;
-    ngx_str_t                 body;
-    ngx_table_elt_t          *h;
+    ngx_str_t                 body, v;
     ngx_http_llm_loc_conf_t  *llcf;
 
     ctx->answered = 1;
@@ -964,47 +962,46 @@ ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     *p++ = LF;
     body.len = p - body.data;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
     if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        ngx_str_set(&v, "POST");
+
+        if (ngx_http_llm_add_header(r, "Allow", &v) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
     }
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        v.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (v.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (p == NULL) {
+        v.len = ngx_sprintf(v.data, "%T", llcf->retry_after) - v.data;
+
+        if (ngx_http_llm_add_header(r, "Retry-After", &v) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = p;
-        h->value.len = ngx_sprintf(p, "%T", llcf->retry_after) - p;
     }
 
-    rc = ngx_http_llm_send(r, status, &body);
+    return ngx_http_llm_answer_json(r, status, &body);
+}
+
+
+/* a JSON answer from this phase: the request is finalized here */
+
+static ngx_int_t
+ngx_http_llm_answer_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    rc = ngx_http_llm_send(r, status, "application/json", body);
 
     ngx_http_finalize_request(r, rc);
 
@@ -1013,48 +1010,10 @@ ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
 ngx_http_llm_send_tags(ngx_http_request_t *r)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_int_t                  rc;
     ngx_str_t                  body;
     ngx_uint_t                 i;
     ngx_http_llm_main_conf_t  *lmcf;
@@ -1093,35 +1052,18 @@ ngx_http_llm_send_tags(ngx_http_request_t *r)
     p = ngx_cpymem(p, "]}\n", 3);
     body.len = p - body.data;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_llm_answer_json(r, NGX_HTTP_OK, &body);
 }
 
 
 static ngx_int_t
 ngx_http_llm_send_version(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
     ngx_str_t  body = ngx_string("{\"version\":\"0.6.0\",\"router\":"
                                  "\"ngx_llm_router/"
                                  NGX_HTTP_LLM_ROUTER_VERSION "\"}\n");
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_llm_send(r, NGX_HTTP_OK, &body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_llm_answer_json(r, NGX_HTTP_OK, &body);
 }
 
 

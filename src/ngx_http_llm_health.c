@@ -64,7 +64,8 @@ ngx_http_llm_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_main_conf_t *lmcf = conf;
 
-    ngx_str_t   *value, v;
+    ngx_int_t    rc;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (lmcf->health_interval != NGX_CONF_UNSET_MSEC) {
@@ -84,32 +85,26 @@ ngx_http_llm_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
-            v.data = value[i].data + 9;
-            v.len = value[i].len - 9;
-            lmcf->health_interval = ngx_parse_time(&v, 0);
+        rc = ngx_http_llm_param_msec(&value[i], "interval=",
+                                     &lmcf->health_interval);
 
-            if (lmcf->health_interval == (ngx_msec_t) NGX_ERROR
-                || lmcf->health_interval < 10)
-            {
-                goto invalid;
-            }
-
+        if (rc == NGX_OK && lmcf->health_interval >= 10) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            v.data = value[i].data + 8;
-            v.len = value[i].len - 8;
-            lmcf->health_timeout = ngx_parse_time(&v, 0);
+        if (rc != NGX_DECLINED) {
+            goto invalid;
+        }
 
-            if (lmcf->health_timeout == (ngx_msec_t) NGX_ERROR
-                || lmcf->health_timeout == 0)
-            {
-                goto invalid;
-            }
+        rc = ngx_http_llm_param_msec(&value[i], "timeout=",
+                                     &lmcf->health_timeout);
 
+        if (rc == NGX_OK) {
             continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            goto invalid;
         }
 
         if (ngx_strncmp(value[i].data, "uri=/", 5) == 0) {
@@ -161,12 +156,9 @@ ngx_http_llm_health_init_process(ngx_cycle_t *cycle,
 
         t->tier = i;
         t->lmcf = lmcf;
-        t->ev.handler = ngx_http_llm_hc_start;
-        t->ev.data = t;
-        t->ev.log = cycle->log;
-        t->ev.cancelable = 1;
 
-        ngx_add_timer(&t->ev, 1);
+        ngx_http_llm_start_timer(&t->ev, ngx_http_llm_hc_start, t,
+                                 cycle->log);
     }
 
     return NGX_OK;

@@ -80,6 +80,7 @@ ngx_http_llm_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_llm_main_conf_t *lmcf = conf;
 
     u_char                     *colon;
+    ngx_int_t                   rc;
     ngx_str_t                  *value, v;
     ngx_uint_t                  i;
     ngx_http_llm_redis_conf_t  *rcf;
@@ -156,30 +157,19 @@ ngx_http_llm_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            v.data = value[i].data + 8;
-            v.len = value[i].len - 8;
-            rcf->timeout = ngx_parse_time(&v, 0);
+        rc = ngx_http_llm_param_msec(&value[i], "timeout=", &rcf->timeout);
 
-            if (rcf->timeout == (ngx_msec_t) NGX_ERROR || rcf->timeout == 0) {
-                goto invalid;
-            }
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llm_param_msec(&value[i], "connect_timeout=",
+                                         &rcf->connect_timeout);
+        }
 
+        if (rc == NGX_OK) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
-            v.data = value[i].data + 16;
-            v.len = value[i].len - 16;
-            rcf->connect_timeout = ngx_parse_time(&v, 0);
-
-            if (rcf->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rcf->connect_timeout == 0)
-            {
-                goto invalid;
-            }
-
-            continue;
+        if (rc == NGX_ERROR) {
+            goto invalid;
         }
 
         goto invalid;

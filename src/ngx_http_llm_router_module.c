@@ -766,7 +766,7 @@ ngx_http_llm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_llm_main_conf_t *lmcf = conf;
 
     ngx_int_t    n;
-    ngx_str_t   *value, v;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (lmcf->breaker_failures != NGX_CONF_UNSET_UINT
@@ -790,17 +790,14 @@ ngx_http_llm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "cooldown=", 9) == 0) {
-            v.data = value[i].data + 9;
-            v.len = value[i].len - 9;
-
-            lmcf->breaker_cooldown = ngx_parse_time(&v, 0);
-
-            if (lmcf->breaker_cooldown == (ngx_msec_t) NGX_ERROR) {
-                goto invalid;
-            }
-
+        switch (ngx_http_llm_param_msec(&value[i], "cooldown=",
+                                        &lmcf->breaker_cooldown))
+        {
+        case NGX_OK:
             continue;
+
+        case NGX_ERROR:
+            goto invalid;
         }
 
         goto invalid;

@@ -192,5 +192,14 @@ void ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_metrics_handler(ngx_http_request_t *r);
 char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
+ngx_int_t ngx_http_llm_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, ngx_str_t *body);
+ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
+ngx_int_t ngx_http_llm_param_msec(ngx_str_t *value, char *name,
+    ngx_msec_t *msec);
+void ngx_http_llm_start_timer(ngx_event_t *ev, ngx_event_handler_pt handler,
+    void *data, ngx_log_t *log);
+
 
 #endif /* _NGX_HTTP_LLM_ROUTER_MODULE_H_INCLUDED_ */

@@ -100,10 +100,8 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
+    ngx_str_t                  body;
     ngx_uint_t                 i;
-    ngx_chain_t                out;
     ngx_http_llm_gpu_t        *gpu;
     ngx_http_llm_main_conf_t  *lmcf;
 
@@ -125,12 +123,12 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
         len += NGX_HTTP_LLM_STATUS_GPU_LEN + gpu[i].name.len;
     }
 
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(b->last, "{\"shared\":%s,\"tiers\":{",
+    p = ngx_sprintf(body.data, "{\"shared\":%s,\"tiers\":{",
                     lmcf->shm_zone ? "true" : "false");
 
     for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
@@ -162,25 +160,10 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
                     lmcf->sh->cache_stores, lmcf->sh->cache_waits);
 
     p = ngx_http_llm_status_extra(p, lmcf);
-    b->last = p;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    body.len = p - body.data;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_send(r, NGX_HTTP_OK, "application/json", &body);
 }
 
 
@@ -392,34 +375,11 @@ ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q)
 static ngx_int_t
 ngx_http_llm_status_html(ngx_http_request_t *r)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_str_t  body;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    body.data = (u_char *) ngx_http_llm_status_page;
+    body.len = sizeof(ngx_http_llm_status_page) - 1;
 
-    b->pos = (u_char *) ngx_http_llm_status_page;
-    b->last = b->pos + sizeof(ngx_http_llm_status_page) - 1;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_send(r, NGX_HTTP_OK, "text/html; charset=utf-8",
+                             &body);
 }

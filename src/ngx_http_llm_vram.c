@@ -95,8 +95,8 @@ ngx_http_llm_gpu(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_main_conf_t *lmcf = conf;
 
-    ngx_int_t            n;
-    ngx_str_t           *value, v;
+    ngx_int_t            n, rc;
+    ngx_str_t           *value;
     ngx_uint_t           i;
     ngx_http_llm_gpu_t  *g;
 
@@ -173,17 +173,14 @@ ngx_http_llm_gpu(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
-            v.data = value[i].data + 9;
-            v.len = value[i].len - 9;
+        rc = ngx_http_llm_param_msec(&value[i], "interval=", &g->interval);
 
-            g->interval = ngx_parse_time(&v, 0);
-
-            if (g->interval == (ngx_msec_t) NGX_ERROR || g->interval < 10) {
-                goto invalid;
-            }
-
+        if (rc == NGX_OK && g->interval >= 10) {
             continue;
+        }
+
+        if (rc != NGX_DECLINED) {
+            goto invalid;
         }
 
         goto invalid;
@@ -230,13 +227,9 @@ ngx_http_llm_vram_init_process(ngx_cycle_t *cycle,
 
         t->gpu = i;
         t->lmcf = lmcf;
-        t->ev.handler = ngx_http_llm_gpu_poll;
-        t->ev.data = t;
-        t->ev.log = cycle->log;
-        t->ev.cancelable = 1;
 
-        /* the first reading comes at once */
-        ngx_add_timer(&t->ev, 1);
+        ngx_http_llm_start_timer(&t->ev, ngx_http_llm_gpu_poll, t,
+                                 cycle->log);
     }
 
     return NGX_OK;
