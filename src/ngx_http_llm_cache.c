@@ -54,7 +54,7 @@ static void ngx_http_llm_cache_ignore(void *data, redisReply *reply);
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
-static ngx_str_t  ngx_http_llm_cache_names[] = {
+ngx_str_t  ngx_http_llm_cache_names[] = {
     ngx_null_string,
     ngx_string("HIT"),
     ngx_string("MISS"),

@@ -169,6 +169,7 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_llm_router_module;
+extern ngx_str_t     ngx_http_llm_cache_names[];   /* by cache status */
 
 
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);

@@ -227,12 +227,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_CACHE:
         if (ctx != NULL && ctx->cache_status != NGX_HTTP_LLM_CACHE_NONE) {
-            s = (ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) ? "HIT"
-                : (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS) ? "MISS"
-                : (ctx->cache_status == NGX_HTTP_LLM_CACHE_BYPASS) ? "BYPASS"
-                : "ERROR";
-            value.data = (u_char *) s;
-            value.len = ngx_strlen(s);
+            value = ngx_http_llm_cache_names[ctx->cache_status];
         }
 
         break;

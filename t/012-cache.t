@@ -46,8 +46,10 @@ my $nginx = LLMTest::start_nginx($servroot, $port, <<"CONF", workers => 2);
     }
 CONF
 
-ok(LLMTest::wait_until(sub { (LLMTest::status($port)->{cache}{redis} // '') eq 'up' }, 10),
-   "nginx connected to redis");
+ok(LLMTest::wait_until(sub {
+       LLMTest::http($port, 'GET', '/status')->{content}
+           =~ /^llm_router_redis_connected_workers 2$/m }, 30),
+   "both workers connected to redis");
 
 sub keys_n { scalar @{ LLMTest::redis($rport, 'KEYS', 'llm:*') || [] } }
 

@@ -85,8 +85,8 @@ sub post {
 
 sub stored { scalar grep { !/^llm:lock:/ } @{ LLMTest::redis($rport, 'KEYS', 'llm:*') || [] } }
 
-ok(LLMTest::wait_until(sub { LLMTest::status($port, '/metrics')->{cache}{redis} eq 'up' }, 10),
-   "redis connected");
+ok(LLMTest::wait_until(sub { metric(scrape(), 'llm_router_redis_connected_workers') == 2 }, 30),
+   "redis connected in both workers");
 
 # --- the scripted mix -------------------------------------------------------
 
