@@ -21,9 +21,12 @@ DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
                 liburi-perl libwww-perl prometheus chromium docker-compose \
                 clang libclang-rt-14-dev
 
-PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c src/ngx_llm_cache_key.c
+PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c \
+             src/ngx_llm_cache_key.c src/ngx_llm_cache_entry.c
+PURE_LIBS := -lcjson -lhiredis -lm
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
-               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
+               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
+               src/ngx_llm_cache_entry.h
 
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke check-hard
 
@@ -58,16 +61,16 @@ $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 module: $(MODULE)
 
 $(BUILD)/llm-classify: src/ngx_llm_classify_cli.c $(PURE_SRCS) \
-                       src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h
+                       $(wildcard src/ngx_llm_*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ src/ngx_llm_classify_cli.c \
-	    $(PURE_SRCS) -lcjson -lm
+	    $(PURE_SRCS) $(PURE_LIBS)
 
 cli: $(BUILD)/llm-classify
 
 $(BUILD)/unit-%: t/unit/test_%.c t/unit/unit.h $(PURE_SRCS)
 	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) -Isrc -It/unit -o $@ $< $(PURE_SRCS) -lcjson -lm
+	$(CC) $(UNIT_CFLAGS) -Isrc -It/unit -o $@ $< $(PURE_SRCS) $(PURE_LIBS)
 
 UNIT_TESTS := $(patsubst t/unit/test_%.c,$(BUILD)/unit-%,$(wildcard t/unit/test_*.c))
 
@@ -110,7 +113,7 @@ FUZZ_TARGETS := $(patsubst t/fuzz/fuzz_%.c,$(BUILD)/fuzz-%,$(wildcard t/fuzz/fuz
 
 $(BUILD)/fuzz-%: t/fuzz/fuzz_%.c $(PURE_SRCS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(PURE_SRCS) -lcjson -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(PURE_SRCS) $(PURE_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -23,6 +23,7 @@
 #include "ngx_http_llm_state.h"
 #include "ngx_http_llm_redis.h"
 #include "ngx_llm_cache_key.h"
+#include "ngx_llm_cache_entry.h"
 
 
 #define NGX_HTTP_LLM_CACHE_POLL  50
@@ -35,18 +36,15 @@ static void ngx_http_llm_cache_poll(ngx_event_t *ev);
 static void ngx_http_llm_cache_poll_done(void *data, redisReply *reply);
 static void ngx_http_llm_cache_resume(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
-static ngx_int_t ngx_http_llm_cache_replay(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, redisReply *reply);
+static void ngx_http_llm_cache_replay(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_llm_entry_t *e);
 static ngx_int_t ngx_http_llm_cache_send(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_uint_t stream, u_char *type,
-    size_t type_len, u_char *body, size_t len);
+    ngx_http_llm_ctx_t *ctx, ngx_llm_entry_t *e);
 static ngx_int_t ngx_http_llm_cache_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_cache_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_llm_cache_store(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
-static ngx_uint_t ngx_http_llm_cache_complete(ngx_http_llm_ctx_t *ctx,
-    u_char *body, size_t len);
 static void ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_cache_ignore(void *data, redisReply *reply);
 
@@ -198,26 +196,32 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
     const char               *argv[6];
     size_t                    argvlen[6];
     u_char                    px[NGX_INT_T_LEN];
+    ngx_llm_entry_t           e;
     ngx_http_request_t       *r;
     ngx_http_llm_loc_conf_t  *llcf;
 
     ctx->cache_cmd = NULL;
     r = ctx->request;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+    switch (ngx_llm_reply_get(reply, ctx->stream, &e)) {
+
+    case NGX_LLM_REPLY_FOUND:
+        ngx_http_llm_cache_replay(r, ctx, &e);
         return;
-    }
 
-    if (reply->type == REDIS_REPLY_STRING) {
-        r->main->count--;
+    case NGX_LLM_REPLY_ABSENT:
+        /* nothing, or a value we cannot read: fill it */
+        break;
 
-        if (ngx_http_llm_cache_replay(r, ctx, reply) == NGX_OK) {
-            return;
+    default:
+        if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "llm router: unexpected Redis reply type %d "
+                          "to GET, cache bypassed", reply->type);
         }
 
-        /* a value we cannot read: as if it were absent */
-        r->main->count++;
+        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+        return;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
@@ -265,14 +269,18 @@ ngx_http_llm_cache_lock_done(void *data, redisReply *reply)
 
     ctx->cache_cmd = NULL;
 
-    if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+    switch (ngx_llm_reply_lock(reply)) {
+
+    case NGX_LLM_REPLY_LOCKED:
         ctx->leader = 1;
         ngx_http_llm_cache_resume(ctx->request, ctx,
                                   NGX_HTTP_LLM_CACHE_MISS);
         return;
-    }
 
-    if (reply == NULL || reply->type != REDIS_REPLY_NIL) {
+    case NGX_LLM_REPLY_BUSY:
+        break;
+
+    default:
         ngx_http_llm_cache_resume(ctx->request, ctx,
                                   NGX_HTTP_LLM_CACHE_MISS);
         return;
@@ -334,36 +342,31 @@ ngx_http_llm_cache_poll_done(void *data, redisReply *reply)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
+    ngx_llm_entry_t           e;
     ngx_http_request_t       *r;
     ngx_http_llm_loc_conf_t  *llcf;
 
     ctx->cache_cmd = NULL;
     r = ctx->request;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2)
-    {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+    switch (ngx_llm_reply_poll(reply, ctx->stream, &e)) {
+
+    case NGX_LLM_REPLY_FOUND:
+        ngx_http_llm_cache_replay(r, ctx, &e);
         return;
-    }
 
-    if (reply->element[0]->type == REDIS_REPLY_STRING) {
-        r->main->count--;
+    case NGX_LLM_REPLY_WAIT:
+        break;
 
-        if (ngx_http_llm_cache_replay(r, ctx, reply->element[0]) == NGX_OK) {
-            return;
-        }
-
-        r->main->count++;
+    default:
         ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
         return;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    if (reply->element[1]->type != REDIS_REPLY_STRING
-        || (ngx_msec_int_t) (ngx_current_msec - ctx->cache_wait_start)
-           >= (ngx_msec_int_t) llcf->cache_lock_timeout)
+    if ((ngx_msec_int_t) (ngx_current_msec - ctx->cache_wait_start)
+        >= (ngx_msec_int_t) llcf->cache_lock_timeout)
     {
         /* the holder failed, or took too long: go on alone */
         ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
@@ -402,44 +405,16 @@ ngx_http_llm_cache_resume(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+static void
 ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    redisReply *reply)
+    ngx_llm_entry_t *e)
 {
-    u_char            *p, *end, *type, *nl, *model;
     ngx_int_t          rc;
-    ngx_uint_t         stream;
     ngx_connection_t  *c;
 
-    p = (u_char *) reply->str;
-    end = p + reply->len;
-
-    if (reply->len < sizeof("LLM1 0 m x\n") - 1
-        || ngx_strncmp(p, "LLM1 ", 5) != 0
-        || (p[5] != '0' && p[5] != '1') || p[6] != ' ')
-    {
-        return NGX_DECLINED;
-    }
-
-    stream = (p[5] == '1');
-    model = p + 7;
-    type = ngx_strlchr(model, end, ' ');
-    nl = (type == NULL) ? NULL : ngx_strlchr(type, end, '\n');
-
-    if (nl == NULL || stream != ctx->stream) {
-        return NGX_DECLINED;
-    }
-
-    ctx->cached_model.len = type - model;
-    ctx->cached_model.data = ngx_pnalloc(r->pool, ctx->cached_model.len);
-    if (ctx->cached_model.data == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_memcpy(ctx->cached_model.data, model, ctx->cached_model.len);
-    type++;
-
     c = r->connection;
+
+    r->main->count--;
 
     ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
     ctx->routed = 1;
@@ -449,13 +424,10 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_request_free(&ctx->req);
     ctx->req_held = 0;
 
-    rc = ngx_http_llm_cache_send(r, ctx, stream, type, nl - type, nl + 1,
-                                 end - nl - 1);
+    rc = ngx_http_llm_cache_send(r, ctx, e);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
-
-    return NGX_OK;
 }
 
 
@@ -466,8 +438,7 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 static ngx_int_t
 ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_uint_t stream, u_char *type, size_t type_len, u_char *body,
-    size_t len)
+    ngx_llm_entry_t *e)
 {
     u_char       *p, *end, *next, *data;
     ngx_int_t     rc;
@@ -475,20 +446,26 @@ ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t    sse;
     ngx_chain_t   out;
 
-    data = ngx_pnalloc(r->pool, type_len + len);
+    data = ngx_pnalloc(r->pool, e->model_len + e->type_len + e->body_len);
     if (data == NULL) {
         return NGX_ERROR;
     }
 
     /* the reply belongs to hiredis: copy before the callback returns */
-    ngx_memcpy(data, type, type_len);
-    ngx_memcpy(data + type_len, body, len);
+    ctx->cached_model.data = data;
+    ctx->cached_model.len = e->model_len;
+    p = ngx_cpymem(data, e->model, e->model_len);
+
+    r->headers_out.content_type.data = p;
+    r->headers_out.content_type.len = e->type_len;
+    r->headers_out.content_type_len = e->type_len;
+    p = ngx_cpymem(p, e->type, e->type_len);
+
+    ngx_memcpy(p, e->body, e->body_len);
+    end = p + e->body_len;
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type.data = data;
-    r->headers_out.content_type.len = type_len;
-    r->headers_out.content_type_len = type_len;
-    r->headers_out.content_length_n = stream ? -1 : (off_t) len;
+    r->headers_out.content_length_n = e->stream ? -1 : (off_t) e->body_len;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -500,34 +477,11 @@ ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return rc;
     }
 
-    p = data + type_len;
-    end = p + len;
-    sse = (type_len >= 17 && ngx_strncmp(data, "text/event-stream", 17) == 0);
+    sse = ngx_llm_entry_is_sse(e->type, e->type_len);
 
-    while (p < end || (p == end && len == 0)) {
-
-        if (stream) {
-            next = p;
-
-            for ( ;; ) {
-                next = ngx_strlchr(next, end, '\n');
-
-                if (next == NULL) {
-                    next = end;
-                    break;
-                }
-
-                next++;
-
-                if (!sse || (next < end && *next == '\n')) {
-                    next += sse;
-                    break;
-                }
-            }
-
-        } else {
-            next = end;
-        }
+    for ( ;; ) {
+        next = e->stream
+               ? (u_char *) ngx_llm_entry_next_event(p, end, sse) : end;
 
         b = ngx_calloc_buf(r->pool);
         if (b == NULL) {
@@ -552,8 +506,6 @@ ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         p = next;
     }
-
-    return NGX_OK;
 }
 
 
@@ -706,7 +658,7 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     model = &ctx->lmcf->tiers[ctx->tier].model;
 
-    len = sizeof("LLM1 0  \n") - 1 + model->len + ctx->store_type.len
+    len = ngx_llm_entry_header_len(model->len, ctx->store_type.len)
           + ctx->store_size;
 
     value = ngx_pnalloc(r->pool, len + sizeof("llm:") + NGX_LLM_KEY_HEX
@@ -715,15 +667,17 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return;
     }
 
-    p = ngx_sprintf(value, "LLM1 %d %V %V\n", ctx->stream ? 1 : 0, model,
-                    &ctx->store_type);
+    p = ngx_llm_entry_write_header(value, ctx->stream, model->data,
+                                   model->len, ctx->store_type.data,
+                                   ctx->store_type.len);
 
     for (cl = ctx->store; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    if (!ngx_http_llm_cache_complete(ctx, value + (len - ctx->store_size),
-                                     ctx->store_size))
+    if (!ngx_llm_entry_complete(value + (len - ctx->store_size),
+                                ctx->store_size, ctx->stream,
+                                ngx_llm_dialect_is_openai(ctx->dialect)))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "llm router: incomplete stream not cached");
@@ -754,37 +708,6 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     ngx_http_llm_cache_unlock(ctx);
-}
-
-
-/* a stream that ended without its final event is not complete */
-
-static ngx_uint_t
-ngx_http_llm_cache_complete(ngx_http_llm_ctx_t *ctx, u_char *body,
-    size_t len)
-{
-    u_char  *p, *end;
-
-    if (!ctx->stream) {
-        return len > 0;
-    }
-
-    end = body + len;
-
-    while (end > body && (end[-1] == '\n' || end[-1] == '\r')) {
-        end--;
-    }
-
-    if (ngx_llm_dialect_is_openai(ctx->dialect)) {
-        return end - body >= 12
-               && ngx_strncmp(end - 12, "data: [DONE]", 12) == 0;
-    }
-
-    /* NDJSON: the last line says "done": true */
-    for (p = end; p > body && p[-1] != '\n'; p--) { /* void */ }
-
-    return ngx_strlcasestrn(p, end, (u_char *) "\"done\":true", 11 - 1)
-           != NULL;
 }
 
 
