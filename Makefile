@@ -28,7 +28,8 @@ MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
                src/ngx_llm_cache_entry.h
 
-.PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke check-hard
+.PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke \
+        fuzz-long module-asan test-asan test-valgrind soak check-hard
 
 all: module cli
 
@@ -132,17 +133,68 @@ fuzz-smoke: fuzz
 	    fi; \
 	done
 
-# the long checks: each fuzz target for FUZZ_SECONDS (default 600)
-check-hard: deps fuzz
+# the long checks (see README, "Reliability checks"):
+#   fuzz-long      each fuzz target for FUZZ_SECONDS (default 600), ASan+UBSan
+#   test-asan      the whole Test::Nginx suite, module built with ASan+UBSan
+#   test-valgrind  the whole Test::Nginx suite under valgrind memcheck
+#   soak           SOAK_SECONDS (default 1800) of mixed load with faults
+fuzz-long: fuzz
 	@for f in $(FUZZ_TARGETS); do \
-	    rm -rf $(BUILD)/corpus-$$(basename $$f); \
-	    cp -r t/fuzz/corpus $(BUILD)/corpus-$$(basename $$f); \
-	    echo "== $$(basename $$f) for $${FUZZ_SECONDS:-600} s"; \
+	    n=$$(basename $$f); \
+	    rm -rf $(BUILD)/long-corpus-$$n; \
+	    cp -r t/fuzz/corpus $(BUILD)/long-corpus-$$n; \
+	    echo "== $$n for $${FUZZ_SECONDS:-600} s"; \
 	    $$f -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 \
-	        -artifact_prefix=$(BUILD)/$$(basename $$f)- \
-	        -print_final_stats=1 $(BUILD)/corpus-$$(basename $$f) \
-	        > $(BUILD)/$$(basename $$f).log 2>&1 || \
-	        { tail -n 40 $(BUILD)/$$(basename $$f).log; exit 1; }; \
-	    grep -E "^stat::(number_of_executed_units|peak_rss_mb)|cov:" \
-	        $(BUILD)/$$(basename $$f).log | tail -n 3; \
+	        -artifact_prefix=$(BUILD)/long-$$n- \
+	        -print_final_stats=1 $(BUILD)/long-corpus-$$n \
+	        > $(BUILD)/long-$$n.log 2>&1 || \
+	        { tail -n 40 $(BUILD)/long-$$n.log; exit 1; }; \
+	    grep -E "^stat::number_of_executed_units|^#[0-9]+ *DONE" \
+	        $(BUILD)/long-$$n.log | tail -n 2; \
 	done
+
+# the module built with ASan + UBSan (gcc's runtimes, preloaded into
+# Debian's nginx by the test runners through TEST_NGINX_PRELOAD)
+ASAN_MODULE := $(BUILD)/asan/ngx_http_llm_router_module.so
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+
+$(BUILD)/asan/nginx/Makefile: config
+	@mkdir -p $(BUILD)/asan
+	cd $(NGINX_SRC) && $$(test -x ./configure && echo ./configure \
+	    || echo auto/configure) --with-compat --with-debug \
+	    --with-cc-opt="-g -O1 $(SAN_FLAGS)" \
+	    --with-ld-opt="$(SAN_FLAGS)" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/asan/nginx \
+	    > $(BUILD)/asan/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/asan/configure.log; exit 1; }
+
+$(ASAN_MODULE): $(BUILD)/asan/nginx/Makefile $(MODULE_SRCS)
+	cd $(NGINX_SRC) && $(MAKE) -s -f $(BUILD)/asan/nginx/Makefile modules
+	cp $(BUILD)/asan/nginx/ngx_http_llm_router_module.so $@
+
+module-asan: $(ASAN_MODULE)
+
+# leaks are valgrind's job (test-valgrind): LeakSanitizer cannot tell
+# nginx's own exit-time allocations apart in Debian's stripped binary
+test-asan: deps module cli unit module-asan
+	@rm -rf $(BUILD)/asan/logs; mkdir -p $(BUILD)/asan/logs
+	@TEST_NGINX_LLM_MODULE=$(ASAN_MODULE) \
+	TEST_NGINX_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(BUILD)/asan/logs/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(BUILD)/asan/logs/ubsan \
+	    perl t/harness.pl $(T) 2>&1 | tee $(BUILD)/asan/harness.log
+	@if ls $(BUILD)/asan/logs | grep -q .; then \
+	    echo "sanitizer reports:"; head -n 60 $(BUILD)/asan/logs/*; \
+	    echo "test-asan: FAILED"; exit 1; \
+	fi
+	@tail -n 1 $(BUILD)/asan/harness.log | grep -q ' 0 failed' \
+	    && echo "test-asan: no sanitizer report"
+
+test-valgrind: deps module cli unit
+	@TEST_NGINX_USE_VALGRIND=1 perl t/harness.pl $(T) 2>&1 \
+	    | tee $(BUILD)/valgrind-harness.log
+	@tail -n 1 $(BUILD)/valgrind-harness.log | grep -q ' 0 failed' \
+	    && echo "test-valgrind: no memcheck report"
+
+check-hard: deps fuzz-long test-asan test-valgrind soak

@@ -46,6 +46,7 @@ static ngx_int_t ngx_http_llm_cache_body_filter(ngx_http_request_t *r,
 static void ngx_http_llm_cache_store(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_cache_stored(void *data, redisReply *reply);
 static void ngx_http_llm_cache_ignore(void *data, redisReply *reply);
 
 
@@ -699,7 +700,7 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     argv[4] = (char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%T", llcf->cache_ttl) - ttl;
 
-    if (ngx_http_llm_redis_send(5, argv, argvlen, ngx_http_llm_cache_ignore,
+    if (ngx_http_llm_redis_send(5, argv, argvlen, ngx_http_llm_cache_stored,
                                 NULL)
         != NULL)
     {
@@ -732,6 +733,37 @@ ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx)
 
     (void) ngx_http_llm_redis_send(2, argv, argvlen,
                                    ngx_http_llm_cache_ignore, NULL);
+}
+
+
+/* a refused store (maxmemory with noeviction, say) is logged once */
+
+static void
+ngx_http_llm_cache_stored(void *data, redisReply *reply)
+{
+    static ngx_uint_t  refusing;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (!refusing) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "llm router: redis refused to store an answer: "
+                          "%*s; answers are not cached until it accepts",
+                          (size_t) ngx_min(reply->len, 200), reply->str);
+            refusing = 1;
+        }
+
+        return;
+    }
+
+    if (refusing) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "llm router: redis stores answers again");
+        refusing = 0;
+    }
 }
 
 

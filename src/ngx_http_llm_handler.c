@@ -740,7 +740,10 @@ ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
             continue;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        /* a chunked body's last buffer is empty, its pos NULL */
+        if (b->last > b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     body->len = p - body->data;

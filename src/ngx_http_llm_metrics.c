@@ -204,6 +204,10 @@ ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in)
 
         n = b->last - b->pos;
 
+        if (n == 0) {
+            continue;
+        }
+
         if (n >= NGX_HTTP_LLM_TAIL) {
             ngx_memcpy(ctx->tail, b->last - NGX_HTTP_LLM_TAIL,
                        NGX_HTTP_LLM_TAIL);

@@ -10,7 +10,7 @@ use File::Temp qw(tempdir);
 use File::Copy qw(copy);
 use File::Basename qw(basename);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $nginx = LLMTest::nginx_command();
 my $module = LLMTest::module_path();
 my $top = File::Spec->rel2abs('.');
 

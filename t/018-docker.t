@@ -10,7 +10,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use File::Copy qw(copy);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $nginx = LLMTest::nginx_command();
 
 SKIP: {
     skip "docker-compose not installed", 2 unless -x '/usr/bin/docker-compose';

@@ -72,6 +72,7 @@ use File::Spec ();
 use File::Temp ();
 use HTTP::Tiny ();
 use IO::Socket::INET ();
+use IO::Select ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
@@ -159,6 +160,15 @@ sub _nginx_binary {
     return '/usr/sbin/nginx';
 }
 
+# nginx_command(): the nginx binary as a shell command, with the sanitizer
+# runtime preloaded when the module under test was built with one
+# (TEST_NGINX_PRELOAD, see "make test-asan")
+sub nginx_command {
+    my $pre = $ENV{TEST_NGINX_PRELOAD};
+    return (defined $pre && $pre ne '' ? "LD_PRELOAD='$pre' " : '')
+           . _nginx_binary();
+}
+
 sub start_nginx {
     my ($servroot, $port, $http_conf, %opt) = @_;
     die "LLMTest: start_nginx(\$servroot, \$port, \$http_conf)\n"
@@ -214,6 +224,8 @@ sub start_nginx {
         open STDOUT, '>>', "$servroot/logs/stderr.log";
         open STDERR, '>>', "$servroot/logs/stderr.log";
         _set_pdeathsig();
+        $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_PRELOAD}
+            if $ENV{TEST_NGINX_PRELOAD};
         { no warnings 'exec'; exec { $cmd[0] } @cmd; }
         print STDERR "LLMTest: exec $cmd[0] failed: $!\n";
         POSIX::_exit(127);
@@ -599,6 +611,73 @@ sub http {
     my %o = (headers => { %{ $headers || {} } });
     $o{content} = $body if defined $body;
     return $h->request($method, "http://127.0.0.1:$port$path", \%o);
+}
+
+# raw_http($port, $request_text, %opt): writes the request bytes as given
+# and reads the answer until the server closes (or opt{timeout}, default
+# 30 s); returns { status, headers, body, complete, chunks }.  "complete"
+# says the body ended as announced: the full Content-Length, or the last
+# chunk of a chunked answer; a cut answer has complete 0.  chunks are the
+# chunk payloads of a chunked answer, in order.  opt{close_after} closes
+# the connection after that many seconds instead of reading to the end.
+sub raw_http {
+    my ($port, $req, %opt) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "LLMTest: raw_http $port: $!\n";
+    $s->autoflush(1);
+    print $s $req;
+    my $deadline = Time::HiRes::time()
+                   + ($opt{close_after} // $opt{timeout} // 30);
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    while (1) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    close $s;
+
+    my %r = (status => 0, headers => {}, body => '', complete => 0,
+             chunks => [], raw => $buf);
+    my $he = index($buf, "\r\n\r\n");
+    return \%r if $he < 0;
+    my ($line, @h) = split /\r\n/, substr($buf, 0, $he);
+    ($r{status}) = $line =~ m{^HTTP/1\.\d (\d{3})};
+    $r{status} //= 0;
+    for (@h) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $r{headers}{lc $k} = $v;
+    }
+    my $rest = substr($buf, $he + 4);
+    if (($r{headers}{'transfer-encoding'} // '') =~ /chunked/i) {
+        while ($rest =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $len = hex $1;
+            if ($len == 0) { $r{complete} = 1; last; }
+            last if length($rest) < $len + 2;
+            push @{ $r{chunks} }, substr($rest, 0, $len);
+            $r{body} .= substr($rest, 0, $len);
+            substr($rest, 0, $len + 2) = '';
+        }
+        $r{body} .= $rest unless $r{complete};
+    } elsif (defined(my $cl = $r{headers}{'content-length'})) {
+        $r{body} = $rest;
+        $r{complete} = length($rest) == $cl ? 1 : 0;
+    } else {
+        $r{body} = $rest;
+    }
+    return \%r;
+}
+
+# post_raw($port, $path, $body, \%headers): a POST as raw_http() sends it
+sub post_raw {
+    my ($port, $path, $body, $h, %opt) = @_;
+    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            . "Content-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\n";
+    $req .= "$_: $h->{$_}\r\n" for sort keys %{ $h || {} };
+    return raw_http($port, "$req\r\n$body", %opt);
 }
 
 # parallel($port, [$method, $path, $body, \%headers], ...): sends every

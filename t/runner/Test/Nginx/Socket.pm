@@ -641,6 +641,9 @@ sub start_nginx {
         open STDOUT, '>>', $StderrFile;
         open STDERR, '>>', $StderrFile;
         set_pdeathsig();
+        # a sanitizer runtime for a module built with ASan/UBSan
+        $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_PRELOAD}
+            if $ENV{TEST_NGINX_PRELOAD};
         { no warnings 'exec'; exec { $cmd[0] } @cmd; }
         print STDERR "exec $cmd[0] failed: $!\n";
         POSIX::_exit(127);
