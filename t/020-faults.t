@@ -393,8 +393,9 @@ my $log = LLMTest::slurp("$root/logs/error.log");
 unlike($log, qr/\[error\][^\n]*llm router|\[(crit|alert|emerg)\]/,
        "error log: nothing of ours above warn, nothing critical");
 unlike($log, qr/exited on signal/, "no worker crashed");
-is(scalar(() = $log =~ /redis refused to store an answer: OOM/g), 1,
-   "redis full: one warning, not one per request");
+my $oom = () = $log =~ /redis refused to store an answer: OOM/g;
+ok($oom >= 1 && $oom <= 2, "redis full: warned once per worker (2), not per request")
+    or diag("$oom warnings");
 LLMTest::nginx_clean($root);
 
 # --- a server answering with reply types Redis never sends to GET -----------
