@@ -229,3 +229,106 @@ POST /api/generate
 llm router: bad ollama_generate request: "prompt" must be a string
 --- no_error_log
 do-not-log-me
+
+
+
+=== TEST 19: a huge prompt string within the limit is routed
+--- config
+    llm_router_max_body_size 1m;
+    client_body_buffer_size 1m;
+    location / {
+        llm_router on;
+        proxy_pass http://$llm_upstream;
+    }
+--- request eval
+"POST /api/generate\n" . '{"stream":false,"prompt":"' . ("word " x 180000) . '"}'
+--- error_code: 200
+--- response_body_like: "done":true
+
+
+
+=== TEST 20: duplicate keys: the last one counts, as in Ollama's decoder
+--- request
+POST /api/generate
+{"model":"nope","prompt":"x","stream":false,"model":"auto","prompt":"Hi"}
+--- more_headers
+X-Mock-Echo: 1
+--- error_code: 200
+--- response_body_like: "body_raw":"\{\\"model\\":\\"llama3\.2:3b\\",\\"prompt\\":\\"x\\",\\"stream\\":false,\\"model\\":\\"llama3\.2:3b\\",\\"prompt\\":\\"Hi\\"\}"
+
+
+
+=== TEST 21: a non-JSON content type with a JSON body is accepted
+--- request
+POST /api/generate
+{"prompt":"Hi","stream":false}
+--- more_headers
+Content-Type: text/plain
+--- error_code: 200
+--- response_body_like: "done":true
+
+
+
+=== TEST 22: a form-encoded body is not JSON
+--- request
+POST /api/generate
+prompt=Hi&stream=false
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code: 400
+--- response_body
+{"error":"request body is not valid JSON"}
+
+
+
+=== TEST 23: a chunked body within the limit is routed
+--- raw_request eval
+"POST /api/generate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+. "5\r\n{\"pro\r\n" . "1a\r\nmpt\":\"Hi\",\"stream\":false}\r\n" . "0\r\n\r\n"
+--- error_code: 200
+--- response_body_like: "done":true
+
+
+
+=== TEST 24: a raw NUL byte inside a string
+--- request eval
+"POST /api/generate\n{\"prompt\":\"h\0i\"}"
+--- error_code: 400
+--- response_body
+{"error":"request body is not valid JSON: control character"}
+
+
+
+=== TEST 25: an escaped NUL (\u0000) inside the prompt
+--- request
+POST /api/generate
+{"prompt":"a\u0000b","stream":false}
+--- more_headers
+X-Mock-Echo: 1
+--- error_code: 200
+--- response_body_like: "body_raw":"\{\\"model\\":\\"llama3\.2:3b\\",\\"prompt\\":\\"a\\\\u0000b\\"
+
+
+
+=== TEST 26: a JSON string as the whole body
+--- request
+POST /api/generate
+"just a string"
+--- error_code: 400
+--- response_body
+{"error":"request body must be a JSON object"}
+
+
+
+=== TEST 27: a huge number of keys
+--- config
+    llm_router_max_body_size 1m;
+    client_body_buffer_size 1m;
+    location / {
+        llm_router on;
+        proxy_pass http://$llm_upstream;
+    }
+--- request eval
+"POST /api/generate\n{" . CORE::join(",", map { "\"k$_\":$_" } 1 .. 50000) . ",\"prompt\":\"Hi\",\"stream\":false}"
+--- error_code: 200
+--- response_body_like: "done":true
