@@ -213,11 +213,17 @@ ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
     rd->reported = NGX_HTTP_LLM_REDIS_CONNECTING;
     rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MIN;
 
+    /*
+     * nginx's debug log names a timer by ev->data as a connection
+     * (ngx_event_ident), so a timer's data must point to readable memory
+     */
     rd->retry.handler = ngx_http_llm_redis_connect;
+    rd->retry.data = rd;
     rd->retry.log = cycle->log;
     rd->retry.cancelable = 1;
 
     rd->connect_timer.handler = ngx_http_llm_redis_connect_timeout;
+    rd->connect_timer.data = rd;
     rd->connect_timer.log = cycle->log;
     rd->connect_timer.cancelable = 1;
 
