@@ -197,4 +197,8 @@ test-valgrind: deps module cli unit
 	@tail -n 1 $(BUILD)/valgrind-harness.log | grep -q ' 0 failed' \
 	    && echo "test-valgrind: no memcheck report"
 
+# 30 minutes of mixed load with injected faults: bench/results/SOAK.md
+soak: deps module
+	@python3 bench/soak.py
+
 check-hard: deps fuzz-long test-asan test-valgrind soak

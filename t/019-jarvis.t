@@ -51,7 +51,13 @@ SKIP: {
     skip "ab (apache2-utils) not installed", 2 unless -x '/usr/bin/ab';
     $out = `ab -n 100 -c 10 -T application/json -p $d/payload.json http://127.0.0.1:$port/generate 2>&1`;
     like($out, qr/Complete requests:\s+100\b/, "ab -n 100 -c 10 completes");
-    like($out, qr/Failed requests:\s+0\b/, "... with no failed request");
+    # ab counts an answer whose length differs from the first one as
+    # "failed (Length)"; the mock's timings (total_duration, ...) vary in
+    # digits, so only connect, receive and exception failures count here
+    my ($conn, $recv, $exc) = $out =~ /\(Connect: (\d+), Receive: (\d+), Length: \d+, Exceptions: (\d+)\)/;
+    $conn //= 0; $recv //= 0; $exc //= 0;
+    ok($out =~ /Failed requests:\s+0\b/ || ($conn + $recv + $exc == 0 && $out !~ /Non-2xx/),
+       "... with no failed request (connect, receive, exceptions, non-2xx)") or diag($out);
 }
 
 LLMTest::stop_nginx($nginx);

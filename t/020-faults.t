@@ -468,8 +468,11 @@ SKIP: {
     # writes, with "daemon on"
     $port = LLMTest::free_port();
     $root = File::Spec->rel2abs("t/servroot-upgrade");
+    # nginx passes only "env" variables to the new binary: keep the
+    # sanitizer runtime of a test-asan run
     $nginx = LLMTest::start_nginx($root, $port, conf($port, "127.0.0.1:$rport"),
-                                  workers => 2);
+                                  workers => 2, main_config => $ENV{TEST_NGINX_PRELOAD}
+                                  ? "env LD_PRELOAD;\nenv ASAN_OPTIONS;\nenv UBSAN_OPTIONS;" : '');
     LLMTest::stop_nginx($nginx);
     my $cf = "$root/conf/nginx.conf";
     my $text = LLMTest::slurp($cf) =~ s/^daemon off;/daemon on;/mr;

@@ -593,10 +593,14 @@ END {
 # memcheck reported nothing.
 sub nginx_clean {
     my $servroot = shift;
-    my $log = slurp("$servroot/logs/error.log");
-    my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ }
+    # ASan/UBSan reports go to stderr: the error log in a worker,
+    # stderr.log before the master opened its log
+    my $log = slurp("$servroot/logs/error.log")
+              . (slurp("$servroot/logs/stderr.log") // '');
+    my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal
+                      |runtime\ error:|ERROR:\ AddressSanitizer/x }
               split /\n/, $log;
-    Test::More::ok(!@bad, "$servroot: no alert or crash in the error log")
+    Test::More::ok(!@bad, "$servroot: no alert, crash or sanitizer report in the logs")
         or Test::More::diag(join "\n", @bad);
     return unless $ENV{TEST_NGINX_USE_VALGRIND};
     my $vg = join '', map { slurp($_) } glob("$servroot/logs/valgrind.*.log");

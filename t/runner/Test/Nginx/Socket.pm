@@ -844,6 +844,9 @@ sub check_nginx_health {
         for my $l (split /\n/, $err) {
             if ($l =~ /exited on signal \d+/ || $l =~ /\bsignal 11\b/) {
                 push @problems, "crash reported in error.log: $l";
+            } elsif ($l =~ /runtime error:|ERROR: AddressSanitizer/) {
+                # ASan/UBSan write to stderr: the error log in a worker
+                push @problems, "sanitizer report in error.log: $l";
             } elsif ($UseValgrind
                      && $l =~ /exited with code $ValgrindErrorExitCode\b/)
             {
