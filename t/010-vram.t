@@ -110,4 +110,50 @@ is(scalar(@reading), 2, "one log line each time it reads again");
 my @rocm = ($log =~ /GPU "nogpu": [^\n]*VRAM unknown/g);
 is(scalar(@rocm), 1, "rocm-smi failure logged once, not per poll");
 
+# rocm-smi-lib missing: nginx runs in its own mount namespace where the
+# library file is an empty file (dlopen fails); the probe says so once and
+# routing goes on
+SKIP: {
+    my ($lib) = grep { -f $_ && !-l $_ } glob('/usr/lib/librocm_smi64.so.*'),
+                                          glob('/usr/lib/*/librocm_smi64.so.*');
+    skip "needs root, unshare and an installed rocm-smi-lib", 4
+        if $> != 0 || !$lib || system('unshare -m true 2>/dev/null') != 0
+           || $ENV{TEST_NGINX_USE_VALGRIND};
+    my $wrap = File::Spec->rel2abs("$servroot-nolib.sh");
+    open my $w, '>', $wrap or die $!;
+    print $w "#!/bin/sh\nexec unshare -m sh -c 'mount --bind /dev/null $lib"
+        . " && exec \"\$0\" \"\$@\"' " . LLMTest::_nginx_binary() . ' "$@"' . "\n";
+    close $w;
+    chmod 0755, $wrap;
+    local $ENV{TEST_NGINX_BINARY} = $wrap;
+    $port = LLMTest::free_port();
+    $nginx = LLMTest::start_nginx("$servroot-nolib", $port, <<"CONF", log_level => 'notice');
+    upstream ollama_big { server 127.0.0.1:$big; }
+    upstream ollama_small { server 127.0.0.1:$small; }
+    llm_router_zone llm 1m;
+    llm_gpu gpu0 source=rocm_smi interval=50ms;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b gpu=gpu0;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+    server {
+        listen 127.0.0.1:$port;
+        add_header X-LLM-Route \$llm_target always;
+        add_header X-LLM-Reason \$llm_route_reason always;
+        location / {
+            llm_router on;
+            proxy_pass http://\$llm_upstream;
+        }
+        location = /status { llm_router_status; }
+    }
+CONF
+    ok(LLMTest::wait_until(sub {
+        LLMTest::slurp("$servroot-nolib/logs/error.log") =~ /GPU "gpu0"/ }, 10),
+       "rocm-smi-lib missing: the probe reports it");
+    is(route(), "200 big complexity", "rocm-smi-lib missing: routing goes on, VRAM unknown");
+    LLMTest::stop_nginx($nginx);
+    $log = LLMTest::slurp("$servroot-nolib/logs/error.log");
+    like($log, qr/GPU "gpu0": [^\n]*(rocm-smi-lib|librocm_smi64)/, "... naming the library");
+    LLMTest::nginx_clean("$servroot-nolib");
+    unlink $wrap;
+}
+
 done_testing();
