@@ -57,7 +57,8 @@ $(BUILD)/nginx/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	cd $(NGINX_SRC) && $(MAKE) -s -f $(BUILD)/nginx/Makefile modules
-	cp $(BUILD)/nginx/ngx_http_llm_router_module.so $@
+	@# a new file, not rewritten in place: a running nginx has the old one mapped
+	cp $(BUILD)/nginx/ngx_http_llm_router_module.so $@.tmp && mv -f $@.tmp $@
 
 module: $(MODULE)
 
@@ -149,7 +150,7 @@ fuzz-long: fuzz
 	        -print_final_stats=1 $(BUILD)/long-corpus-$$n \
 	        > $(BUILD)/long-$$n.log 2>&1 || \
 	        { tail -n 40 $(BUILD)/long-$$n.log; exit 1; }; \
-	    grep -E "^stat::number_of_executed_units|^#[0-9]+ *DONE" \
+	    grep -E "^stat::number_of_executed_units|^#[0-9]+[[:space:]]+DONE" \
 	        $(BUILD)/long-$$n.log | tail -n 2; \
 	done
 
@@ -171,7 +172,7 @@ $(BUILD)/asan/nginx/Makefile: config
 
 $(ASAN_MODULE): $(BUILD)/asan/nginx/Makefile $(MODULE_SRCS)
 	cd $(NGINX_SRC) && $(MAKE) -s -f $(BUILD)/asan/nginx/Makefile modules
-	cp $(BUILD)/asan/nginx/ngx_http_llm_router_module.so $@
+	cp $(BUILD)/asan/nginx/ngx_http_llm_router_module.so $@.tmp && mv -f $@.tmp $@
 
 module-asan: $(ASAN_MODULE)
 

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import statistics
 import sys
@@ -180,6 +181,10 @@ def main():
     rd, rport = B.redis()
     big, bport = B.mock('big', 'gpt-oss:20b', *BIG_ARGS)
     small, sport = B.mock('small', 'llama3.2:3b', *SMALL_ARGS)
+    # a copy of the module: rebuilding build/ during the run cannot touch it
+    B.MODULE = os.path.join(B.RUN, 'soak-module.so')
+    shutil.copyfile(os.path.join(B.TOP, 'build',
+                                 'ngx_http_llm_router_module.so'), B.MODULE)
     port = B.free_port()
     ngx = B.nginx('soak', router_conf(bport, sport, rport, port), workers=2)
     B.say('soak: %d s at concurrency %d on 127.0.0.1:%d' % (SECONDS, CONC,
@@ -262,8 +267,11 @@ def main():
             time.sleep(0.5)
 
     pids0 = worker_pids(ngx.pid)
-    ts = [threading.Thread(target=client, args=(k,)) for k in range(CONC)]
-    ts += [threading.Thread(target=sampler), threading.Thread(target=chaos)]
+    # daemon threads: an interrupt (Ctrl-C, TERM) ends the run at once
+    ts = [threading.Thread(target=client, args=(k,), daemon=True)
+          for k in range(CONC)]
+    ts += [threading.Thread(target=sampler, daemon=True),
+           threading.Thread(target=chaos, daemon=True)]
     for t in ts:
         t.start()
     while time.time() - t0 < SECONDS:

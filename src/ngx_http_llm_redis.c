@@ -14,6 +14,7 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_llm_redis.h"
+#include "ngx_llm_cache_entry.h"
 
 
 #define NGX_HTTP_LLM_REDIS_DOWN        0
@@ -297,6 +298,8 @@ ngx_http_llm_redis_connect(ngx_event_t *ev)
         redisAsyncFree(ac);
         return;
     }
+
+    ngx_llm_reply_guard(ac->c.reader);
 
     c = ngx_get_connection(ac->c.fd, rd->log);
     if (c == NULL) {

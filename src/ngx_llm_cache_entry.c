@@ -12,6 +12,22 @@
 #define NGX_LLM_ENTRY_MAGIC  "LLM1 "
 
 
+#if (HIREDIS_MAJOR >= 1)
+typedef size_t  ngx_llm_elements_t;
+#else
+typedef int     ngx_llm_elements_t;
+#endif
+
+
+static void *ngx_llm_reply_array(const redisReadTask *task,
+    ngx_llm_elements_t elements);
+
+
+static redisReplyObjectFunctions  ngx_llm_reply_fn;
+static void *(*ngx_llm_reply_create_array)(const redisReadTask *task,
+    ngx_llm_elements_t elements);
+
+
 size_t
 ngx_llm_entry_header_len(size_t model_len, size_t type_len)
 {
@@ -240,4 +256,33 @@ ngx_llm_reply_poll(const redisReply *reply, int stream, ngx_llm_entry_t *e)
 
     /* the holder is gone, or the value is unreadable: go on alone */
     return NGX_LLM_REPLY_ABSENT;
+}
+
+
+void
+ngx_llm_reply_guard(redisReader *reader)
+{
+    if (reader->fn == NULL || reader->fn == &ngx_llm_reply_fn) {
+        return;
+    }
+
+    if (ngx_llm_reply_create_array == NULL) {
+        ngx_llm_reply_fn = *reader->fn;
+        ngx_llm_reply_create_array = reader->fn->createArray;
+        ngx_llm_reply_fn.createArray = ngx_llm_reply_array;
+    }
+
+    reader->fn = &ngx_llm_reply_fn;
+}
+
+
+static void *
+ngx_llm_reply_array(const redisReadTask *task, ngx_llm_elements_t elements)
+{
+    if (elements > NGX_LLM_REPLY_MAX_ELEMENTS) {
+        /* NULL: the reader fails with an error, the connection is reset */
+        return NULL;
+    }
+
+    return ngx_llm_reply_create_array(task, elements);
 }

@@ -40,6 +40,17 @@ typedef enum {
 } ngx_llm_reply_e;
 
 
+/*
+ * hiredis allocates a multi-bulk reply's element array from the count on
+ * the wire, before the elements arrive: "*300000000" would cost 2.4 GB.
+ * Our commands get at most two elements back; ngx_llm_reply_guard() makes
+ * a reader refuse (as a protocol error) arrays longer than this.
+ */
+#define NGX_LLM_REPLY_MAX_ELEMENTS  64
+
+void ngx_llm_reply_guard(redisReader *reader);
+
+
 /* the bytes before the body; write_header returns the end of what it wrote */
 size_t ngx_llm_entry_header_len(size_t model_len, size_t type_len);
 unsigned char *ngx_llm_entry_write_header(unsigned char *p, int stream,

@@ -6,6 +6,7 @@
  * RESP byte stream, parsed by hiredis's own reader as it would be off the
  * socket; every reply it yields is given to the GET, SET NX and MGET
  * interpretations for both framings.  A found entry lies inside the reply.
+ * The reader has the module's guard against huge element counts.
  */
 
 
@@ -69,6 +70,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     if (reader == NULL) {
         return 0;
     }
+
+    ngx_llm_reply_guard(reader);
 
     if (redisReaderFeed(reader, (const char *) data, size) == REDIS_OK) {
 

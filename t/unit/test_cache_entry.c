@@ -206,5 +206,29 @@ main(void)
     free(el[1]);
     free(arr);
 
+    /* the reader's guard against huge element counts */
+
+    {
+        void         *out;
+        redisReader  *rd;
+
+        rd = redisReaderCreate();
+        ngx_llm_reply_guard(rd);
+        redisReaderFeed(rd, "*2\r\n$-1\r\n$1\r\n1\r\n", 16);
+        out = NULL;
+        CHECK(redisReaderGetReply(rd, &out) == REDIS_OK && out != NULL
+              && ((redisReply *) out)->elements == 2, "2 elements read");
+        freeReplyObject(out);
+        redisReaderFree(rd);
+
+        rd = redisReaderCreate();
+        ngx_llm_reply_guard(rd);
+        redisReaderFeed(rd, "*299999999\r\n", 13);
+        out = NULL;
+        CHECK(redisReaderGetReply(rd, &out) == REDIS_ERR && out == NULL,
+              "an array of 299 999 999 elements is refused, not allocated");
+        redisReaderFree(rd);
+    }
+
     UNIT_DONE("cache_entry");
 }
