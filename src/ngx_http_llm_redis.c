@@ -465,7 +465,10 @@ ngx_http_llm_redis_on_disconnect(const redisAsyncContext *ac, int status)
 
     ngx_http_llm_redis_down(NGX_HTTP_LLM_REDIS_DOWN,
                             status == REDIS_OK ? "connection closed"
-                                               : ac->errstr);
+                            : ac->err == REDIS_ERR_OOM
+                              ? "a reply longer than any of ours, "
+                                "or out of memory"
+                            : ac->errstr);
 }
 
 

@@ -407,7 +407,9 @@ if ($fake == 0) {
     my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $fake_port,
                                   Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
     my @odd = (":42\r\n", "*1\r\n\$1\r\nx\r\n", "+OK\r\n", "\$7\r\ngarbage\r\n",
-               "*-1\r\n", "-WRONGTYPE Operation against a key\r\n");
+               "*-1\r\n", "-WRONGTYPE Operation against a key\r\n",
+               # an array count hiredis would allocate before the elements
+               "*299999999\r\n");
     my $i = 0;
     while (my $c = $l->accept) {
         $i++;
@@ -452,6 +454,8 @@ $log = LLMTest::slurp("$root/logs/error.log");
 unlike($log, qr/\[error\][^\n]*llm router|\[(crit|alert|emerg)\]|exited on signal/,
        "odd replies: no error, no crash");
 like($log, qr/unexpected Redis reply type/, "odd replies: warned");
+like($log, qr/redis [^\n]* unavailable \(a reply longer than any of ours/,
+     "a huge array count: the connection is dropped, not 2.4 GB allocated");
 LLMTest::nginx_clean($root);
 
 # --- binary upgrade (USR2, WINCH, QUIT) under load ----------------------------
