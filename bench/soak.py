@@ -181,6 +181,12 @@ def main():
     rd, rport = B.redis()
     big, bport = B.mock('big', 'gpt-oss:20b', *BIG_ARGS)
     small, sport = B.mock('small', 'llama3.2:3b', *SMALL_ARGS)
+    # this run's logs only
+    for name in ('error.log', 'stderr.log'):
+        try:
+            os.unlink(os.path.join(B.RUN, 'soak', 'logs', name))
+        except OSError:
+            pass
     # a copy of the module: rebuilding build/ during the run cannot touch it
     B.MODULE = os.path.join(B.RUN, 'soak-module.so')
     shutil.copyfile(os.path.join(B.TOP, 'build',
