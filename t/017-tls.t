@@ -121,7 +121,9 @@ unlike($c, qr/"done":true/, "... before the tier finished");
 # cache hits over TLS
 my $q = '{"model":"auto","stream":false,"prompt":"Cache me over TLS"}';
 req('/api/generate', $q);
-ok(LLMTest::wait_until(sub { (req('/api/generate', $q))[0] =~ /^x-llm-cache: HIT/mi }, 5),
+# (valgrind: the workers' first Redis connection may take a few retries)
+ok(LLMTest::wait_until(sub { (req('/api/generate', $q))[0] =~ /^x-llm-cache: HIT/mi },
+                       $ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 5),
    "a repeated request is a cache hit over TLS");
 
 # upstream TLS with verification

@@ -403,18 +403,17 @@ LLMTest::nginx_clean($root);
 my $fake_port = LLMTest::free_port();
 my $fake = fork;
 if ($fake == 0) {
-    # one process per connection; every GET gets the next odd reply
+    # one process per connection; its GETs get the odd replies in turn,
+    # the last of which makes the module drop the connection
     my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $fake_port,
                                   Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
     my @odd = (":42\r\n", "*1\r\n\$1\r\nx\r\n", "+OK\r\n", "\$7\r\ngarbage\r\n",
                "*-1\r\n", "-WRONGTYPE Operation against a key\r\n",
                # an array count hiredis would allocate before the elements
                "*299999999\r\n");
-    my $i = 0;
     while (my $c = $l->accept) {
-        $i++;
         next if fork;
-        my $k = $i;
+        my $k = 0;
         while (defined(my $line = <$c>)) {
             next unless $line =~ /^\*(\d+)/;
             my @a;
@@ -437,7 +436,9 @@ $nginx = LLMTest::start_nginx($root, $port, conf($port, "127.0.0.1:$fake_port"))
 ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 10),
    "fake redis: connected");
 my %seen;
-for (1 .. 12) {
+for (1 .. 14) {
+    # each request on a connected worker, so that every one sends its GET
+    LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 15);
     my $r = post($port, gen(0));
     $seen{ $r->{status} . ' ' . ($r->{complete} ? 'whole' : 'cut') }++;
     $seen{cache}{ $r->{headers}{'x-llm-cache'} // '-' }++;
