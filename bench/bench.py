@@ -241,6 +241,36 @@ def say(*a):
     print('==>', *a, flush=True)
 
 
+# --- configuration shared by the scenarios --------------------------------------
+
+def tiers(bport, sport, big='4 queue=4', small='8 queue=8'):
+    """the two mock tiers' upstreams, the zone and the tiers (max_inflight=)"""
+    return '''
+    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
+    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=%s;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=%s;
+''' % (bport, sport, big, small)
+
+
+# the README's fallback: the other tier on 502/503/504, then one JSON error
+FALLBACK = '''
+        proxy_intercept_errors on;
+        recursive_error_pages on;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+            error_page 502 503 504 = @fb;
+        }
+        location @fb {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+            error_page 502 503 504 = @fb;
+        }
+'''
+
+
 # --- scenario 1: overhead ---------------------------------------------------------
 
 ANSWER = json.dumps({
@@ -515,10 +545,7 @@ def workload_stack(policy):
     else:
         cap = ('4 queue=4', '8 queue=8') if policy == 'ours' \
             else ('100000', '100000')
-        conf = ups + '''
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=%s;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=%s;
+        conf = tiers(bport, sport, *cap) + '''
     server {
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
@@ -528,7 +555,7 @@ def workload_stack(policy):
             llm_router on;
             proxy_pass http://$llm_upstream;
         }
-    }''' % (cap[0], cap[1], port)
+    }''' % port
     ngx = nginx('workload-' + policy, conf)
     return [ngx, big, small], port
 
@@ -633,12 +660,7 @@ def scenario_failover():
     small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
                         '52', '--tokens', '24', '--slots', '8')
     port = free_port()
-    ngx = nginx('failover', '''
-    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
-    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4 queue=4;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8 queue=8;
+    ngx = nginx('failover', tiers(bport, sport) + '''
     llm_router_breaker failures=3 cooldown=5s;
     llm_router_health_check interval=1s timeout=500ms;
     server {
@@ -647,21 +669,10 @@ def scenario_failover():
         proxy_set_header Connection "";
         proxy_connect_timeout 1s;
         proxy_read_timeout 600s;
-        proxy_intercept_errors on;
-        recursive_error_pages on;
         add_header X-LLM-Reason $llm_route_reason always;
         add_header X-LLM-Fallback $llm_fallback always;
-        location / {
-            llm_router on;
-            proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
-        }
-        location @fb {
-            llm_router on;
-            proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
-        }
-    }''' % (bport, sport, port))
+%s
+    }''' % (port, FALLBACK))
     items = load_prompts()
     recs = []
     lock = threading.Lock()
@@ -732,12 +743,7 @@ def scenario_cache():
     small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
                         '52', '--tokens', '24', '--slots', '8')
     port = free_port()
-    ngx = nginx('cache', '''
-    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
-    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8;
+    ngx = nginx('cache', tiers(bport, sport, '4', '8') + '''
     llm_redis 127.0.0.1:%d;
     server {
         listen 127.0.0.1:%d;
@@ -749,7 +755,7 @@ def scenario_cache():
             llm_router on;
             proxy_pass http://$llm_upstream;
         }
-    }''' % (bport, sport, redis_port, port))
+    }''' % (redis_port, port))
     items = load_prompts()
     rnd = random.Random(3)
     seq = [rnd.choice(items) for _ in range(60 if QUICK else 135)]

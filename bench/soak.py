@@ -45,12 +45,7 @@ SMALL_ARGS = ['--ttft', '10', '--tps', '800', '--tokens', '12', '--slots', '8']
 
 
 def router_conf(bport, sport, rport, port):
-    return '''
-    upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
-    upstream ollama_small { server 127.0.0.1:%d; keepalive 32; }
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4 queue=4;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8 queue=8;
+    return B.tiers(bport, sport) + '''
     llm_router_breaker failures=3 cooldown=2s;
     llm_router_health_check interval=1s timeout=500ms;
     llm_redis 127.0.0.1:%d timeout=200ms;
@@ -61,23 +56,12 @@ def router_conf(bport, sport, rport, port):
         proxy_buffering off;
         proxy_connect_timeout 1s;
         proxy_read_timeout 10s;
-        proxy_intercept_errors on;
-        recursive_error_pages on;
         llm_cache on;
         llm_cache_ttl 120s;
         add_header X-LLM-Fallback $llm_fallback always;
-        location / {
-            llm_router on;
-            proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
-        }
-        location @fb {
-            llm_router on;
-            proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
-        }
         location = /status { llm_router_status; }
-    }''' % (bport, sport, rport, port)
+%s
+    }''' % (rport, port, B.FALLBACK)
 
 
 # --- one request ----------------------------------------------------------
