@@ -28,32 +28,15 @@ sub conf {
 
     server {
         listen 127.0.0.1:$port;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_buffering off;
-        proxy_connect_timeout 1s;
-        proxy_read_timeout 1s;
-        proxy_intercept_errors on;
-        recursive_error_pages on;
-
+${\ LLMTest::fallback_server() }
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Reason \$llm_route_reason always;
         add_header X-LLM-Fallback \$llm_fallback always;
 
-        location / {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
-        }
         location = /generate {
             llm_router on;
             proxy_pass http://\$llm_upstream/api/generate;
             error_page 502 503 504 = \@llm_fallback_generate;
-        }
-        location \@llm_fallback {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
         }
         location \@llm_fallback_generate {
             llm_router on;
@@ -77,12 +60,6 @@ sub summary {
     return join ' ', $r->{status}, $h->{'x-llm-route'} // '-',
         $h->{'x-llm-reason'} // '-', $h->{'x-llm-fallback'} // '-',
         $h->{'x-mock-name'} // '-';
-}
-
-sub inflight_zero {
-    my $port = shift;
-    my $s = LLMTest::status($port);
-    return $s->{tiers}{big}{inflight} == 0 && $s->{tiers}{small}{inflight} == 0;
 }
 
 # --- fallback ---------------------------------------------------------------
@@ -125,7 +102,7 @@ like($r->{content}, qr/^\{"error":\{"message":"no tier could answer: both failed
      "... OpenAI-style error");
 
 LLMTest::mock_restore('big', 'small');
-ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "in-flight back to 0");
+ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "in-flight back to 0");
 my $st = LLMTest::status($port);
 cmp_ok($st->{tiers}{big}{fallbacks}, '>=', 5, "status counts fallbacks away from big");
 LLMTest::stop_nginx($nginx);
@@ -162,7 +139,7 @@ is(summary(post($port, $complex)), "200 small fallback big->small small",
    "the probe fails: answered by small");
 is(LLMTest::status($port)->{tiers}{big}{breaker}, 'open', "breaker open again");
 LLMTest::mock_restore('big');
-ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "in-flight back to 0");
+ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "in-flight back to 0");
 LLMTest::stop_nginx($nginx);
 
 # --- health check -----------------------------------------------------------
@@ -201,7 +178,7 @@ LLMTest::mock_restore('big');
 ok(LLMTest::wait_until(sub { LLMTest::status($port)->{tiers}{big}{model_loaded} }, 5),
    "loaded again");
 is(summary(post($port, $medium)), "200 big complexity - big", "medium back on big");
-ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "in-flight back to 0");
+ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "in-flight back to 0");
 
 LLMTest::stop_nginx($nginx);
 

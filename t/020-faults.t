@@ -32,14 +32,7 @@ sub conf {
 
     server {
         listen 127.0.0.1:$port;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_buffering off;
-        proxy_connect_timeout 1s;
-        proxy_read_timeout 2s;
-        proxy_intercept_errors on;
-        recursive_error_pages on;
-
+${\ LLMTest::fallback_server(read_timeout => '2s') }
         llm_cache on;
         llm_cache_max_size 16k;
         llm_cache_lock on;
@@ -47,16 +40,6 @@ sub conf {
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Fallback \$llm_fallback always;
 
-        location / {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
-        }
-        location \@llm_fallback {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
-        }
         location = /status { llm_router_status; }
     }
 CONF
@@ -85,12 +68,6 @@ sub chat {
 
 sub post { my ($port, $path, $body, %o) = @_; LLMTest::post_raw($port, $path, $body, undef, %o) }
 
-sub inflight_zero {
-    my $port = shift;
-    my $s = LLMTest::status($port);
-    return $s->{tiers}{big}{inflight} == 0 && $s->{tiers}{small}{inflight} == 0;
-}
-
 my $rport = LLMTest::start_redis(undef, '--enable-debug-command', 'yes');
 my $port = LLMTest::free_port();
 my $root = "t/servroot-inject";
@@ -105,7 +82,7 @@ ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 1
 sub after {
     my ($name, $cached, $path, $body) = @_;
     LLMTest::mock_restore('big', 'small');
-    ok(LLMTest::wait_until(sub { inflight_zero($port) }, 10),
+    ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 10),
        "$name: in-flight back to 0");
     my $again;
     LLMTest::wait_until(sub {
@@ -262,7 +239,7 @@ for my $code (502, 503, 504) {
     close $s;
     # the next request on the same workers shows the close was processed
     post($port, '/api/version', '');
-    ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5),
+    ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5),
        "client gone before its body: in-flight 0");
     my $after = LLMTest::mock_stats('big')->{requests} + LLMTest::mock_stats('small')->{requests};
     is($after, $before, "client gone before its body: no tier contacted");
@@ -280,7 +257,7 @@ for my $code (502, 503, 504) {
     my $r = post($port, @req, close_after => 0.1);
     is($r->{status}, 0, "client gone during the lookup: left before an answer");
     waitpid($sleeper, 0);
-    ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "lookup: in-flight 0");
+    ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "lookup: in-flight 0");
     after("client gone during the lookup", 0, @req);
     cmp_ok(LLMTest::mock_stats('big')->{requests} - $before, '<=', 2,
            "lookup: the abandoned request went no further than one tier call");
@@ -367,7 +344,7 @@ for my $code (502, 503, 504) {
         close $f;
         POSIX::_exit(0);
     }
-    ok(LLMTest::wait_until(sub { !inflight_zero($port) }, 5), "load started");
+    ok(LLMTest::wait_until(sub { !LLMTest::inflight_zero($port) }, 5), "load started");
     LLMTest::stop_redis($rport);
     waitpid($kid, 0);
     my $res = JSON::PP->new->decode(LLMTest::slurp($out));
@@ -375,7 +352,7 @@ for my $code (502, 503, 504) {
     is(scalar(grep { $_->[0] == 200 && $_->[1] =~ /"done":true/ } @$res), 30,
        "redis killed under load: every one a whole 200");
     LLMTest::mock_restore('big', 'small');
-    ok(LLMTest::wait_until(sub { inflight_zero($port) }, 10),
+    ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 10),
        "redis killed under load: in-flight 0");
     LLMTest::start_redis($rport, '--enable-debug-command', 'yes');
     ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 15),
@@ -447,7 +424,7 @@ is_deeply([grep { !ref $seen{$_} } sort keys %seen], ['200 whole'],
           "odd reply types: every request answered whole");
 ok($seen{cache}{ERROR} && $seen{cache}{MISS}, "odd replies: ERROR for wrong types, MISS for unreadable values")
     or diag(explain($seen{cache}));
-ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "odd replies: in-flight 0");
+ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "odd replies: in-flight 0");
 LLMTest::stop_nginx($nginx);
 kill 'TERM', $fake;
 waitpid($fake, 0);
@@ -508,7 +485,7 @@ SKIP: {
         POSIX::_exit(0);
     }
 
-    ok(LLMTest::wait_until(sub { !inflight_zero($port) }, 5), "upgrade: load running");
+    ok(LLMTest::wait_until(sub { !LLMTest::inflight_zero($port) }, 5), "upgrade: load running");
     kill 'USR2', $old;
     my $new;
     ok(LLMTest::wait_until(sub {
@@ -526,7 +503,7 @@ SKIP: {
     LLMTest::mock_restore('big', 'small');
     my $r = post($port, gen(0));
     ok($r->{status} == 200 && $r->{complete}, "upgrade: the new master serves");
-    ok(LLMTest::wait_until(sub { inflight_zero($port) }, 5), "upgrade: in-flight 0");
+    ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 5), "upgrade: in-flight 0");
     kill 'QUIT', $new;
     LLMTest::wait_until(sub { !kill 0, $new }, 10);
     $log = LLMTest::slurp("$root/logs/error.log");

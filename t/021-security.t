@@ -37,25 +37,12 @@ sub conf {
     server {
         listen 127.0.0.1:$port;
         access_log logs/llm.json llm_json;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_buffering off;
-        proxy_intercept_errors on;
-        recursive_error_pages on;
+${\ LLMTest::fallback_server() }
         llm_cache on;
 
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Reason \$llm_route_reason always;
 
-        location / {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
-        }
-        location \@llm_fallback {
-            llm_router on;
-            proxy_pass http://\$llm_upstream;
-        }
         location = /status { llm_router_status; }
     }
 

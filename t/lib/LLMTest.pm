@@ -724,6 +724,40 @@ sub status {
     return JSON::PP->new->decode($res->{content});
 }
 
+# fallback_server(read_timeout => '1s'): the server-level lines of the
+# README's fallback setup: proxy settings for the tiers, "location /" and
+# "@llm_fallback", each moving a 502/503/504 to the other tier
+sub fallback_server {
+    my %o = @_;
+    my $rt = $o{read_timeout} || '1s';
+    return <<"EOC";
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_connect_timeout 1s;
+        proxy_read_timeout $rt;
+        proxy_intercept_errors on;
+        recursive_error_pages on;
+
+        location / {
+            llm_router on;
+            proxy_pass http://\$llm_upstream;
+            error_page 502 503 504 = \@llm_fallback;
+        }
+        location \@llm_fallback {
+            llm_router on;
+            proxy_pass http://\$llm_upstream;
+            error_page 502 503 504 = \@llm_fallback;
+        }
+EOC
+}
+
+# inflight_zero($port): both tiers' in-flight counts are 0 (status JSON)
+sub inflight_zero {
+    my $s = status(shift);
+    return $s->{tiers}{big}{inflight} == 0 && $s->{tiers}{small}{inflight} == 0;
+}
+
 # wait_until(sub { ... }, $seconds): polls the condition (a readiness
 # check, not a fixed sleep) until it holds; returns its last value
 sub wait_until {
