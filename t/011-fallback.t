@@ -5,8 +5,6 @@ use lib 't/lib';
 use LLMTest;
 use Test::More;
 
-my $big = $ENV{TEST_NGINX_BIG_PORT};
-my $small = $ENV{TEST_NGINX_SMALL_PORT};
 
 my $complex = '{"model":"auto","stream":false,"prompt":"Analyze the time'
     . ' complexity of heapsort, prove its worst case step by step and'
@@ -18,12 +16,7 @@ my $medium = '{"model":"auto","stream":false,"prompt":"Explain what a hash'
 sub conf {
     my ($port, $extra) = @_;
     return <<"CONF";
-    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
-    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
-
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+${\ LLMTest::tiers_conf() }
     $extra
 
     server {

@@ -15,18 +15,11 @@ use IO::Socket::INET;
 use POSIX ();
 use File::Spec;
 
-my $big = $ENV{TEST_NGINX_BIG_PORT};
-my $small = $ENV{TEST_NGINX_SMALL_PORT};
 
 sub conf {
     my ($port, $redis) = @_;
     return <<"CONF";
-    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
-    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
-
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+${\ LLMTest::tiers_conf() }
     llm_router_breaker failures=1000 cooldown=1s;
     llm_redis $redis timeout=300ms;
 

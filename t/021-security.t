@@ -11,7 +11,6 @@ use IO::Socket::INET;
 use File::Spec;
 
 my $big = $ENV{TEST_NGINX_BIG_PORT};
-my $small = $ENV{TEST_NGINX_SMALL_PORT};
 my $marker = 'PROMPT-MARKER-7f3a';
 my $password = 'Secr3t-PW-91c2';
 
@@ -25,11 +24,7 @@ sub conf {
     my ($port, $redis, $extra) = @_;
     $extra //= '';
     return <<"CONF";
-    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
-    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
-    llm_router_zone llm 1m;
-    llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
-    llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+${\ LLMTest::tiers_conf() }
     llm_redis $redis;
     include ${\ File::Spec->rel2abs('conf/llm_log_format.conf') };
     $extra

@@ -724,6 +724,19 @@ sub status {
     return JSON::PP->new->decode($res->{content});
 }
 
+# tiers_conf(): the http-level lines most live suites share: an upstream
+# per mock tier, the shared zone and the two tiers
+sub tiers_conf {
+    my ($big, $small) = map { mock_port($_) } qw(big small);
+    return <<"EOC";
+    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
+    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+EOC
+}
+
 # fallback_server(read_timeout => '1s'): the server-level lines of the
 # README's fallback setup: proxy settings for the tiers, "location /" and
 # "@llm_fallback", each moving a 502/503/504 to the other tier
