@@ -390,6 +390,7 @@ ngx_http_llm_cache_resume(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     c = r->connection;
 
     ctx->cache_status = status;
+    ctx->lookup = 0;
     r->main->count--;
 
     rc = ngx_http_llm_route_continue(r, ctx);
@@ -417,6 +418,7 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     r->main->count--;
 
+    ctx->lookup = 0;
     ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
     ctx->routed = 1;
     ngx_str_set(&ctx->reason, "cache");

@@ -68,7 +68,16 @@ ngx_http_llm_handler(ngx_http_request_t *r)
                 return NGX_DECLINED;
             }
 
-            return ctx->body_ready ? ngx_http_llm_route(r, ctx) : NGX_DONE;
+            /*
+             * Still reading the body or waiting for Redis: a write event
+             * on a kept-alive connection may run the phases meanwhile.
+             */
+
+            if (!ctx->body_ready || ctx->waiting_body || ctx->lookup) {
+                return NGX_DONE;
+            }
+
+            return ngx_http_llm_route(r, ctx);
         }
 
         /* back in a router location after an internal redirect */
@@ -277,6 +286,9 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         rc = ngx_http_llm_cache_lookup(r, ctx);
 
         if (rc == NGX_DONE) {
+            /* the Redis callback resumes the phases */
+            ctx->lookup = 1;
+            r->write_event_handler = ngx_http_request_empty_handler;
             return NGX_DONE;
         }
 

@@ -161,6 +161,7 @@ typedef struct {
 
     unsigned                   body_ready:1;
     unsigned                   waiting_body:1;
+    unsigned                   lookup:1;      /* waiting for Redis */
     unsigned                   routed:1;
     unsigned                   classified:1;
     unsigned                   stream:1;

@@ -58,6 +58,11 @@ package LLMTest;
 #   stop_nginx($handle)          QUIT/TERM/KILL with bounded waits; returns
 #                                the wait status
 #   slurp($file)                 file contents ('' when unreadable)
+#   http($port, $method, $path, $body, \%h)
+#                                one request on a kept-alive connection
+#                                (http_close(): on a connection of its own)
+#   pipeline($port, [$method, $path, $body, \%h], ...)
+#                                pipelined requests on one connection
 #
 # Environment: LLMTEST_NODE (node binary), LLMTEST_MOCK_SCRIPT (mock
 # script), LLMTEST_MOCK_TIMEOUT (seconds), LLMTEST_KEEP_LOGS (keep the
@@ -608,13 +613,126 @@ sub nginx_clean {
 }
 
 # http($port, $method, $path, $body, \%headers): one request with
-# HTTP::Tiny; returns its response hash (status, headers, content).
+# HTTP::Tiny; returns its response hash (status, headers, content).  Like
+# every real client (the ollama and openai libraries, JARVIS's HTTP
+# session), it keeps its connection to each port alive and sends the next
+# request on it; each process has its own connections (parallel() forks).
+# http_close() sends one request on a connection of its own.
+my %Agent;    # "pid:port" => HTTP::Tiny
+
 sub http {
     my ($port, $method, $path, $body, $headers) = @_;
+    my $h = $Agent{"$$:$port"} ||= HTTP::Tiny->new(timeout => 30,
+                                                   keep_alive => 1);
+    return _http($h, $port, $method, $path, $body, $headers);
+}
+
+sub http_close {
+    my ($port, $method, $path, $body, $headers) = @_;
     my $h = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    return _http($h, $port, $method, $path, $body, $headers);
+}
+
+sub _http {
+    my ($h, $port, $method, $path, $body, $headers) = @_;
     my %o = (headers => { %{ $headers || {} } });
     $o{content} = $body if defined $body;
     return $h->request($method, "http://127.0.0.1:$port$path", \%o);
+}
+
+# forget_connections(): drops the kept-alive connections (before nginx is
+# stopped on purpose, say)
+sub forget_connections {
+    %Agent = ();
+}
+
+# pipeline($port, [$method, $path, $body, \%headers], ...): writes every
+# request at once on one connection (HTTP/1.1 pipelining, keep-alive on
+# all of them) and reads the answers in order.  Returns
+# { responses => [ { status, headers, body, complete }, ... ],
+#   open => 1 when the connection was still open after the last answer }.
+sub pipeline {
+    my ($port, @reqs) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "LLMTest: pipeline $port: $!\n";
+    $s->autoflush(1);
+    my $out = '';
+    for my $r (@reqs) {
+        my ($method, $path, $body, $h) = @$r;
+        $body //= '';
+        $out .= "$method $path HTTP/1.1\r\nHost: localhost\r\n";
+        $out .= "Content-Type: application/json\r\n"
+                . "Content-Length: " . length($body) . "\r\n"
+            if $method ne 'GET' && $method ne 'HEAD';
+        $out .= "$_: $h->{$_}\r\n" for sort keys %{ $h || {} };
+        $out .= "\r\n$body";
+    }
+    print $s $out;
+
+    my $sel = IO::Select->new($s);
+    my ($buf, @res, $eof) = ('');
+    my $deadline = Time::HiRes::time() + 30;
+    while (@res < @reqs) {
+        my $r = _parse_response(\$buf, $reqs[@res][0] eq 'HEAD');
+        if ($r) { push @res, $r; next; }
+        last if $eof;
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        $eof = 1 unless $n;
+    }
+    # still open: nothing more to read, no EOF, within a short wait
+    my $open = 0;
+    if (!$eof && @res == @reqs) {
+        $open = 1;
+        if ($sel->can_read(0.05)) {
+            my $n = sysread($s, my $extra, 65536);
+            $open = 0 unless $n;
+        }
+    }
+    close $s;
+    return { responses => \@res, open => $open, rest => $buf };
+}
+
+# one whole response off the front of $$buf, or undef while incomplete
+sub _parse_response {
+    my ($buf, $head) = @_;
+    my $he = index($$buf, "\r\n\r\n");
+    return undef if $he < 0;
+    my ($line, @h) = split /\r\n/, substr($$buf, 0, $he);
+    my %r = (headers => {}, body => '', complete => 1);
+    ($r{status}) = $line =~ m{^HTTP/1\.\d (\d{3})};
+    for (@h) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $r{headers}{lc $k} = $v;
+    }
+    my $pos = $he + 4;
+    if ($head || $r{status} == 204 || $r{status} == 304) {
+        # no body
+    } elsif (($r{headers}{'transfer-encoding'} // '') =~ /chunked/i) {
+        while (1) {
+            my $le = index($$buf, "\r\n", $pos);
+            return undef if $le < 0;
+            my $len = hex substr($$buf, $pos, $le - $pos);
+            if ($len == 0) {
+                my $te = index($$buf, "\r\n", $le + 2);
+                return undef if $te < 0;
+                $pos = $te + 2;
+                last;
+            }
+            return undef if length($$buf) < $le + 2 + $len + 2;
+            $r{body} .= substr($$buf, $le + 2, $len);
+            $pos = $le + 2 + $len + 2;
+        }
+    } else {
+        my $cl = $r{headers}{'content-length'} // 0;
+        return undef if length($$buf) < $pos + $cl;
+        $r{body} = substr($$buf, $pos, $cl);
+        $pos += $cl;
+    }
+    substr($$buf, 0, $pos) = '';
+    return \%r;
 }
 
 # raw_http($port, $request_text, %opt): writes the request bytes as given
