@@ -36,7 +36,8 @@ RESULTS = os.path.join(TOP, 'bench', 'results')
 RUN = os.path.join(RESULTS, 'run')
 MODULE = os.path.join(TOP, 'build', 'ngx_http_llm_router_module.so')
 NGINX = os.environ.get('NGINX', '/usr/sbin/nginx')
-MOCK = os.path.join(TOP, 't', 'backend', 'mock-ollama.js')
+MOCK = os.environ.get('BENCH_MOCK') or os.path.join(TOP, 't', 'backend',
+                                                 'mock-ollama.js')
 PORTKEY = os.path.join(TOP, 'bench', 'peers', 'node_modules', '@portkey-ai',
                        'gateway', 'build', 'start-server.js')
 DEV = os.path.join(os.path.dirname(TOP), 'shared', 'prompts', 'dev.jsonl')
@@ -201,21 +202,33 @@ def wrk(url, body, conns, secs, headers=None):
             'non2xx': int(errors.group(1)) if errors else 0}
 
 
+_conns = threading.local()
+
+
 def post(port, path, body, headers=None, timeout=120):
-    c = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    """one POST on this thread's kept-alive connection to port (reopened
+    when the server closed it), as JARVIS's HTTP session sends them"""
+    pool = _conns.__dict__.setdefault('pool', {})
     h = {'Content-Type': 'application/json'}
     h.update(headers or {})
     t0 = time.time()
+    c = pool.get(port)
+    if c is None:
+        c = pool[port] = http.client.HTTPConnection('127.0.0.1', port,
+                                                    timeout=timeout)
     try:
         c.request('POST', path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()
+        if r.will_close:
+            c.close()
+            del pool[port]
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
             data, time.time() - t0
     except (OSError, http.client.HTTPException):
-        return 0, {}, b'', time.time() - t0
-    finally:
         c.close()
+        pool.pop(port, None)
+        return 0, {}, b'', time.time() - t0
 
 
 def table(head, rows):

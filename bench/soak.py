@@ -95,7 +95,36 @@ def whole(body, stream, openai):
         return False, text.count('"model"') > 1
 
 
-def one(port, item, fault):
+class Client:
+    """one kept-alive connection, as JARVIS's HTTP session and the SDKs
+    keep theirs: reopened only after the server closed it or an answer
+    was cut"""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = None
+        self.used = 0        # requests sent on the current connection
+        self.opened = 0
+        self.reused = 0      # requests that rode on an earlier one's
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def get(self):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection('127.0.0.1', self.port,
+                                                   timeout=60)
+            self.opened += 1
+            self.used = 0
+        if self.used:
+            self.reused += 1
+        self.used += 1
+        return self.conn
+
+
+def one(client, item, fault):
     label, path, body = item
     req = json.loads(body)
     openai = path.startswith('/v1/')
@@ -106,7 +135,7 @@ def one(port, item, fault):
         headers['X-Mock-Fail'] = fault
     if fault == 'abort':
         del headers['X-Mock-Fail']
-        s = socket.create_connection(('127.0.0.1', port))
+        s = socket.create_connection(('127.0.0.1', client.port))
         data = body.encode()
         s.sendall(('POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: '
                    'application/json\r\nContent-Length: %d\r\n\r\n'
@@ -114,7 +143,7 @@ def one(port, item, fault):
         time.sleep(0.05)
         s.close()
         return 'aborted', 0, 0.05, ''
-    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    c = client.get()
     t0 = time.time()
     try:
         c.request('POST', path, body=body, headers=headers)
@@ -122,10 +151,11 @@ def one(port, item, fault):
         data, ended = read_chunked(r)
         status = r.status
         cache = r.getheader('X-LLM-Cache') or ''
+        if r.will_close or not ended:
+            client.close()
     except (OSError, http.client.HTTPException) as e:
+        client.close()
         return 'no-response', 0, time.time() - t0, str(e)
-    finally:
-        c.close()
     dt = time.time() - t0
     if status == 200:
         ok, dup = whole(data, stream, openai)
@@ -187,8 +217,11 @@ def main():
     kills = []           # (t_down, t_up) of the big tier
     t0 = time.time()
 
+    clients = [Client(port) for _ in range(CONC)]
+
     def client(k):
         rnd = random.Random(k)
+        cl = clients[k]
         while not stop[0]:
             item = items[rnd.randrange(len(items))]
             x = rnd.random()
@@ -204,7 +237,7 @@ def main():
                 req['options'] = {'seed': rnd.randrange(1 << 30)}
             item = (label, path, json.dumps(req))
             start = time.time() - t0
-            out, status, dt, info = one(port, item, fault)
+            out, status, dt, info = one(cl, item, fault)
             with lock:
                 recs.append((start, start + dt, out, status, dt, fault,
                              info if out != 'error' or not fault else ''))
@@ -270,6 +303,10 @@ def main():
     for t in ts:
         t.join()
     elapsed = time.time() - t0
+    opened = sum(c.opened for c in clients)
+    reused = sum(c.reused for c in clients)
+    for c in clients:
+        c.close()
 
     # in-flight back to 0 (readiness poll, bounded)
     st = None
@@ -348,6 +385,8 @@ def main():
          'health checks (1 s); mock tiers big (4 slots) and small (8 slots). '
          '%d client threads send the labelled dev-set prompts (every '
          'dialect, streamed and not), half of them repeats (cache hits), '
+         'each on one kept-alive connection, reopened only when the server '
+         'closed it or an answer was cut, '
          'with 2 %% `X-Mock-Fail: 503`, 1 %% `reset`, 1 %% `close` (the '
          'tier cuts its answer), 1 %% clients leaving after 50 ms; the big '
          'tier is killed for 20 s every 5 minutes and Redis for 5 s every '
@@ -365,6 +404,9 @@ def main():
              ['requests without exactly one response (lost)', lost],
              ['answers with two final events or documents (duplicated)', dup],
              ['unexpected outcomes', len(unexpected)],
+             ['client connections opened (kept alive between requests)',
+              opened],
+             ['requests sent on a kept-alive connection', reused],
              ['worker crashes (error log "exited on signal")', crashes],
              ['alert/crit/emerg lines', criticals],
              ['same worker PIDs at the start and the end',
