@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_llm_state.h"
+#include "ngx_llm_model.h"
 
 
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
@@ -20,10 +21,11 @@ static ngx_int_t ngx_http_llm_route(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_fallback(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
-static ngx_int_t ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_pinned(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_int_t *pinned);
 static ngx_int_t ngx_http_llm_override(ngx_http_request_t *r);
+static const char *ngx_http_llm_failed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_pick(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_int_t pinned);
 static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
@@ -31,13 +33,8 @@ static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
     size_t len, ngx_uint_t copy);
 static void ngx_http_llm_cleanup(void *data);
-static ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_uint_t status, const char *msg);
 static ngx_int_t ngx_http_llm_answer_json(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *body);
-static ngx_int_t ngx_http_llm_send_tags(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llm_send_version(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix);
 
 
 static ngx_str_t  ngx_http_llm_reasons[NGX_LLM_REASON_COUNT];
@@ -47,8 +44,7 @@ ngx_int_t
 ngx_http_llm_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_uint_t                 dialect;
-    ngx_pool_cleanup_t        *cln;
+    ngx_uint_t                 dialect, kind;
     ngx_http_llm_ctx_t        *ctx;
     ngx_http_llm_loc_conf_t   *llcf;
 
@@ -73,7 +69,9 @@ ngx_http_llm_handler(ngx_http_request_t *r)
              * on a kept-alive connection may run the phases meanwhile.
              */
 
-            if (!ctx->body_ready || ctx->waiting_body || ctx->lookup) {
+            if (!ctx->body_ready || ctx->waiting_body || ctx->lookup
+                || ctx->answered)
+            {
                 return NGX_DONE;
             }
 
@@ -100,46 +98,27 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         dialect = ngx_llm_dialect_from_path((char *) r->uri.data, r->uri.len);
     }
 
+    kind = NGX_HTTP_LLM_KIND_PROMPT;
+
     if (dialect == NGX_LLM_DIALECT_NONE) {
+        rc = ngx_http_llm_endpoint(r);
 
-        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-
-            if (ngx_http_llm_uri_is(r, "/api/tags")) {
-                return ngx_http_llm_send_tags(r);
-            }
-
-            if (ngx_http_llm_uri_is(r, "/api/version")) {
-                return ngx_http_llm_send_version(r);
-            }
+        if (rc != NGX_AGAIN) {
+            return rc;
         }
 
-        /* any other Ollama endpoint: to the default tier */
-        return NGX_DECLINED;
+        /* a body that names a model: read it */
+        kind = NGX_HTTP_LLM_KIND_NAMED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_ctx_t));
+    ctx = ngx_http_llm_ctx_create(r, dialect);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the cleanup ends the in-flight count and keeps ctx across redirects */
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->kind = kind;
 
-    ctx->request = r;
-    ctx->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-    ctx->dialect = dialect;
-    ctx->tier = NGX_HTTP_LLM_TIERS;
-    ctx->in_location = 1;
-
-    cln->handler = ngx_http_llm_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_llm_router_module);
-
-    if (r->method != NGX_HTTP_POST) {
+    if (r->method != NGX_HTTP_POST && kind == NGX_HTTP_LLM_KIND_PROMPT) {
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_ALLOWED,
                                    "method not allowed, use POST");
     }
@@ -162,6 +141,40 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_llm_route(r, ctx);
+}
+
+
+/* the request's context, kept across internal redirects by its cleanup */
+
+ngx_http_llm_ctx_t *
+ngx_http_llm_ctx_create(ngx_http_request_t *r, ngx_uint_t dialect)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    /* the cleanup ends the in-flight count and keeps ctx across redirects */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+    ctx->dialect = dialect;
+    ctx->tier = NGX_HTTP_LLM_TIERS;
+    ctx->in_location = 1;
+
+    cln->handler = ngx_http_llm_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_llm_router_module);
+
+    return ctx;
 }
 
 
@@ -227,6 +240,10 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
+    if (ctx->kind == NGX_HTTP_LLM_KIND_NAMED) {
+        return ngx_http_llm_named(r, ctx);
+    }
+
     rc = ngx_http_llm_body(r, &body);
 
     if (rc == NGX_DECLINED) {
@@ -274,6 +291,30 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     if (rc != NGX_OK) {
         ngx_llm_request_free(&req);
         return rc;
+    }
+
+    if (req.load) {
+        /* a load or unload: no prompt to score, nothing to cache */
+        ctx->classified = 0;
+        ctx->unload = req.unload;
+
+        if (pinned == NGX_LLM_NO_TIER) {
+            rc = ngx_http_llm_load_all(r, ctx, &req, &body);
+            ngx_llm_request_free(&req);
+            return rc;
+        }
+
+        ctx->kind = NGX_HTTP_LLM_KIND_PASS;
+        ctx->tier = pinned;
+        ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_PINNED];
+        ctx->reason_id = NGX_LLM_REASON_PINNED + 1;
+        ctx->routed = 1;
+
+        rc = ctx->rewrite ? ngx_http_llm_rewrite(r, ctx, &req, &body)
+                          : NGX_OK;
+        ngx_llm_request_free(&req);
+
+        return rc == NGX_OK ? NGX_DECLINED : rc;
     }
 
     /* kept until the rewrite: a cache lookup may come in between */
@@ -347,7 +388,6 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_str_t                  body;
     ngx_uint_t                 failed, other, probe;
     ngx_llm_request_t          req;
-    ngx_llm_dialect_e          dialect;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ctx->lmcf;
@@ -357,6 +397,22 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->fallback_status = ((ngx_http_upstream_state_t *)
                                 r->upstream_states->elts)
                                [r->upstream_states->nelts - 1].status;
+    }
+
+    ngx_http_llm_tier_answered(lmcf, failed, ctx->fallback_status,
+                               r->connection->log);
+
+    if (ctx->kind != NGX_HTTP_LLM_KIND_PROMPT) {
+        /* passed on as it came: one clean JSON answer, no other tier */
+        ngx_http_llm_tier_result(lmcf, failed, 0, 0, r->connection->log);
+        ctx->outcome_done = 1;
+
+        return ngx_http_llm_answer(r, ctx,
+                                   ctx->fallback_status
+                                   == NGX_HTTP_SERVICE_UNAVAILABLE
+                                   ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                   : NGX_HTTP_BAD_GATEWAY,
+                                   ngx_http_llm_failed(r, ctx));
     }
 
     ngx_http_llm_metrics_fallback(ctx, failed);
@@ -370,6 +426,13 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->outcome_done = 1;
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
                                    "no tier could answer: both failed");
+    }
+
+    if (!ctx->rewrite) {
+        /* a model only the failed tier's servers have */
+        ctx->outcome_done = 1;
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                   ngx_http_llm_failed(r, ctx));
     }
 
     other = 1 - failed;
@@ -397,17 +460,16 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_FALLBACK];
     ctx->reason_id = NGX_LLM_REASON_FALLBACK + 1;
 
-    /* the body holds the first tier's model: rewrite it again */
+    /*
+     * Rewritten for the other tier from the client's own body: a JARVIS
+     * request is translated anew (what gpt-oss was given, "think" say,
+     * the small model would refuse).
+     */
 
-    if (ngx_http_llm_body(r, &body) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    body = ctx->body;
 
-    dialect = (ctx->dialect == NGX_LLM_DIALECT_JARVIS)
-              ? NGX_LLM_DIALECT_OLLAMA_GENERATE : ctx->dialect;
-
-    if (ngx_llm_request_parse(&req, dialect, (char *) body.data, body.len,
-                              NULL)
+    if (ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
+                              body.len, NULL)
         != 0)
     {
         ngx_llm_request_free(&req);
@@ -422,7 +484,7 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
-static void *
+void *
 ngx_http_llm_pool_alloc(void *data, size_t size)
 {
     return ngx_pnalloc((ngx_pool_t *) data, size);
@@ -439,6 +501,11 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_tier_t  *tier;
 
     tier = &ctx->lmcf->tiers[ctx->tier];
+
+    if (!ctx->rewrite && req->dialect != NGX_LLM_DIALECT_JARVIS) {
+        /* another model of the tier's servers: sent as the client named it */
+        return NGX_OK;
+    }
 
     if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
         /* written straight into the request pool */
@@ -469,20 +536,26 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-/* the requested model: auto (NGX_LLM_NO_TIER), a tier's, or unknown (404) */
+/*
+ * The requested model: an alias (NGX_LLM_NO_TIER: the router decides), a
+ * tier's configured model (pinned, and rewritten to the configured name),
+ * another model one of the tiers' servers has (pinned, sent as named), or
+ * unknown: Ollama's own 404.
+ */
 
 static ngx_int_t
 ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_request_t *req, ngx_int_t *pinned)
 {
     size_t                     len;
-    u_char                    *msg, *p;
+    uint64_t                   h;
     ngx_str_t                 *name;
     ngx_uint_t                 i;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ctx->lmcf;
     *pinned = NGX_LLM_NO_TIER;
+    ctx->rewrite = 1;
 
     if (req->model == NULL || req->model[0] == '\0') {
         return NGX_OK;
@@ -498,37 +571,91 @@ ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_memcpy(ctx->requested_model.data, req->model, len);
     ctx->requested_model.len = len;
 
+    /* names compare as Ollama compares them: GPT-OSS:20B is gpt-oss:20b */
+
     name = lmcf->auto_models->elts;
 
     for (i = 0; i < lmcf->auto_models->nelts; i++) {
-        if (name[i].len == len
-            && ngx_strncmp(name[i].data, req->model, len) == 0)
+        if (ngx_llm_model_equal((char *) name[i].data, name[i].len,
+                                req->model, len))
         {
             return NGX_OK;
         }
     }
 
     for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        if (lmcf->tiers[i].model.len == len
-            && ngx_strncmp(lmcf->tiers[i].model.data, req->model, len) == 0)
+        if (ngx_llm_model_equal((char *) lmcf->tiers[i].model.data,
+                                lmcf->tiers[i].model.len, req->model, len))
         {
             *pinned = i;
             return NGX_OK;
         }
     }
 
-    len = ngx_min(len, 200);
-    msg = ngx_pnalloc(r->pool, len + sizeof("model \"\" is not served"
-                                            " here, use \"auto\"") + 1);
-    if (msg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    h = ngx_llm_model_hash(req->model, len);
+
+    for (i = 0; h != 0 && i < NGX_HTTP_LLM_TIERS; i++) {
+        if (ngx_http_llm_tier_has_model(lmcf, i, h)) {
+            *pinned = i;
+            ctx->rewrite = 0;
+            return NGX_OK;
+        }
     }
 
-    p = ngx_sprintf(msg, "model \"%*s\" is not served here, use \"auto\"",
-                    len, req->model);
+    return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_FOUND,
+                               ngx_http_llm_not_found(r,
+                                                      &ctx->requested_model));
+}
+
+
+/* why a passed request got no answer */
+
+static const char *
+ngx_http_llm_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char               *msg, *p;
+    ngx_http_llm_tier_t  *tier;
+
+    tier = &ctx->lmcf->tiers[ctx->tier];
+
+    msg = ngx_pnalloc(r->pool, tier->name.len + 80);
+    if (msg == NULL) {
+        return "the tier could not answer";
+    }
+
+    if (ctx->fallback_status) {
+        p = ngx_sprintf(msg, "the %V tier could not answer (%ui)",
+                        &tier->name, ctx->fallback_status);
+
+    } else {
+        p = ngx_sprintf(msg, "the %V tier could not answer", &tier->name);
+    }
+
     *p = '\0';
 
-    return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_FOUND, (char *) msg);
+    return (char *) msg;
+}
+
+
+/* Ollama's words for an unknown model (server/routes.go) */
+
+const char *
+ngx_http_llm_not_found(ngx_http_request_t *r, ngx_str_t *model)
+{
+    u_char  *msg, *p;
+    size_t   len;
+
+    len = ngx_min(model->len, 200);
+
+    msg = ngx_pnalloc(r->pool, len + sizeof("model '' not found"));
+    if (msg == NULL) {
+        return "model not found";
+    }
+
+    p = ngx_sprintf(msg, "model '%*s' not found", len, model->data);
+    *p = '\0';
+
+    return (char *) msg;
 }
 
 
@@ -689,7 +816,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char                   *p;
@@ -822,10 +949,16 @@ ngx_http_llm_cleanup(void *data)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
-    ngx_uint_t           status, tier;
+    ngx_uint_t            status, tier;
+    ngx_http_request_t   *r;
+
+    r = ctx->request;
 
     ngx_http_llm_cache_cleanup(ctx);
-    ngx_http_llm_metrics_request(ctx);
+
+    if (ctx->kind == NGX_HTTP_LLM_KIND_PROMPT) {
+        ngx_http_llm_metrics_request(ctx);
+    }
 
     if (!ctx->counted) {
         return;
@@ -840,17 +973,30 @@ ngx_http_llm_cleanup(void *data)
         return;
     }
 
-    status = ctx->request->headers_out.status;
+    status = r->headers_out.status;
 
-    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+    if (r->upstream_states != NULL && r->upstream_states->nelts) {
+        status = ((ngx_http_upstream_state_t *) r->upstream_states->elts)
+                 [r->upstream_states->nelts - 1].status;
+
+        ngx_http_llm_tier_answered(ctx->lmcf, tier, status, r->connection->log);
+
+        if (status == 0) {
+            status = r->headers_out.status;
+        }
+    }
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        || ngx_http_llm_refusal(status))
+    {
         ngx_http_llm_tier_result(ctx->lmcf, tier, 0, ctx->probing,
-                                 ctx->request->connection->log);
+                                 r->connection->log);
 
     } else if (status >= NGX_HTTP_OK && status != NGX_HTTP_CLIENT_CLOSED_REQUEST
                && !ctx->answered)
     {
         ngx_http_llm_tier_result(ctx->lmcf, tier, 1, ctx->probing,
-                                 ctx->request->connection->log);
+                                 r->connection->log);
 
     } else if (ctx->probing) {
         /* no verdict: let another request probe */
@@ -942,7 +1088,7 @@ ngx_http_llm_handler_init(void)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t status, const char *msg)
 {
@@ -960,13 +1106,20 @@ ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_llm_dialect_is_openai(ctx->dialect)) {
+    if (ngx_llm_dialect_is_openai(ctx->dialect)
+        || (ctx->dialect == NGX_LLM_DIALECT_NONE
+            && ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                                (u_char *) "/v1/", 4 - 1) != NULL))
+    {
         p = ngx_cpymem(body.data, "{\"error\":{\"message\":\"",
                        sizeof("{\"error\":{\"message\":\"") - 1);
         p += ngx_llm_json_escape((char *) p, msg, len);
+        /* Ollama's openai.NewError */
         p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-                        status >= 500 ? "server_error"
-                                      : "invalid_request_error");
+                        status == NGX_HTTP_BAD_REQUEST
+                        ? "invalid_request_error"
+                        : status == NGX_HTTP_NOT_FOUND ? "not_found_error"
+                        : "api_error");
 
     } else {
         p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
@@ -1024,65 +1177,7 @@ ngx_http_llm_answer_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
-ngx_http_llm_send_tags(ngx_http_request_t *r)
-{
-    u_char                    *p;
-    size_t                     len;
-    ngx_str_t                  body;
-    ngx_uint_t                 i;
-    ngx_http_llm_main_conf_t  *lmcf;
-
-    static const char  model_fmt[] =
-        "{\"name\":\"%V\",\"model\":\"%V\",\"modified_at\":"
-        "\"1970-01-01T00:00:00Z\",\"size\":0,\"digest\":\"\","
-        "\"details\":{\"format\":\"\",\"family\":\"%s\",\"families\":null,"
-        "\"parameter_size\":\"\",\"quantization_level\":\"\"}}";
-
-    static ngx_str_t  auto_name = ngx_string("auto");
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-
-    len = sizeof("{\"models\":[]}\n") + sizeof(model_fmt) + 2 * auto_name.len;
-
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        len += sizeof(model_fmt) + 2 * lmcf->tiers[i].model.len + 16;
-    }
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_cpymem(body.data, "{\"models\":[", sizeof("{\"models\":[") - 1);
-    p = ngx_sprintf(p, model_fmt, &auto_name, &auto_name, "router");
-
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        p = ngx_sprintf(p, ",");
-        p = ngx_sprintf(p, model_fmt, &lmcf->tiers[i].model,
-                        &lmcf->tiers[i].model,
-                        i == NGX_HTTP_LLM_BIG ? "big" : "small");
-    }
-
-    p = ngx_cpymem(p, "]}\n", 3);
-    body.len = p - body.data;
-
-    return ngx_http_llm_answer_json(r, NGX_HTTP_OK, &body);
-}
-
-
-static ngx_int_t
-ngx_http_llm_send_version(ngx_http_request_t *r)
-{
-    ngx_str_t  body = ngx_string("{\"version\":\"0.6.0\",\"router\":"
-                                 "\"ngx_llm_router/"
-                                 NGX_HTTP_LLM_ROUTER_VERSION "\"}\n");
-
-    return ngx_http_llm_answer_json(r, NGX_HTTP_OK, &body);
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix)
 {
     size_t  n, len;

@@ -3,10 +3,14 @@
  * Copyright (C) ngx_llm_router authors
  *
  * Active health checks.  At each interval one worker (elected in the
- * shared zone) sends "GET /api/ps" to every server of each tier's
- * upstream, on nginx's event loop, and records whether the tier answers
- * and whether its model is loaded.  A tier is up if one of its servers
- * answers 200.
+ * shared zone) asks every server of each tier's upstream, on nginx's
+ * event loop, with the Host routed requests carry ($llm_upstream_host):
+ * "GET /api/ps" says whether it answers and whether the tier's model is
+ * loaded, "GET /api/tags" which models it has (model-named requests such
+ * as /api/show or /api/embed go to the tier that has the model).  A tier
+ * is up if one of its servers answers 200; when none does, the reason
+ * is recorded and logged in a person's words (a 403 is Ollama's Host
+ * guard, say).
  */
 
 
@@ -14,9 +18,11 @@
 
 #include "ngx_http_llm_state.h"
 #include "ngx_http_llm_health.h"
+#include "ngx_http_llm_fetch.h"
+#include "ngx_llm_model.h"
 
 
-#define NGX_HTTP_LLM_HC_BUFFER  65536
+#define NGX_HTTP_LLM_HC_MAX_ANSWER  (1024 * 1024)
 
 
 typedef struct {
@@ -34,27 +40,27 @@ typedef struct {
     ngx_uint_t                  pending;
     ngx_uint_t                  up;
     ngx_uint_t                  loaded;
+    ngx_uint_t                  why;
+    ngx_uint_t                  tags;      /* a /api/tags answer came */
+    ngx_uint_t                  nmodels;
+    uint64_t                    models[NGX_HTTP_LLM_MAX_MODELS];
 } ngx_http_llm_hc_round_t;
 
 
-typedef struct {
-    ngx_peer_connection_t       pc;
-    ngx_http_llm_hc_round_t    *round;
-    ngx_buf_t                  *request;
-    ngx_buf_t                  *response;
-} ngx_http_llm_hc_peer_t;
+#define NGX_HTTP_LLM_HC_PS    0
+#define NGX_HTTP_LLM_HC_TAGS  1
 
 
 static void ngx_http_llm_hc_start(ngx_event_t *ev);
-static void ngx_http_llm_hc_connect(ngx_http_llm_hc_round_t *round,
-    ngx_addr_t *addr);
-static void ngx_http_llm_hc_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_llm_hc_send(ngx_http_llm_hc_peer_t *peer);
-static ngx_int_t ngx_http_llm_hc_recv(ngx_http_llm_hc_peer_t *peer);
-static void ngx_http_llm_hc_done(ngx_http_llm_hc_peer_t *peer,
-    ngx_uint_t ok);
-static ngx_uint_t ngx_http_llm_hc_parse(ngx_http_llm_hc_round_t *round,
-    ngx_buf_t *b, ngx_uint_t *loaded);
+static void ngx_http_llm_hc_done(ngx_http_llm_fetch_t *f);
+static void ngx_http_llm_hc_end(ngx_http_llm_hc_round_t *round);
+static cJSON *ngx_http_llm_hc_models(ngx_http_llm_fetch_t *f);
+static void ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round,
+    ngx_http_llm_fetch_t *f);
+static void ngx_http_llm_hc_tags(ngx_http_llm_hc_round_t *round,
+    ngx_http_llm_fetch_t *f);
+static void ngx_http_llm_hc_add_model(ngx_http_llm_hc_round_t *round,
+    cJSON *m);
 
 
 /* llm_router_health_check [interval=5s] [timeout=2s] [uri=/api/ps] | off; */
@@ -168,13 +174,17 @@ ngx_http_llm_health_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_llm_hc_start(ngx_event_t *ev)
 {
-    ngx_uint_t                      i, j;
+    ngx_uint_t                      i, j, k;
+    ngx_str_t                       uri;
     ngx_pool_t                     *pool;
     ngx_http_llm_tier_t            *tier;
+    ngx_http_llm_fetch_t           *f;
     ngx_http_llm_hc_timer_t        *t;
     ngx_http_llm_hc_round_t        *round;
     ngx_http_upstream_server_t     *server;
     ngx_http_upstream_srv_conf_t   *uscf;
+
+    static ngx_str_t  tags = ngx_string("/api/tags");
 
     t = ev->data;
 
@@ -197,7 +207,7 @@ ngx_http_llm_hc_start(ngx_event_t *ev)
         return;
     }
 
-    pool = ngx_create_pool(1024, ev->log);
+    pool = ngx_create_pool(4096, ev->log);
     if (pool == NULL) {
         return;
     }
@@ -213,6 +223,7 @@ ngx_http_llm_hc_start(ngx_event_t *ev)
     round->lmcf = t->lmcf;
     round->tier = t->tier;
     round->loaded = NGX_HTTP_LLM_UNKNOWN;
+    round->why = NGX_HTTP_LLM_WHY_FETCH;
 
     server = uscf->servers->elts;
 
@@ -221,295 +232,205 @@ ngx_http_llm_hc_start(ngx_event_t *ev)
 
     for (i = 0; i < uscf->servers->nelts; i++) {
         for (j = 0; j < server[i].naddrs; j++) {
-            round->pending++;
-            ngx_http_llm_hc_connect(round, &server[i].addrs[j]);
+            for (k = NGX_HTTP_LLM_HC_PS; k <= NGX_HTTP_LLM_HC_TAGS; k++) {
+                uri = (k == NGX_HTTP_LLM_HC_PS) ? t->lmcf->health_uri : tags;
+
+                f = ngx_http_llm_fetch(pool, ev->log, &server[i].addrs[j],
+                                       &tier->host, "GET", &uri, NULL,
+                                       t->lmcf->health_timeout,
+                                       NGX_HTTP_LLM_HC_MAX_ANSWER,
+                                       ngx_http_llm_hc_done, round);
+                if (f == NULL) {
+                    continue;
+                }
+
+                f->index = k;
+                round->pending++;
+            }
         }
     }
 
     if (--round->pending == 0) {
-        ngx_http_llm_tier_health(round->lmcf, round->tier, round->up,
-                                 round->loaded, round->log);
-        ngx_destroy_pool(pool);
+        ngx_http_llm_hc_end(round);
     }
 }
 
 
 static void
-ngx_http_llm_hc_connect(ngx_http_llm_hc_round_t *round, ngx_addr_t *addr)
+ngx_http_llm_hc_done(ngx_http_llm_fetch_t *f)
 {
-    u_char                  *p;
-    size_t                   len;
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_http_llm_hc_peer_t  *peer;
+    ngx_http_llm_hc_round_t  *round = f->data;
 
-    peer = ngx_pcalloc(round->pool, sizeof(ngx_http_llm_hc_peer_t));
-    if (peer == NULL) {
-        round->pending--;
-        return;
-    }
+    if (f->index == NGX_HTTP_LLM_HC_PS) {
+        ngx_http_llm_hc_ps(round, f);
 
-    peer->round = round;
-
-    len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
-                 "User-Agent: ngx_llm_router" CRLF CRLF)
-          + round->lmcf->health_uri.len + addr->name.len;
-
-    peer->request = ngx_create_temp_buf(round->pool, len);
-    peer->response = ngx_create_temp_buf(round->pool, NGX_HTTP_LLM_HC_BUFFER);
-
-    if (peer->request == NULL || peer->response == NULL) {
-        round->pending--;
-        return;
-    }
-
-    p = peer->request->last;
-    p = ngx_sprintf(p, "GET %V HTTP/1.0" CRLF "Host: %V" CRLF
-                    "User-Agent: ngx_llm_router" CRLF CRLF,
-                    &round->lmcf->health_uri, &addr->name);
-    peer->request->last = p;
-
-    peer->pc.sockaddr = addr->sockaddr;
-    peer->pc.socklen = addr->socklen;
-    peer->pc.name = &addr->name;
-    peer->pc.get = ngx_event_get_peer;
-    peer->pc.log = round->log;
-    peer->pc.log_error = NGX_ERROR_INFO;
-
-    rc = ngx_event_connect_peer(&peer->pc);
-
-    if (rc == NGX_ERROR || rc == NGX_DECLINED || rc == NGX_BUSY) {
-        if (peer->pc.connection != NULL) {
-            ngx_close_connection(peer->pc.connection);
-            peer->pc.connection = NULL;
-        }
-
-        round->pending--;
-        return;
-    }
-
-    c = peer->pc.connection;
-    c->data = peer;
-    c->pool = round->pool;
-    c->read->handler = ngx_http_llm_hc_handler;
-    c->write->handler = ngx_http_llm_hc_handler;
-
-    ngx_add_timer(c->write, round->lmcf->health_timeout);
-
-    if (rc == NGX_OK) {
-        /* connected at once: send now */
-        ngx_http_llm_hc_handler(c->write);
-    }
-}
-
-
-static void
-ngx_http_llm_hc_handler(ngx_event_t *ev)
-{
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_http_llm_hc_peer_t  *peer;
-
-    c = ev->data;
-    peer = c->data;
-
-    if (ev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "llm router: health check of %V timed out",
-                      peer->pc.name);
-        ngx_http_llm_hc_done(peer, 0);
-        return;
-    }
-
-    if (peer->request->pos < peer->request->last) {
-        rc = ngx_http_llm_hc_send(peer);
-
-        if (rc == NGX_AGAIN) {
-            return;
-        }
-
-        if (rc == NGX_ERROR) {
-            ngx_http_llm_hc_done(peer, 0);
-            return;
-        }
-    }
-
-    rc = ngx_http_llm_hc_recv(peer);
-
-    if (rc == NGX_AGAIN) {
-        return;
-    }
-
-    ngx_http_llm_hc_done(peer, rc == NGX_OK);
-}
-
-
-static ngx_int_t
-ngx_http_llm_hc_send(ngx_http_llm_hc_peer_t *peer)
-{
-    ssize_t            n;
-    ngx_buf_t         *b;
-    ngx_connection_t  *c;
-
-    c = peer->pc.connection;
-    b = peer->request;
-
-    while (b->pos < b->last) {
-
-        n = c->send(c, b->pos, b->last - b->pos);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            return NGX_AGAIN;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        b->pos += n;
-    }
-
-    return NGX_OK;
-}
-
-
-/* reads up to EOF; NGX_OK when the answer was a 200 */
-
-static ngx_int_t
-ngx_http_llm_hc_recv(ngx_http_llm_hc_peer_t *peer)
-{
-    ssize_t            n;
-    ngx_buf_t         *b;
-    ngx_connection_t  *c;
-
-    c = peer->pc.connection;
-    b = peer->response;
-
-    for ( ;; ) {
-
-        if (b->last == b->end) {
-            /* enough to judge: a longer answer is cut here */
-            break;
-        }
-
-        n = c->recv(c, b->last, b->end - b->last);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            return NGX_AGAIN;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        b->last += n;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_llm_hc_done(ngx_http_llm_hc_peer_t *peer, ngx_uint_t ok)
-{
-    ngx_uint_t                loaded;
-    ngx_http_llm_hc_round_t  *round;
-
-    round = peer->round;
-
-    if (peer->pc.connection != NULL) {
-        ngx_close_connection(peer->pc.connection);
-        peer->pc.connection = NULL;
-    }
-
-    if (ok && ngx_http_llm_hc_parse(round, peer->response, &loaded)) {
-        round->up = 1;
-
-        if (loaded == NGX_HTTP_LLM_YES
-            || round->loaded == NGX_HTTP_LLM_UNKNOWN)
-        {
-            round->loaded = loaded;
-        }
+    } else {
+        ngx_http_llm_hc_tags(round, f);
     }
 
     if (--round->pending == 0) {
-        ngx_http_llm_tier_health(round->lmcf, round->tier, round->up,
-                                 round->loaded, round->log);
-        ngx_destroy_pool(round->pool);
+        ngx_http_llm_hc_end(round);
     }
 }
 
 
-/* a 200 answer; from /api/ps, is the tier's model among those loaded? */
-
-static ngx_uint_t
-ngx_http_llm_hc_parse(ngx_http_llm_hc_round_t *round, ngx_buf_t *b,
-    ngx_uint_t *loaded)
+static void
+ngx_http_llm_hc_end(ngx_http_llm_hc_round_t *round)
 {
-    u_char               *body;
-    cJSON                *root, *models, *m, *name;
-    ngx_str_t            *model;
+    ngx_http_llm_tier_health(round->lmcf, round->tier, round->up,
+                             round->loaded, round->why, round->log);
 
-    *loaded = NGX_HTTP_LLM_UNKNOWN;
+    if (round->tags) {
+        ngx_http_llm_tier_models(round->lmcf, round->tier, round->models,
+                                 round->nmodels);
+    }
 
-    if (b->last - b->pos < 12
-        || ngx_strncmp(b->pos, "HTTP/1.", 7) != 0
-        || ngx_strncmp(b->pos + 8, " 200", 4) != 0)
+    ngx_destroy_pool(round->pool);
+}
+
+
+/* the answer's "models" array, or NULL (the tree is the caller's) */
+
+static cJSON *
+ngx_http_llm_hc_models(ngx_http_llm_fetch_t *f)
+{
+    cJSON  *root;
+
+    if (f->error != NGX_HTTP_LLM_FETCH_OK || f->status != NGX_HTTP_OK) {
+        return NULL;
+    }
+
+    root = cJSON_ParseWithLength((char *) f->body.data, f->body.len);
+
+    if (root != NULL && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(
+                                           root, "models")))
     {
-        return 0;
+        cJSON_Delete(root);
+        return NULL;
     }
 
-    body = ngx_strlcasestrn(b->pos, b->last, (u_char *) CRLF CRLF, 4 - 1);
+    return root;
+}
 
-    if (body == NULL) {
-        return 1;
+
+/* /api/ps: up, and is the tier's model among those loaded? */
+
+static void
+ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
+{
+    cJSON      *root, *m, *name;
+    ngx_str_t  *model;
+
+    if (f->error != NGX_HTTP_LLM_FETCH_OK) {
+        ngx_log_error(NGX_LOG_INFO, round->log, 0,
+                      "llm router: health check of %V: %s",
+                      f->pc.name, ngx_http_llm_fetch_error(f));
+
+        if (round->why >= NGX_HTTP_LLM_WHY_FETCH) {
+            round->why = NGX_HTTP_LLM_WHY_FETCH + f->error;
+        }
+
+        return;
     }
 
-    body += 4;
+    if (f->status != NGX_HTTP_OK) {
+        /* a status says more than a failed connection to another server */
+        if (round->why >= NGX_HTTP_LLM_WHY_FETCH
+            || f->status == NGX_HTTP_FORBIDDEN)
+        {
+            round->why = f->status;
+        }
 
-    root = cJSON_ParseWithLength((char *) body, b->last - body);
+        return;
+    }
+
+    round->up = 1;
+
+    root = ngx_http_llm_hc_models(f);
 
     if (root == NULL) {
-        return 1;
+        return;
     }
 
-    models = cJSON_GetObjectItemCaseSensitive(root, "models");
+    model = &round->lmcf->tiers[round->tier].model;
 
-    if (cJSON_IsArray(models)) {
-        *loaded = NGX_HTTP_LLM_NO;
-        model = &round->lmcf->tiers[round->tier].model;
+    if (round->loaded == NGX_HTTP_LLM_UNKNOWN) {
+        round->loaded = NGX_HTTP_LLM_NO;
+    }
 
-        cJSON_ArrayForEach(m, models) {
-            name = cJSON_GetObjectItemCaseSensitive(m, "model");
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "models")) {
+        name = cJSON_GetObjectItemCaseSensitive(m, "model");
 
-            if (!cJSON_IsString(name)) {
-                name = cJSON_GetObjectItemCaseSensitive(m, "name");
-            }
-
-            if (cJSON_IsString(name)
-                && ngx_strlen(name->valuestring) == model->len
-                && ngx_strncmp(name->valuestring, model->data, model->len)
-                   == 0)
-            {
-                *loaded = NGX_HTTP_LLM_YES;
-                break;
-            }
+        if (!cJSON_IsString(name)) {
+            name = cJSON_GetObjectItemCaseSensitive(m, "name");
         }
+
+        if (cJSON_IsString(name)
+            && ngx_llm_model_equal(name->valuestring,
+                                   ngx_strlen(name->valuestring),
+                                   (char *) model->data, model->len))
+        {
+            round->loaded = NGX_HTTP_LLM_YES;
+        }
+
+        ngx_http_llm_hc_add_model(round, m);
     }
 
     cJSON_Delete(root);
+}
 
-    return 1;
+
+static void
+ngx_http_llm_hc_tags(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
+{
+    cJSON  *root, *m;
+
+    root = ngx_http_llm_hc_models(f);
+
+    if (root == NULL) {
+        return;
+    }
+
+    round->tags = 1;
+
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "models")) {
+        ngx_http_llm_hc_add_model(round, m);
+    }
+
+    cJSON_Delete(root);
+}
+
+
+static void
+ngx_http_llm_hc_add_model(ngx_http_llm_hc_round_t *round, cJSON *m)
+{
+    cJSON       *name;
+    uint64_t     h;
+    ngx_uint_t   i;
+
+    name = cJSON_GetObjectItemCaseSensitive(m, "model");
+
+    if (!cJSON_IsString(name)) {
+        name = cJSON_GetObjectItemCaseSensitive(m, "name");
+    }
+
+    if (!cJSON_IsString(name)) {
+        return;
+    }
+
+    h = ngx_llm_model_hash(name->valuestring, ngx_strlen(name->valuestring));
+
+    if (h == 0) {
+        return;
+    }
+
+    for (i = 0; i < round->nmodels; i++) {
+        if (round->models[i] == h) {
+            return;
+        }
+    }
+
+    if (round->nmodels < NGX_HTTP_LLM_MAX_MODELS) {
+        round->models[round->nmodels++] = h;
+    }
 }

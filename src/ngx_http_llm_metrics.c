@@ -507,6 +507,15 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
         }
     }
 
+    P("# HELP llm_router_tier_refusals_total Answers by which a tier "
+      "refused the router (401, 403, 407, 421: a loopback Ollama's Host "
+      "guard, say).\n# TYPE llm_router_tier_refusals_total counter\n");
+
+    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
+        P("llm_router_tier_refusals_total{tier=\"%s\"} %uA\n",
+          ngx_http_llm_m_tiers[t], lmcf->sh->tiers[t].refusals);
+    }
+
     P("# HELP llm_router_health_checks_total Health check results.\n"
       "# TYPE llm_router_health_checks_total counter\n");
 

@@ -42,6 +42,8 @@ static ngx_int_t ngx_http_llm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_llm_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_tier_index(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
+static ngx_int_t ngx_http_llm_host_valid(ngx_str_t *host);
+static void ngx_http_llm_tier_host(ngx_http_llm_tier_t *tier);
 static ngx_int_t ngx_http_llm_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llm_postconfiguration(ngx_conf_t *cf);
 
@@ -549,6 +551,20 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[j].data, "host=", 5) == 0) {
+            tier->host.data = value[j].data + 5;
+            tier->host.len = value[j].len - 5;
+
+            if (ngx_http_llm_host_valid(&tier->host) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid host \"%V\" in \"%V\"",
+                                   &tier->host, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[j].data, "gpu=", 4) == 0) {
             tier->gpu_name.data = value[j].data + 4;
             tier->gpu_name.len = value[j].len - 4;
@@ -1024,6 +1040,67 @@ ngx_http_llm_model_name_valid(ngx_str_t *name)
 
 
 static ngx_int_t
+ngx_http_llm_host_valid(ngx_str_t *host)
+{
+    ngx_uint_t  i;
+
+    if (host->len == 0 || host->len > 255) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < host->len; i++) {
+        if (host->data[i] <= 0x20 || host->data[i] >= 0x7f
+            || host->data[i] == '/' || host->data[i] == '"')
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Host a tier is asked with ($llm_upstream_host), unless "host=" set
+ * it: the address of the upstream's first server as written there, which
+ * is what a client talking to that server directly would send.  nginx's
+ * default, the upstream block's name, is refused by an Ollama listening
+ * on a loopback address (its DNS-rebinding guard accepts only IP
+ * addresses, localhost, the machine's name and *.localhost, *.local,
+ * *.internal names); a unix socket gets "localhost".
+ */
+
+static void
+ngx_http_llm_tier_host(ngx_http_llm_tier_t *tier)
+{
+    ngx_http_upstream_server_t  *server;
+
+    if (tier->host.len) {
+        return;
+    }
+
+    ngx_str_set(&tier->host, "localhost");
+
+    if (tier->uscf == NULL || tier->uscf->servers == NULL
+        || tier->uscf->servers->nelts == 0)
+    {
+        return;
+    }
+
+    server = tier->uscf->servers->elts;
+
+    if (server[0].name.len == 0
+        || ngx_strncmp(server[0].name.data, "unix:", 5) == 0
+        || ngx_http_llm_host_valid(&server[0].name) != NGX_OK)
+    {
+        return;
+    }
+
+    tier->host = server[0].name;
+}
+
+
+static ngx_int_t
 ngx_http_llm_preconfiguration(ngx_conf_t *cf)
 {
     ngx_llm_classify_init();
@@ -1105,8 +1182,12 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
                               &tier->upstream);
                 return NGX_ERROR;
             }
+
+            ngx_http_llm_tier_host(tier);
         }
     }
+
+    lmcf->started = ngx_time();
 
     ngx_http_llm_handler_init();
 

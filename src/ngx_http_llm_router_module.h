@@ -41,6 +41,7 @@ typedef struct {
     ngx_str_t                       name;
     ngx_str_t                       upstream;
     ngx_str_t                       model;
+    ngx_str_t                       host;        /* Host sent to it */
     ngx_uint_t                      max_inflight;
     ngx_uint_t                      queue;
     ngx_uint_t                      gpu;
@@ -75,6 +76,8 @@ typedef struct {
 
     ngx_http_llm_redis_conf_t      *redis;
 
+    time_t                          started;
+
     ngx_msec_t                      health_interval;   /* 0: off */
     ngx_msec_t                      health_timeout;
     ngx_str_t                       health_uri;
@@ -108,8 +111,14 @@ typedef struct {
 #define NGX_HTTP_LLM_CACHE_ERROR     4
 
 
+#define NGX_HTTP_LLM_KIND_PROMPT     0    /* a prompt: classified, routed */
+#define NGX_HTTP_LLM_KIND_NAMED      1    /* a body naming a model */
+#define NGX_HTTP_LLM_KIND_PASS       2    /* to one tier as it came */
+
+
 typedef struct {
     ngx_llm_dialect_e          dialect;
+    ngx_uint_t                 kind;
     ngx_uint_t                 tier;
     ngx_str_t                  reason;
     ngx_uint_t                 reason_id;     /* ngx_llm_reason_e + 1 */
@@ -134,6 +143,8 @@ typedef struct {
     unsigned                   in_location:1;
     unsigned                   outcome_done:1;
     unsigned                   answered:1;
+    unsigned                   rewrite:1;     /* the model is a tier's */
+    unsigned                   unload:1;
 
     /* response cache */
     ngx_uint_t                 cache_status;
@@ -175,6 +186,18 @@ extern ngx_str_t     ngx_http_llm_cache_names[];   /* by cache status */
 
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+ngx_http_llm_ctx_t *ngx_http_llm_ctx_create(ngx_http_request_t *r,
+    ngx_uint_t dialect);
+ngx_int_t ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t status, const char *msg);
+const char *ngx_http_llm_not_found(ngx_http_request_t *r, ngx_str_t *model);
+ngx_int_t ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix);
+void *ngx_http_llm_pool_alloc(void *data, size_t size);
+ngx_int_t ngx_http_llm_endpoint(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_load_all(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 void ngx_http_llm_handler_init(void);
 ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
 ngx_str_t *ngx_http_llm_features(ngx_http_llm_ctx_t *ctx, ngx_str_t *s);

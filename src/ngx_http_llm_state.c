@@ -248,28 +248,39 @@ ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 
 void
 ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t up, ngx_uint_t loaded, ngx_log_t *log)
+    ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why, ngx_log_t *log)
 {
-    ngx_uint_t               level;
+    u_char                   text[512];
+    size_t                   len;
     ngx_atomic_uint_t        health;
     ngx_http_llm_tier_sh_t  *ts;
 
     ts = &lmcf->sh->tiers[tier];
 
     health = up ? NGX_HTTP_LLM_YES : NGX_HTTP_LLM_NO;
+    why = up ? 0 : why;
 
-    if (ts->health != health) {
-        level = up ? NGX_LOG_NOTICE : NGX_LOG_WARN;
+    if (ts->health != health || ts->down_why != why) {
 
-        ngx_log_error(level, log, 0,
-                      "llm router: health check: %V tier is %s",
-                      &lmcf->tiers[tier].name, up ? "up" : "down");
+        if (up) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "llm router: health check: %V tier is up",
+                          &lmcf->tiers[tier].name);
+
+        } else {
+            len = ngx_http_llm_why(lmcf, tier, why, 1, text, sizeof(text));
+
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "llm router: health check: %V tier is down: %*s",
+                          &lmcf->tiers[tier].name, len, text);
+        }
     }
 
     (void) ngx_atomic_fetch_add(&lmcf->sh->m.health_checks[tier][up ? 0 : 1],
                                 1);
 
     ts->health = health;
+    ts->down_why = why;
     ts->loaded = loaded;
     ts->checked_at = ngx_current_msec;
 
@@ -277,6 +288,176 @@ ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
         /* a tier that answers its health check is used again at once */
         ngx_http_llm_tier_result(lmcf, tier, 1, 0, log);
     }
+}
+
+
+/* a person's words for why a tier is down or refuses requests */
+
+size_t
+ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
+    ngx_uint_t why, ngx_uint_t health, u_char *buf, size_t size)
+{
+    u_char               *p;
+    ngx_http_llm_tier_t  *t;
+
+    static const char  *errors[] = {
+        "no answer",
+        "connection failed",
+        "timed out",
+        "connection closed before the answer",
+        "answer too large",
+        "not an HTTP answer"
+    };
+
+    t = &lmcf->tiers[tier];
+
+    if (why >= NGX_HTTP_LLM_WHY_FETCH) {
+        why -= NGX_HTTP_LLM_WHY_FETCH;
+        p = ngx_snprintf(buf, size, "%s",
+                         errors[why < 6 ? why : 0]);
+
+    } else if (why == NGX_HTTP_FORBIDDEN && health) {
+        p = ngx_snprintf(buf, size,
+                         "it answers 403 Forbidden to \"Host: %V\" (an "
+                         "Ollama listening on a loopback address accepts "
+                         "only IP addresses, localhost, its machine's name "
+                         "and *.localhost, *.local, *.internal names): set "
+                         "\"host=localhost\" on \"llm_router_tier %V\"",
+                         &t->host, &t->name);
+
+    } else if (why == NGX_HTTP_FORBIDDEN) {
+        p = ngx_snprintf(buf, size,
+                         "it answers 403 Forbidden (an Ollama listening on "
+                         "a loopback address refuses a Host that is not an "
+                         "IP address, localhost, its machine's name or a "
+                         "*.localhost, *.local, *.internal name, and nginx "
+                         "sends the upstream block's name unless told): "
+                         "add \"proxy_set_header Host $llm_upstream_host;\" "
+                         "(here \"%V\") next to the other proxy_set_header "
+                         "lines of every location that routes", &t->host);
+
+    } else if (why == NGX_HTTP_UNAUTHORIZED) {
+        p = ngx_snprintf(buf, size,
+                         "it answers 401 Unauthorized (it wants credentials "
+                         "the router does not send)");
+
+    } else if (why) {
+        p = ngx_snprintf(buf, size, "it answers %ui", why);
+
+    } else {
+        p = ngx_snprintf(buf, size, "unknown");
+    }
+
+    return p - buf;
+}
+
+
+/*
+ * Statuses by which a tier refuses to serve the router at all, whatever
+ * the request: they are failures of the tier (breaker, fallback), not
+ * the client's.
+ */
+
+ngx_uint_t
+ngx_http_llm_refusal(ngx_uint_t status)
+{
+    return status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN
+           || status == 407 || status == 421;
+}
+
+
+/* every answer a tier gave: its refusals are counted and logged once */
+
+void
+ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
+    ngx_uint_t status, ngx_log_t *log)
+{
+    u_char                   text[512];
+    size_t                   len;
+    ngx_atomic_uint_t        old;
+    ngx_http_llm_tier_sh_t  *ts;
+
+    ts = &lmcf->sh->tiers[tier];
+    old = ts->refused;
+
+    if (ngx_http_llm_refusal(status)) {
+        (void) ngx_atomic_fetch_add(&ts->refusals, 1);
+
+        if (old != status && ngx_atomic_cmp_set(&ts->refused, old, status)) {
+            len = ngx_http_llm_why(lmcf, tier, status, 0, text,
+                                   sizeof(text));
+
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "llm router: %V tier refuses requests: %*s",
+                          &lmcf->tiers[tier].name, len, text);
+        }
+
+        return;
+    }
+
+    if (old && status >= NGX_HTTP_OK && status < NGX_HTTP_BAD_REQUEST
+        && ngx_atomic_cmp_set(&ts->refused, old, 0))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "llm router: %V tier accepts requests again",
+                      &lmcf->tiers[tier].name);
+    }
+}
+
+
+/* the models the tier's servers have, from the health check's /api/tags */
+
+void
+ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
+    uint64_t *models, ngx_uint_t n)
+{
+    ngx_uint_t               i;
+    ngx_http_llm_tier_sh_t  *ts;
+
+    ts = &lmcf->sh->tiers[tier];
+    n = ngx_min(n, NGX_HTTP_LLM_MAX_MODELS);
+
+    if (ts->nmodels == n) {
+        for (i = 0; i < n; i++) {
+            if (ts->models[i] != models[i]) {
+                break;
+            }
+        }
+
+        if (i == n) {
+            return;
+        }
+    }
+
+    /* readers may see a mix for an instant: a miss, never a crash */
+
+    ts->nmodels = 0;
+
+    for (i = 0; i < n; i++) {
+        ts->models[i] = (ngx_atomic_uint_t) models[i];
+    }
+
+    ts->nmodels = n;
+}
+
+
+ngx_uint_t
+ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
+    uint64_t model)
+{
+    ngx_uint_t               i, n;
+    ngx_http_llm_tier_sh_t  *ts;
+
+    ts = &lmcf->sh->tiers[tier];
+    n = ngx_min(ts->nmodels, NGX_HTTP_LLM_MAX_MODELS);
+
+    for (i = 0; i < n; i++) {
+        if (ts->models[i] == (ngx_atomic_uint_t) model) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

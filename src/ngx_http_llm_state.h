@@ -22,6 +22,11 @@
 #define NGX_HTTP_LLM_YES                1
 #define NGX_HTTP_LLM_NO                 2
 
+#define NGX_HTTP_LLM_MAX_MODELS         64
+
+/* why a health check found a tier down: an HTTP status, or this + error */
+#define NGX_HTTP_LLM_WHY_FETCH          1000
+
 
 typedef struct {
     ngx_atomic_t                    inflight;
@@ -35,6 +40,13 @@ typedef struct {
     ngx_atomic_t                    check_started;
     ngx_atomic_t                    requests;
     ngx_atomic_t                    fallbacks;    /* away from this tier */
+    ngx_atomic_t                    down_why;     /* NGX_HTTP_LLM_WHY_* */
+    ngx_atomic_t                    refused;      /* 401/403 last seen */
+    ngx_atomic_t                    refusals;     /* answers 401/403 */
+    ngx_atomic_t                    nmodels;
+    ngx_atomic_t                    models[NGX_HTTP_LLM_MAX_MODELS];
+                                                  /* its servers' models,
+                                                     ngx_llm_model_hash() */
 } ngx_http_llm_tier_sh_t;
 
 
@@ -112,7 +124,17 @@ ngx_uint_t ngx_http_llm_probe_take(ngx_http_llm_main_conf_t *lmcf,
 void ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf,
     ngx_uint_t tier, ngx_uint_t ok, ngx_uint_t probing, ngx_log_t *log);
 void ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_uint_t up, ngx_uint_t loaded, ngx_log_t *log);
+    ngx_uint_t tier, ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why,
+    ngx_log_t *log);
+void ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf,
+    ngx_uint_t tier, ngx_uint_t status, ngx_log_t *log);
+ngx_uint_t ngx_http_llm_refusal(ngx_uint_t status);
+void ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
+    ngx_uint_t tier, uint64_t *models, ngx_uint_t n);
+ngx_uint_t ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
+    ngx_uint_t tier, uint64_t model);
+size_t ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
+    ngx_uint_t why, ngx_uint_t health, u_char *buf, size_t size);
 double ngx_http_llm_gpu_vram(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t gpu);
 
 

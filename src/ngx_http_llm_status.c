@@ -116,7 +116,9 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
 
     for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
         len += 3 * lmcf->tiers[i].model.len + lmcf->tiers[i].upstream.len
-               + lmcf->tiers[i].gpu_name.len;
+               + lmcf->tiers[i].gpu_name.len + lmcf->tiers[i].host.len
+               + sizeof(",\"host\":\"\",\"down_reason\":,\"refusing\":,"
+                        "\"refusals\":") + 6 * 512 + 2 * NGX_ATOMIC_T_LEN;
     }
 
     for (i = 0; i < lmcf->gpus.nelts; i++) {
@@ -172,6 +174,8 @@ ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
     ngx_uint_t i)
 {
     char                    *breaker;
+    u_char                   why[512];
+    size_t                   len;
     ngx_msec_t               age;
     ngx_http_llm_tier_t     *tier;
     ngx_http_llm_tier_sh_t  *ts;
@@ -192,18 +196,39 @@ ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
         breaker = "closed";
     }
 
-    return ngx_sprintf(p, "\"%V\":{\"upstream\":\"%V\",\"model\":\"%V\","
-                       "\"inflight\":%uA,\"max_inflight\":%ui,\"queue\":%ui,"
-                       "\"requests\":%uA,\"fallbacks\":%uA,"
-                       "\"failures\":%uA,\"breaker\":\"%s\","
-                       "\"healthy\":%s,\"model_loaded\":%s,"
-                       "\"gpu\":\"%V\"}",
-                       &tier->name, &tier->upstream, &tier->model,
-                       ts->inflight, tier->max_inflight, tier->queue,
-                       ts->requests, ts->fallbacks, ts->failures, breaker,
-                       ngx_http_llm_yes_no[ts->health % 3],
-                       ngx_http_llm_yes_no[ts->loaded % 3],
-                       &tier->gpu_name);
+    p = ngx_sprintf(p, "\"%V\":{\"upstream\":\"%V\",\"model\":\"%V\","
+                    "\"host\":\"%V\","
+                    "\"inflight\":%uA,\"max_inflight\":%ui,\"queue\":%ui,"
+                    "\"requests\":%uA,\"fallbacks\":%uA,"
+                    "\"failures\":%uA,\"breaker\":\"%s\","
+                    "\"healthy\":%s,\"model_loaded\":%s,"
+                    "\"gpu\":\"%V\",\"refusals\":%uA,\"refusing\":",
+                    &tier->name, &tier->upstream, &tier->model, &tier->host,
+                    ts->inflight, tier->max_inflight, tier->queue,
+                    ts->requests, ts->fallbacks, ts->failures, breaker,
+                    ngx_http_llm_yes_no[ts->health % 3],
+                    ngx_http_llm_yes_no[ts->loaded % 3],
+                    &tier->gpu_name, ts->refusals);
+
+    p = ts->refused ? ngx_sprintf(p, "%uA", ts->refused)
+                    : ngx_cpymem(p, "null", 4);
+
+    p = ngx_cpymem(p, ",\"down_reason\":", sizeof(",\"down_reason\":") - 1);
+
+    if (ts->health != NGX_HTTP_LLM_NO) {
+        p = ngx_cpymem(p, "null}", 5);
+        return p;
+    }
+
+    /* why the health check found it down, in a person's words */
+    len = ngx_http_llm_why(lmcf, i, ts->down_why, 1, why, sizeof(why));
+
+    *p++ = '"';
+    p += ngx_llm_json_escape((char *) p, (char *) why, len);
+    *p++ = '"';
+    *p++ = '}';
+
+    return p;
 }
 
 

@@ -24,6 +24,7 @@ enum {
     NGX_HTTP_LLM_VAR_STREAM,
     NGX_HTTP_LLM_VAR_FALLBACK,
     NGX_HTTP_LLM_VAR_CACHE,
+    NGX_HTTP_LLM_VAR_UPSTREAM_HOST,
     NGX_HTTP_LLM_VAR_TTFB,
     NGX_HTTP_LLM_VAR_TOKENS_IN,
     NGX_HTTP_LLM_VAR_TOKENS_OUT
@@ -42,6 +43,8 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_upstream"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_upstream_host"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_UPSTREAM_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
     { ngx_string("llm_model"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -140,6 +143,10 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_UPSTREAM:
         value = tier->upstream;
+        break;
+
+    case NGX_HTTP_LLM_VAR_UPSTREAM_HOST:
+        value = tier->host;
         break;
 
     case NGX_HTTP_LLM_VAR_MODEL:

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_llm_request.h"
+#include "ngx_llm_model.h"
 
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
 } ngx_llm_dialect_map_t;
 
 
+static int ngx_llm_parse_load(ngx_llm_request_t *req, cJSON *root);
 static int ngx_llm_parse_prompt_generate(ngx_llm_request_t *req,
     cJSON *root, ngx_llm_classify_state_t *st);
 static int ngx_llm_parse_messages(ngx_llm_request_t *req, cJSON *root,
@@ -74,6 +76,99 @@ ngx_llm_dialect_from_path(const char *path, size_t len)
 }
 
 
+/*
+ * Endpoints that name a model in their body (Ollama's ShowHandler,
+ * EmbedHandler, EmbeddingsHandler, PullHandler, PushHandler,
+ * CreateHandler, CopyHandler, DeleteHandler; the OpenAI embeddings
+ * middleware): the keys that name it, the first one present wins.
+ */
+
+static const char *const  ngx_llm_keys_model[] = { "model", "name", NULL };
+static const char *const  ngx_llm_keys_copy[] = { "source", NULL };
+
+static const struct {
+    const char          *suffix;
+    const char *const   *keys;
+} ngx_llm_named[] = {
+    { "/api/show", ngx_llm_keys_model },
+    { "/api/embed", ngx_llm_keys_model },
+    { "/api/embeddings", ngx_llm_keys_model },
+    { "/v1/embeddings", ngx_llm_keys_model },
+    { "/api/pull", ngx_llm_keys_model },
+    { "/api/push", ngx_llm_keys_model },
+    { "/api/create", ngx_llm_keys_model },
+    { "/api/copy", ngx_llm_keys_copy },
+    { "/api/delete", ngx_llm_keys_model },
+    { NULL, NULL }
+};
+
+
+static int
+ngx_llm_suffix(const char *path, size_t len, const char *suffix)
+{
+    size_t  n;
+
+    n = strlen(suffix);
+
+    return len >= n && memcmp(path + len - n, suffix, n) == 0;
+}
+
+
+ngx_llm_endpoint_e
+ngx_llm_endpoint_from_path(const char *path, size_t len, const char **id,
+    size_t *id_len, const char *const **keys)
+{
+    size_t       i;
+    const char  *p;
+
+    *id = NULL;
+    *id_len = 0;
+    *keys = NULL;
+
+    if (len == 1 && path[0] == '/') {
+        return NGX_LLM_EP_ROOT;
+    }
+
+    /* /v1/models/{id}: an id may hold a '/' ("library/llama3.2") */
+    for (p = path; p + 11 < path + len; p++) {
+        if (memcmp(p, "/v1/models/", 11) == 0) {
+            *id = p + 11;
+            *id_len = path + len - *id;
+            return NGX_LLM_EP_MODEL_INFO;
+        }
+    }
+
+    if (len > 1 && path[len - 1] == '/') {
+        len--;
+    }
+
+    if (ngx_llm_suffix(path, len, "/api/tags")) {
+        return NGX_LLM_EP_TAGS;
+    }
+
+    if (ngx_llm_suffix(path, len, "/api/ps")) {
+        return NGX_LLM_EP_PS;
+    }
+
+    if (ngx_llm_suffix(path, len, "/api/version")) {
+        return NGX_LLM_EP_VERSION;
+    }
+
+    if (ngx_llm_suffix(path, len, "/v1/models")) {
+        return NGX_LLM_EP_MODELS;
+    }
+
+    for (i = 0; ngx_llm_named[i].suffix != NULL; i++) {
+        if (ngx_llm_suffix(path, len, ngx_llm_named[i].suffix)) {
+            *keys = ngx_llm_named[i].keys;
+            return NGX_LLM_EP_NAMED;
+        }
+    }
+
+    return NGX_LLM_EP_OTHER;
+}
+
+
 ngx_llm_dialect_e
 ngx_llm_dialect_from_name(const char *name, size_t len)
 {
@@ -122,6 +217,7 @@ ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
 
     memset(req, 0, sizeof(ngx_llm_request_t));
     req->dialect = dialect;
+    req->think_budget = NGX_LLM_THINK_BUDGET;
 
     if (len == 0) {
         req->error = "empty request body, expected a JSON object";
@@ -241,6 +337,45 @@ ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
 }
 
 
+/*
+ * A request without a prompt: Ollama loads the model, or unloads it when
+ * "keep_alive" is zero (a number of seconds, or a Go duration string such
+ * as "0", "0s", "0m").
+ */
+
+static int
+ngx_llm_parse_load(ngx_llm_request_t *req, cJSON *root)
+{
+    const char  *p;
+    cJSON       *ka;
+
+    req->load = 1;
+
+    ka = cJSON_GetObjectItemCaseSensitive(root, "keep_alive");
+
+    if (cJSON_IsNumber(ka)) {
+        req->unload = (ka->valuedouble == 0);
+
+    } else if (cJSON_IsString(ka) && ka->valuestring[0] != '\0') {
+        req->unload = 1;
+
+        for (p = ka->valuestring; *p; p++) {
+            if (*p >= '1' && *p <= '9') {
+                req->unload = 0;
+                break;
+            }
+
+            if (strchr("0.+-nsumh", *p) == NULL && (unsigned char) *p < 0x80) {
+                req->unload = 0;
+                break;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 ngx_llm_parse_prompt_generate(ngx_llm_request_t *req, cJSON *root,
     ngx_llm_classify_state_t *st)
@@ -248,6 +383,14 @@ ngx_llm_parse_prompt_generate(ngx_llm_request_t *req, cJSON *root,
     cJSON  *prompt, *system, *options;
 
     prompt = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+
+    if ((prompt == NULL || cJSON_IsNull(prompt)
+         || (cJSON_IsString(prompt) && prompt->valuestring[0] == '\0'))
+        && req->dialect == NGX_LLM_DIALECT_OLLAMA_GENERATE)
+    {
+        /* Ollama's GenerateHandler: no prompt loads (or unloads) */
+        return ngx_llm_parse_load(req, root);
+    }
 
     if (prompt == NULL || cJSON_IsNull(prompt)) {
         req->error = "missing \"prompt\"";
@@ -312,6 +455,14 @@ ngx_llm_parse_messages(ngx_llm_request_t *req, cJSON *root,
 
     messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 
+    if (req->dialect == NGX_LLM_DIALECT_OLLAMA_CHAT
+        && (messages == NULL || cJSON_IsNull(messages)
+            || (cJSON_IsArray(messages) && messages->child == NULL)))
+    {
+        /* Ollama's ChatHandler: no messages loads (or unloads) */
+        return ngx_llm_parse_load(req, root);
+    }
+
     if (messages == NULL || cJSON_IsNull(messages)) {
         req->error = "missing \"messages\"";
         return -1;
@@ -343,8 +494,9 @@ ngx_llm_parse_messages(ngx_llm_request_t *req, cJSON *root,
             return -1;
         }
 
-        /* only what the user wrote measures the task */
-        user = strcmp(role->valuestring, "user") == 0;
+        /* only what the user wrote measures the task (Ollama folds
+         * the role's case) */
+        user = strcasecmp(role->valuestring, "user") == 0;
 
         if (user && st != NULL) {
             ngx_llm_classify_turn(st);
@@ -867,12 +1019,13 @@ ngx_llm_request_rewrite_into(ngx_llm_request_t *req, const char *body,
 static char *
 ngx_llm_translate_jarvis(ngx_llm_request_t *req, const char *model)
 {
+    long          budget;
     char         *text;
     cJSON        *root, *out, *options, *item;
     const char  **name;
 
     static const char  *copy[] = { "prompt", "system", "format", "images",
-                                   "keep_alive", NULL };
+                                   "keep_alive", "think", NULL };
     static const char  *opts[] = { "temperature", "top_p", "top_k", "seed",
                                    "stop", NULL };
 
@@ -915,11 +1068,30 @@ ngx_llm_translate_jarvis(ngx_llm_request_t *req, const char *model)
 
     cJSON_AddItemToObject(out, "options", options);
 
+    budget = 0;
+
+    if (cJSON_GetObjectItemCaseSensitive(root, "think") == NULL
+        && ngx_llm_model_always_thinks(model, strlen(model)))
+    {
+        /*
+         * gpt-oss always thinks (Ollama ignores "think": false for it)
+         * and its thinking tokens count against num_predict: at the
+         * lowest level, with room for the thinking on top of the
+         * client's max_tokens, a short answer is not left empty.
+         */
+
+        if (cJSON_AddStringToObject(out, "think", "low") == NULL) {
+            goto failed;
+        }
+
+        budget = req->think_budget;
+    }
+
     if (req->max_tokens > 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(options, "num_predict");
 
         if (cJSON_AddNumberToObject(options, "num_predict",
-                                    (double) req->max_tokens)
+                                    (double) (req->max_tokens + budget))
             == NULL)
         {
             goto failed;

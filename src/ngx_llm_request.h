@@ -29,6 +29,9 @@ typedef enum {
 
 #define NGX_LLM_MAX_MODEL_KEYS  8
 
+/* tokens given to gpt-oss to think in on top of a JARVIS max_tokens */
+#define NGX_LLM_THINK_BUDGET    256
+
 
 typedef struct {
     ngx_llm_dialect_e   dialect;
@@ -37,6 +40,12 @@ typedef struct {
     const char         *model;
 
     int                 stream;           /* effective, after defaults */
+    long                think_budget;     /* set by the caller: tokens
+                                             added to a JARVIS request's
+                                             max_tokens for gpt-oss to
+                                             think in */
+    int                 load;             /* no prompt: a load (Ollama) */
+    int                 unload;           /* ... with keep_alive 0 */
     long                max_tokens;       /* 0: not given */
     unsigned            messages;
 
@@ -55,7 +64,28 @@ typedef struct {
 } ngx_llm_request_t;
 
 
+/* the Ollama and OpenAI endpoints that are not prompts */
+typedef enum {
+    NGX_LLM_EP_OTHER = 0,       /* anything else: the default tier */
+    NGX_LLM_EP_ROOT,            /* GET|HEAD /: "Ollama is running" */
+    NGX_LLM_EP_TAGS,            /* GET /api/tags */
+    NGX_LLM_EP_PS,              /* GET /api/ps */
+    NGX_LLM_EP_VERSION,         /* GET /api/version */
+    NGX_LLM_EP_MODELS,          /* GET /v1/models */
+    NGX_LLM_EP_MODEL_INFO,      /* GET /v1/models/{id} */
+    NGX_LLM_EP_NAMED            /* a body naming a model: /api/show, ... */
+} ngx_llm_endpoint_e;
+
+
 ngx_llm_dialect_e ngx_llm_dialect_from_path(const char *path, size_t len);
+
+/*
+ * The endpoint of a path that is no prompt dialect; for MODEL_INFO *id
+ * is the model's id in the path.  For NAMED, *keys lists the JSON keys
+ * that may name the model, in Ollama's order.
+ */
+ngx_llm_endpoint_e ngx_llm_endpoint_from_path(const char *path, size_t len,
+    const char **id, size_t *id_len, const char *const **keys);
 ngx_llm_dialect_e ngx_llm_dialect_from_name(const char *name, size_t len);
 const char *ngx_llm_dialect_name(ngx_llm_dialect_e dialect);
 int ngx_llm_dialect_is_openai(ngx_llm_dialect_e dialect);

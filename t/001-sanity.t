@@ -110,7 +110,7 @@ X-Features: ^reasoning:\d\.\d\d(,\w+:\d\.\d\d)*$
 GET /api/tags
 --- error_code: 200
 --- response_headers
-Content-Type: application/json
+Content-Type: application/json; charset=utf-8
 --- response_body_like: ^\{"models":\[\{"name":"auto".*\{"name":"gpt-oss:20b".*\{"name":"llama3\.2:3b"
 
 
@@ -137,12 +137,13 @@ GET /api/version
         add_header X-LLM-Reason $llm_route_reason always;
     }
 --- request
-GET /api/ps
---- error_code: 200
+POST /api/blobs/sha256:29fdb92e57cf0827ded04ae6461b5931d01fa595843f55d36f5b275a52087dd2
+x
+--- error_code: 501
 --- response_headers
 X-LLM-Route: small
 X-LLM-Reason: default
---- response_body_like: "models":\[\{"name":"llama3\.2:3b"
+X-Mock-Name: small
 
 
 
@@ -154,9 +155,11 @@ X-LLM-Reason: default
         proxy_pass http://$llm_upstream;
     }
 --- request
-GET /api/ps
---- error_code: 200
---- response_body_like: "models":\[\{"name":"gpt-oss:20b"
+POST /api/blobs/sha256:29fdb92e57cf0827ded04ae6461b5931d01fa595843f55d36f5b275a52087dd2
+x
+--- error_code: 501
+--- response_headers
+X-Mock-Name: big
 
 
 
@@ -168,11 +171,11 @@ GET /api/ps
     }
 --- request
 POST /api/generate
-{"model":"auto","prompt":"Prove Fermat's little theorem step by step.","stream":false}
+{"model":"llama3.2:3b","prompt":"Prove Fermat's little theorem step by step.","stream":false}
 --- error_code: 200
 --- response_headers
 X-LLM-Class: []
-X-Mock-Model: auto
+X-Mock-Model: llama3.2:3b
 
 
 

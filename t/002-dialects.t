@@ -60,19 +60,21 @@ X-Mock-Model: gpt-oss:20b
 
 
 
-=== TEST 4: OpenAI completions with a prompt array
+=== TEST 4: OpenAI completions with a prompt array: routed, and Ollama's own 400 passed on
 --- config
     location / {
         llm_router on;
         proxy_pass http://$llm_upstream;
+        add_header X-LLM-Class $llm_class always;
     }
 --- request
 POST /v1/completions
 {"model":"auto","prompt":["Say hi","Say bye"],"max_tokens":5}
---- error_code: 200
+--- error_code: 400
 --- response_headers
 X-Mock-Model: llama3.2:3b
---- response_body_like: "object":"text_completion"
+X-LLM-Class: simple
+--- response_body_like: cannot unmarshal array into Go struct field CompletionRequest.prompt
 
 
 

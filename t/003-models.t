@@ -81,7 +81,7 @@ POST /api/generate
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":"model \"mistral:7b\" is not served here, use \"auto\""}
+{"error":"model 'mistral:7b' not found"}
 
 
 
@@ -96,7 +96,7 @@ POST /v1/chat/completions
 {"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]}
 --- error_code: 404
 --- response_body
-{"error":{"message":"model \"gpt-4o\" is not served here, use \"auto\"","type":"invalid_request_error","param":null,"code":null}}
+{"error":{"message":"model 'gpt-4o' not found","type":"not_found_error","param":null,"code":null}}
 
 
 

@@ -43,9 +43,9 @@ POST /api/chat
 
 
 
-=== TEST 3: valid JSON without a prompt
+=== TEST 3: valid JSON without a prompt: a JARVIS request needs one
 --- request
-POST /api/generate
+POST /generate
 {"model":"auto"}
 --- error_code: 400
 --- response_body

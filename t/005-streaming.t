@@ -13,6 +13,7 @@ add_block_preprocessor(sub {
         proxy_pass http://$llm_upstream;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         proxy_buffering off;
         add_header X-LLM-Stream $llm_stream always;
     }

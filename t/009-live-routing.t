@@ -37,6 +37,7 @@ my $nginx = LLMTest::start_nginx($servroot, $port, <<"CONF", workers => 2);
         listen 127.0.0.1:$port reuseport;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host \$llm_upstream_host;
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Reason \$llm_route_reason always;
         add_header X-Worker \$pid always;

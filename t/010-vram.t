@@ -42,6 +42,7 @@ my $nginx = LLMTest::start_nginx($servroot, $port, <<"CONF", %opt);
 
     server {
         listen 127.0.0.1:$port;
+        proxy_set_header Host \$llm_upstream_host;
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Reason \$llm_route_reason always;
         location / {
@@ -136,6 +137,7 @@ SKIP: {
     llm_router_tier small upstream=ollama_small model=llama3.2:3b;
     server {
         listen 127.0.0.1:$port;
+        proxy_set_header Host \$llm_upstream_host;
         add_header X-LLM-Route \$llm_target always;
         add_header X-LLM-Reason \$llm_route_reason always;
         location / {

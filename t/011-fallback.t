@@ -91,7 +91,7 @@ is($r->{content}, qq({"error":"no tier could answer: both failed"}\n), "... in J
 $r = post($port, '{"model":"auto","messages":[{"role":"user","content":"Hi"}]}',
           '/v1/chat/completions');
 is($r->{status}, 502, "both failing, OpenAI dialect");
-like($r->{content}, qr/^\{"error":\{"message":"no tier could answer: both failed","type":"server_error"/,
+like($r->{content}, qr/^\{"error":\{"message":"no tier could answer: both failed","type":"api_error"/,
      "... OpenAI-style error");
 
 LLMTest::mock_restore('big', 'small');

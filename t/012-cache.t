@@ -26,6 +26,7 @@ my $nginx = LLMTest::start_nginx($servroot, $port, <<"CONF", workers => 2);
         listen 127.0.0.1:$port;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host \$llm_upstream_host;
         proxy_buffering off;
         llm_cache on;
         llm_cache_ttl 60s;

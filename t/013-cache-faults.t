@@ -23,6 +23,7 @@ sub conf {
 
     server {
         listen 127.0.0.1:$port;
+        proxy_set_header Host \$llm_upstream_host;
         llm_cache on;
         location / {
             llm_router on;

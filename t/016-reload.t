@@ -21,6 +21,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF", %opt);
     llm_router_tier small upstream=ollama_small model=llama3.2:3b;
     server {
         listen 127.0.0.1:$port;
+        proxy_set_header Host \$llm_upstream_host;
         location / {
             llm_router on;
             proxy_pass http://\$llm_upstream;

@@ -58,6 +58,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
 
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host \$llm_upstream_host;
         proxy_buffering off;
         add_header X-LLM-Route \$llm_target always;
 

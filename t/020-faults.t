@@ -195,7 +195,7 @@ for my $code (502, 503, 504) {
 
 {
     my @req = gen(1);
-    LLMTest::mock_config('big', { tps => 1, tokens => 3 });
+    LLMTest::mock_config('big', { tps => 1, tokens => 3, think_tokens => 0 });
     my $t0 = time;
     my $r = post($port, @req);
     is("$r->{status} $r->{headers}{'x-llm-route'}", "200 big",

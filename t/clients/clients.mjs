@@ -114,7 +114,7 @@ await attempt('openai error', async () => {
         status = e.status;
         message = e.message;
     }
-    check('openai error', status === 404 && /not served here/.test(message),
+    check('openai error', status === 404 && /model 'gpt-4o' not found/.test(message),
           `status=${status} message=${message}`);
 });
 

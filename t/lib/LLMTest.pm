@@ -123,6 +123,9 @@ our $HttpConfig = <<'_EOC_';
     }
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+    # the Host a loopback Ollama accepts (inherited by every location that
+    # sets no proxy_set_header of its own)
+    proxy_set_header Host $llm_upstream_host;
 _EOC_
 
 my %Nginx;    # pid => handle, for start_nginx()/stop_nginx()
@@ -852,6 +855,7 @@ sub tiers_conf {
     llm_router_zone llm 1m;
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+    proxy_set_header Host \$llm_upstream_host;
 EOC
 }
 
@@ -864,6 +868,7 @@ sub fallback_server {
     return <<"EOC";
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host \$llm_upstream_host;
         proxy_buffering off;
         proxy_connect_timeout 1s;
         proxy_read_timeout $rt;
@@ -873,12 +878,12 @@ sub fallback_server {
         location / {
             llm_router on;
             proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
+            error_page 401 403 502 503 504 = \@llm_fallback;
         }
         location \@llm_fallback {
             llm_router on;
             proxy_pass http://\$llm_upstream;
-            error_page 502 503 504 = \@llm_fallback;
+            error_page 401 403 502 503 504 = \@llm_fallback;
         }
 EOC
 }

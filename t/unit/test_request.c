@@ -149,6 +149,55 @@ test_parse(void)
 }
 
 
+/* Ollama's load and unload forms (GenerateHandler, ChatHandler) */
+
+static void
+test_load(void)
+{
+    size_t             i;
+    ngx_llm_request_t  req;
+
+    static const struct {
+        ngx_llm_dialect_e   d;
+        const char         *body;
+        int                 load;
+        int                 unload;
+    }  cases[] = {
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"model\":\"x\"}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"prompt\":\"\"}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"prompt\":null,\"keep_alive\":0}", 1, 1 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"keep_alive\":\"0\"}", 1, 1 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"keep_alive\":\"0s\"}", 1, 1 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"keep_alive\":\"5m\"}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"keep_alive\":-1}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_GENERATE,
+          "{\"model\":\"x\",\"prompt\":\"hi\",\"keep_alive\":0}", 0, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"model\":\"x\",\"messages\":[]}",
+          1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"model\":\"x\"}", 1, 0 },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT,
+          "{\"model\":\"x\",\"messages\":[],\"keep_alive\":0}", 1, 1 },
+        { NGX_LLM_DIALECT_OLLAMA_CHAT,
+          "{\"messages\":[{\"role\":\"User\",\"content\":\"hi\"}]}",
+          0, 0 },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK(parse(cases[i].d, cases[i].body, &req) == 0, cases[i].body);
+        CHECK(req.load == cases[i].load, "load form");
+        CHECK(req.unload == cases[i].unload, "unload form");
+        ngx_llm_request_free(&req);
+    }
+}
+
+
 static void
 test_errors(void)
 {
@@ -166,7 +215,6 @@ test_errors(void)
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"hi\"} x" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "[\"prompt\"]" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "\"prompt\"" },
-        { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{}" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":5}" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\",\"model\":5}" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE,
@@ -177,8 +225,7 @@ test_errors(void)
           "{\"prompt\":\"a\",\"options\":{\"num_predict\":\"9\"}}" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"\xff\xfe\"}" },
         { NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"\xc0\xaf\"}" },
-        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"prompt\":\"a\"}" },
-        { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[]}" },
+        { NGX_LLM_DIALECT_OPENAI_CHAT, "{\"messages\":[]}" },
         { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":{}}" },
         { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[1]}" },
         { NGX_LLM_DIALECT_OLLAMA_CHAT, "{\"messages\":[{\"content\":\"a\"}]}" },
@@ -298,7 +345,10 @@ test_rewrite(void)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "stream")),
           "jarvis stream false");
     CHECK(cJSON_GetObjectItemCaseSensitive(opt, "num_predict")->valuedouble
-          == 100, "jarvis num_predict");
+          == 100 + NGX_LLM_THINK_BUDGET,
+          "jarvis num_predict: max_tokens and room for gpt-oss to think");
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "think")->valuestring,
+                 "low") == 0, "jarvis to gpt-oss: think low");
     CHECK(cJSON_GetObjectItemCaseSensitive(opt, "temperature")->valuedouble
           == 0.2, "jarvis temperature");
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "max_tokens") == NULL,
@@ -331,12 +381,58 @@ test_utf8_escape(void)
 }
 
 
+/* JARVIS: "think" carried through; gpt-oss's default keeps room */
+
+static void
+test_jarvis_think(void)
+{
+    char               *out;
+    size_t              len;
+    cJSON              *j, *opt;
+    ngx_llm_request_t   req;
+    const char         *body;
+
+    body = "{\"prompt\":\"Hello\",\"max_tokens\":20}";
+
+    CHECK(parse(NGX_LLM_DIALECT_JARVIS, body, &req) == 0, "jarvis parses");
+    len = ngx_llm_request_rewrite(&req, body, strlen(body), "llama3.2:3b",
+                                  &out);
+    ngx_llm_request_free(&req);
+    j = cJSON_Parse(out);
+    opt = cJSON_GetObjectItemCaseSensitive(j, "options");
+    CHECK(len > 0 && cJSON_GetObjectItemCaseSensitive(j, "think") == NULL,
+          "jarvis to llama: no think (it would be refused)");
+    CHECK(cJSON_GetObjectItemCaseSensitive(opt, "num_predict")->valuedouble
+          == 20, "jarvis to llama: num_predict = max_tokens");
+    cJSON_Delete(j);
+    free(out);
+
+    body = "{\"prompt\":\"Hello\",\"max_tokens\":20,\"think\":\"high\"}";
+
+    CHECK(parse(NGX_LLM_DIALECT_JARVIS, body, &req) == 0, "jarvis parses");
+    len = ngx_llm_request_rewrite(&req, body, strlen(body),
+                                  "GPT-OSS:20B", &out);
+    ngx_llm_request_free(&req);
+    j = cJSON_Parse(out);
+    opt = cJSON_GetObjectItemCaseSensitive(j, "options");
+    CHECK(len > 0 && strcmp(cJSON_GetObjectItemCaseSensitive(j, "think")
+                            ->valuestring, "high") == 0,
+          "jarvis: the client's think is carried");
+    CHECK(cJSON_GetObjectItemCaseSensitive(opt, "num_predict")->valuedouble
+          == 20, "jarvis: the client chose, max_tokens kept");
+    cJSON_Delete(j);
+    free(out);
+}
+
+
 int
 main(void)
 {
     test_dialects();
     test_parse();
     test_errors();
+    test_load();
+    test_jarvis_think();
     test_rewrite();
     test_utf8_escape();
 
