@@ -29,6 +29,7 @@ static void ngx_llm_lists_time(long t, char *buf, size_t size);
 static int ngx_llm_lists_is_alias(ngx_llm_lists_conf_t *conf,
     const char *name, size_t len);
 static char *ngx_llm_lists_print(cJSON *root);
+static int ngx_llm_lists_answered(ngx_llm_answer_t *a, size_t n);
 
 
 /* every model once, in the order the tiers and servers gave them */
@@ -173,6 +174,23 @@ ngx_llm_lists_is_alias(ngx_llm_lists_conf_t *conf, const char *name,
 }
 
 
+/* some server answered 200: without one, there is no list to give */
+
+static int
+ngx_llm_lists_answered(ngx_llm_answer_t *a, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (a[i].status == 200 && a[i].body != NULL) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static char *
 ngx_llm_lists_print(cJSON *root)
 {
@@ -203,6 +221,10 @@ ngx_llm_lists_tags(ngx_llm_answer_t *a, size_t n, ngx_llm_lists_conf_t *conf)
     double   size, s;
     size_t   i;
     cJSON   *list, *root, *out, *e, *d, *fam, *m;
+
+    if (!ngx_llm_lists_answered(a, n)) {
+        return NULL;
+    }
 
     list = ngx_llm_lists_union(a, n, "models", "model", "name");
     if (list == NULL) {
@@ -276,14 +298,11 @@ ngx_llm_lists_tags(ngx_llm_answer_t *a, size_t n, ngx_llm_lists_conf_t *conf)
 char *
 ngx_llm_lists_ps(ngx_llm_answer_t *a, size_t n, ngx_llm_lists_conf_t *conf)
 {
-    size_t   i;
     cJSON   *list, *root;
 
     (void) conf;
 
-    for (i = 0; i < n && a[i].status != 200; i++) { /* void */ }
-
-    if (i == n) {
+    if (!ngx_llm_lists_answered(a, n)) {
         return NULL;
     }
 
@@ -312,6 +331,10 @@ ngx_llm_lists_models(ngx_llm_answer_t *a, size_t n,
 {
     size_t   i;
     cJSON   *list, *root, *data, *e;
+
+    if (!ngx_llm_lists_answered(a, n)) {
+        return NULL;
+    }
 
     list = ngx_llm_lists_union(a, n, "data", "id", NULL);
     if (list == NULL) {
