@@ -9,6 +9,7 @@
 #   OLLAMA_BIG=host:port       real Ollama serving gpt-oss:20b
 #   OLLAMA_SMALL=host:port     real Ollama serving llama3.2:3b
 #   REDIS_PORT=6390            local Redis started for the cache
+#   NGINX=/usr/sbin/nginx      the nginx binary to run
 #   DEMO_ONESHOT=1             stop after the two requests (used by tests)
 
 set -euo pipefail
@@ -51,8 +52,27 @@ wait_port() {
     exit 1
 }
 
+# something else on the port would answer the demo in nginx's place
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "error: 127.0.0.1:$PORT is already in use; stop what listens" \
+         "there or choose another port: PORT=8081 make run" >&2
+    exit 1
+fi
+
 rm -rf "$prefix"
 mkdir -p "$prefix/logs" "$prefix/tmp"
+
+# the GPU the tiers run on: amdgpu's sysfs files, rocm-smi, or none
+gpu="source=off"
+for f in /sys/class/drm/card*/device/mem_info_vram_total; do
+    if [ -r "$f" ]; then
+        gpu="source=sysfs device=$(dirname "$f")"
+        break
+    fi
+done
+if [ "$gpu" = "source=off" ] && [ -e /dev/kfd ]; then
+    gpu="source=rocm_smi"
+fi
 
 if command -v redis-server >/dev/null; then
     say "redis-server on 127.0.0.1:$REDIS_PORT"
@@ -96,14 +116,29 @@ sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
     -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
     -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" \
     -e "s|@REDIS_PORT@|$REDIS_PORT|" -e "s|@CONF@|$top/conf|" \
+    -e "s|@GPU@|$gpu|" \
     "$top/conf/demo.conf.in" > "$prefix/nginx.conf"
 
 nginx_bin=${NGINX:-/usr/sbin/nginx}
 "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -t -q
 "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-wait_port "$PORT" nginx
+nginx_pid=$!
+pids+=($nginx_pid)
+for _ in $(seq 1 200); do
+    if ! kill -0 "$nginx_pid" 2>/dev/null; then
+        echo "error: nginx did not start:" >&2
+        tail -n 5 "$prefix/logs/error.log" >&2
+        exit 1
+    fi
+    [ -s "$prefix/nginx.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") \
+        2>/dev/null && break
+    sleep 0.05
+done
+[ -s "$prefix/nginx.pid" ] || { echo "error: nginx did not start" >&2; exit 1; }
 say "nginx with ngx_llm_router on http://127.0.0.1:$PORT"
+if [ "$gpu" = "source=off" ]; then
+    say "no AMD GPU found here: VRAM is not read (llm_gpu source=off)"
+fi
 
 ask() {
     local label=$1 path=$2 body=$3 out

@@ -387,6 +387,43 @@ ngx_http_llm_read_number(ngx_str_t *dir, char *file, uint64_t *value,
 }
 
 
+/*
+ * rsmi_init() prints its own lines ("Failed to open drm root directory",
+ * "Exception caught: rsmi_init.") to stderr, which is nginx's error log,
+ * at every retry on a machine without an AMD GPU: they are silenced, the
+ * router says once in its own words that no GPU was found.
+ */
+
+static int
+ngx_http_llm_rsmi_init_quietly(ngx_http_llm_rsmi_t *rs)
+{
+    int  rc, saved, null;
+
+    saved = dup(STDERR_FILENO);
+    null = open("/dev/null", O_WRONLY);
+
+    if (saved != -1 && null != -1) {
+        (void) dup2(null, STDERR_FILENO);
+    }
+
+    rc = rs->init(0);
+
+    if (saved != -1 && null != -1) {
+        (void) dup2(saved, STDERR_FILENO);
+    }
+
+    if (saved != -1) {
+        (void) close(saved);
+    }
+
+    if (null != -1) {
+        (void) close(null);
+    }
+
+    return rc;
+}
+
+
 static ngx_int_t
 ngx_http_llm_gpu_rocm(ngx_http_llm_gpu_t *g, ngx_http_llm_reading_t *rd,
     ngx_log_t *log, u_char **err)
@@ -446,7 +483,7 @@ ngx_http_llm_gpu_rocm(ngx_http_llm_gpu_t *g, ngx_http_llm_reading_t *rd,
             }
         }
 
-        if (rs->init(0) != 0) {
+        if (ngx_http_llm_rsmi_init_quietly(rs) != 0) {
             *err = (u_char *) "rsmi_init() failed: no AMD GPU or driver";
             return NGX_ERROR;
         }

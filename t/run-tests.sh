@@ -61,6 +61,8 @@ if [ -f ../shared/prompts/dev.jsonl ]; then
         echo "FAIL: AUC below 1.0 on the dev set"
         failed=$((failed + 1))
     fi
+else
+    echo "skipped: ../shared/prompts/dev.jsonl is not beside the repository"
 fi
 
 echo "== Test::Nginx suites (nginx: $TEST_NGINX_BINARY)"
