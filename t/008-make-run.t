@@ -56,6 +56,7 @@ my ($big, $small) = map { LLMTest::mock_port($_) } qw(big small);
 my $port = LLMTest::free_port();
 my $redis = LLMTest::free_port();
 my $out = "build/run-real.out";
+unlink $out;
 my $pid = fork;
 die "fork: $!" unless defined $pid;
 if ($pid == 0) {
