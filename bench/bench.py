@@ -267,19 +267,20 @@ def tiers(bport, sport, big='4 queue=4', small='8 queue=8'):
 ''' % (bport, sport, big, small)
 
 
-# the README's fallback: the other tier on 502/503/504, then one JSON error
+# the README's fallback: the other tier on 401/403/502/503/504, then one
+# JSON error
 FALLBACK = '''
         proxy_intercept_errors on;
         recursive_error_pages on;
         location / {
             llm_router on;
             proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
+            error_page 401 403 502 503 504 = @fb;
         }
         location @fb {
             llm_router on;
             proxy_pass http://$llm_upstream;
-            error_page 502 503 504 = @fb;
+            error_page 401 403 502 503 504 = @fb;
         }
 '''
 
@@ -320,6 +321,7 @@ def scenario_overhead():
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host localhost;
         }
     }''' % pport)
     rd, redis_port = redis()
@@ -332,6 +334,7 @@ def scenario_overhead():
         listen 127.0.0.1:%%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         %%s
         location / {
             llm_router on;
@@ -552,6 +555,7 @@ def workload_stack(policy):
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host localhost;
         proxy_read_timeout 600s;
         location / { proxy_pass http://%s; }
     }''' % (port, 'ollama_big' if policy == 'all-big' else 'ollama_small')
@@ -563,6 +567,7 @@ def workload_stack(policy):
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         proxy_read_timeout 600s;
         location / {
             llm_router on;
@@ -680,6 +685,7 @@ def scenario_failover():
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         proxy_connect_timeout 1s;
         proxy_read_timeout 600s;
         add_header X-LLM-Reason $llm_route_reason always;
@@ -762,6 +768,7 @@ def scenario_cache():
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         proxy_read_timeout 600s;
         llm_cache on;
         location / {
@@ -825,6 +832,7 @@ def scenario_memory():
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         location / {
             llm_router on;
             proxy_pass http://$llm_upstream;

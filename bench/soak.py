@@ -53,6 +53,7 @@ def router_conf(bport, sport, rport, port):
         listen 127.0.0.1:%d;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
         proxy_buffering off;
         proxy_connect_timeout 1s;
         proxy_read_timeout 10s;
