@@ -66,6 +66,7 @@ $demo =~ s/\@BIG\@/127.0.0.1:1/g;
 $demo =~ s/\@SMALL\@/127.0.0.1:2/g;
 $demo =~ s/\@REDIS_PORT\@/6390/g;
 $demo =~ s/\@CONF\@/$top\/conf/g;
+$demo =~ s/\@GPU\@/source=off/g;
 open my $fh, '>', "$d/nginx.conf" or die;
 print $fh $demo;
 close $fh;
