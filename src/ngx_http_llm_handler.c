@@ -347,16 +347,28 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 ngx_int_t
 ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t          rc;
+    ngx_llm_request_t  req;
+
+    /*
+     * The parsed request is taken out of ctx first: an answer given here
+     * (a 503 when no tier can take it) may free the request, ctx with it.
+     * Its tree is in the request's pool: freeing it only forgets it.
+     */
+
+    req = ctx->req;
+    ctx->req_held = 0;
 
     rc = ngx_http_llm_pick(r, ctx, ctx->pinned);
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_llm_rewrite(r, ctx, &ctx->req, &ctx->body);
+    if (rc != NGX_OK) {
+        ngx_llm_request_free(&req);
+        return rc;
     }
 
-    ngx_llm_request_free(&ctx->req);
-    ctx->req_held = 0;
+    rc = ngx_http_llm_rewrite(r, ctx, &req, &ctx->body);
+
+    ngx_llm_request_free(&req);
 
     if (rc != NGX_OK) {
         return rc;
