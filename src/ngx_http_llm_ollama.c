@@ -23,6 +23,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <cjson/cJSON.h>
 
 #include "ngx_http_llm_state.h"

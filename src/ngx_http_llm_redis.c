@@ -11,6 +11,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <hiredis/async.h>
 
 #include "ngx_http_llm_redis.h"

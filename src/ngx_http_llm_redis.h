@@ -12,6 +12,10 @@
 #define _NGX_HTTP_LLM_REDIS_H_INCLUDED_
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_llm_router_module.h"

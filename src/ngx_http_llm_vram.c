@@ -16,6 +16,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <dlfcn.h>
 
 #include "ngx_http_llm_state.h"
