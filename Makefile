@@ -29,8 +29,9 @@ MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
                src/ngx_llm_cache_entry.h src/ngx_llm_model.h src/ngx_llm_lists.h
 
-.PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke \
-        fuzz-long module-asan test-asan test-valgrind soak check-hard
+.PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
+        fuzz-long module-asan test-asan test-valgrind soak check-hard \
+        deb deb-deps
 
 all: module cli
 
@@ -85,7 +86,16 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory module cli
-	@PORT=$(PORT) conf/run.sh
+	@PORT=$(PORT) NGINX=$(NGINX) conf/run.sh
+
+# the module against every nginx source tree or tarball in NGINX_SRCS
+# (default ../shared/nginx) and Debian's, warnings as errors; nginx -t with
+# each version's own binary; a static build of the newest answering from
+# the cache.  Prints a table (build/matrix/, see README "Build and install")
+NGINX_SRCS ?= $(CURDIR)/../shared/nginx
+
+matrix: deps
+	@NGINX_SRCS=$(NGINX_SRCS) perl t/matrix.pl
 
 # benchmarks: bench/results/REPORT.md and charts (about 15 minutes)
 bench: deps
@@ -102,6 +112,48 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# Debian package libnginx-mod-http-llm-router (debian/, built with nginx-dev's
+# dh-sequence-nginx against Debian's nginx, like Debian's own libnginx-mod-*):
+#   make deb   build/deb/libnginx-mod-http-llm-router_<version>_<arch>.deb
+# dpkg-buildpackage runs on a copy in build/deb/src, in a network namespace
+# of its own where unshare allows it (the build needs no network)
+DEB_BUILD_DEPS := build-essential dpkg-dev debhelper fakeroot nginx nginx-dev \
+                  libcjson-dev libhiredis-dev
+DEB_SRCS := config README.md $(wildcard src/* conf/* debian/* debian/*/*)
+DEB_OFFLINE = $(shell unshare -n true 2>/dev/null && echo unshare -n)
+
+deb-deps:
+	@missing=""; \
+	for p in $(DEB_BUILD_DEPS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q && \
+	    apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
+	fi
+
+deb: deb-deps
+	@$(MAKE) --no-print-directory $(BUILD)/deb/.built
+	@ls $(BUILD)/deb/libnginx-mod-http-llm-router_*.deb
+
+$(BUILD)/deb/.built: $(DEB_SRCS)
+	@v=$$(sed -n '1s/^[^(]*(\([^)-]*\)-[^)]*).*/\1/p' debian/changelog); \
+	m=$$(sed -n 's/^#define  *NGX_HTTP_LLM_ROUTER_VERSION  *"\(.*\)"/\1/p' \
+	    src/ngx_http_llm_router_module.h); \
+	if [ "$$v" != "$$m" ]; then \
+	    echo "debian/changelog is at $$v, the module at $$m: add a changelog entry"; \
+	    exit 1; \
+	fi
+	rm -rf $(BUILD)/deb/src $(BUILD)/deb/libnginx-mod-http-llm-router*
+	mkdir -p $(BUILD)/deb/src
+	cp -r config src conf debian README.md $(BUILD)/deb/src/
+	cd $(BUILD)/deb/src && $(DEB_OFFLINE) dpkg-buildpackage -us -uc -b \
+	    > $(BUILD)/deb/build.log 2>&1 \
+	    || { tail -n 40 $(BUILD)/deb/build.log; exit 1; }
+	touch $@
 
 # the status page is edited as HTML and compiled in as a C string
 status-page: src/ngx_http_llm_status_page.h

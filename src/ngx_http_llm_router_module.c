@@ -1123,15 +1123,15 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_router_module);
 
-    if (lmcf->used) {
-        umcf = ngx_http_conf_get_module_main_conf(cf,
-                                                  ngx_http_upstream_module);
-        uscfp = umcf->upstreams.elts;
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
 
-        for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-            tier = &lmcf->tiers[i];
+    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        tier = &lmcf->tiers[i];
 
-            if (!tier->configured) {
+        if (!tier->configured) {
+
+            if (lmcf->used) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "\"llm_router\" is on but the %V tier is not "
                               "declared: add \"llm_router_tier %V "
@@ -1141,49 +1141,55 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
                 return NGX_ERROR;
             }
 
-            for (j = 0; j < umcf->upstreams.nelts; j++) {
-                if ((uscfp[j]->flags & NGX_HTTP_UPSTREAM_CREATE)
-                    && uscfp[j]->host.len == tier->upstream.len
-                    && ngx_strncasecmp(uscfp[j]->host.data,
-                                       tier->upstream.data,
-                                       tier->upstream.len) == 0)
+            continue;
+        }
+
+        for (j = 0; j < umcf->upstreams.nelts; j++) {
+            if ((uscfp[j]->flags & NGX_HTTP_UPSTREAM_CREATE)
+                && uscfp[j]->host.len == tier->upstream.len
+                && ngx_strncasecmp(uscfp[j]->host.data, tier->upstream.data,
+                                   tier->upstream.len) == 0)
+            {
+                tier->uscf = uscfp[j];
+                break;
+            }
+        }
+
+        /* $llm_upstream_host, in every location, routing or not */
+        ngx_http_llm_tier_host(tier);
+
+        if (!lmcf->used) {
+            continue;
+        }
+
+        if (tier->gpu_name.len) {
+            gpu = lmcf->gpus.elts;
+
+            for (k = 0; k < lmcf->gpus.nelts; k++) {
+                if (gpu[k].name.len == tier->gpu_name.len
+                    && ngx_strncmp(gpu[k].name.data, tier->gpu_name.data,
+                                   tier->gpu_name.len) == 0)
                 {
-                    tier->uscf = uscfp[j];
+                    tier->gpu = k;
                     break;
                 }
             }
 
-            if (tier->gpu_name.len) {
-                gpu = lmcf->gpus.elts;
-
-                for (k = 0; k < lmcf->gpus.nelts; k++) {
-                    if (gpu[k].name.len == tier->gpu_name.len
-                        && ngx_strncmp(gpu[k].name.data, tier->gpu_name.data,
-                                       tier->gpu_name.len) == 0)
-                    {
-                        tier->gpu = k;
-                        break;
-                    }
-                }
-
-                if (k == lmcf->gpus.nelts) {
-                    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                                  "\"llm_router_tier\" %V: no \"llm_gpu "
-                                  "%V\" is defined", &tier->name,
-                                  &tier->gpu_name);
-                    return NGX_ERROR;
-                }
-            }
-
-            if (j == umcf->upstreams.nelts) {
+            if (k == lmcf->gpus.nelts) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"llm_router_tier\" %V: no \"upstream %V\" "
-                              "block is defined", &tier->name,
-                              &tier->upstream);
+                              "\"llm_router_tier\" %V: no \"llm_gpu "
+                              "%V\" is defined", &tier->name,
+                              &tier->gpu_name);
                 return NGX_ERROR;
             }
+        }
 
-            ngx_http_llm_tier_host(tier);
+        if (j == umcf->upstreams.nelts) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"llm_router_tier\" %V: no \"upstream %V\" "
+                          "block is defined", &tier->name,
+                          &tier->upstream);
+            return NGX_ERROR;
         }
     }
 

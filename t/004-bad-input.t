@@ -284,7 +284,7 @@ Content-Type: application/x-www-form-urlencoded
 === TEST 23: a chunked body within the limit is routed
 --- raw_request eval
 "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-. "5\r\n{\"pro\r\n" . "1a\r\nmpt\":\"Hi\",\"stream\":false}\r\n" . "0\r\n\r\n"
+. "5\r\n{\"pro\r\n" . "19\r\nmpt\":\"Hi\",\"stream\":false}\r\n" . "0\r\n\r\n"
 --- error_code: 200
 --- response_body_like: "done":true
 

@@ -70,6 +70,40 @@ mkdir -p build
 perl t/harness.pl "$@" 2>&1 | tee build/harness.log
 add_counts "$(tail -n 1 build/harness.log)"
 
+# The module against every nginx it is given (../shared/nginx's upstream
+# releases, or NGINX_SRCS), then every suite again on the newest of them,
+# built from source.  Skipped, with a word, when no tarball is there.
+if [ $# -eq 0 ]; then
+    srcs=${NGINX_SRCS:-../shared/nginx}
+    if ls "$srcs"/nginx-*.tar.gz "$srcs"/nginx-*/ >/dev/null 2>&1; then
+        echo "== nginx version matrix (make matrix, sources in $srcs)"
+        start=$(date +%s)
+        NGINX_SRCS=$srcs perl t/matrix.pl 2>&1 | tee build/matrix.log
+        ok=$(grep -c '^| [0-9].* | ok | ok | ok | \(ok\|-\)' build/matrix.log)
+        bad=$(grep -c '^| [0-9]' build/matrix.log)
+        passed=$((passed + ok))
+        failed=$((failed + bad - ok))
+        [ "$bad" -gt 0 ] || failed=$((failed + 1))
+        echo "matrix: $(( $(date +%s) - start )) s"
+
+        if [ -f build/matrix/newest.env ]; then
+            # shellcheck disable=SC1091
+            . build/matrix/newest.env
+            echo "== Test::Nginx suites on nginx $NGINX_VERSION built from source"
+            start=$(date +%s)
+            suites=$(ls t/[0-9]*.t | grep -v -e '-deb\.t$' -e '-docker\.t$')
+            TEST_NGINX_BINARY=$TEST_NGINX_BINARY \
+            TEST_NGINX_LLM_MODULE=$TEST_NGINX_LLM_MODULE \
+                perl t/harness.pl $suites 2>&1 | tee build/harness-newest.log
+            add_counts "$(tail -n 1 build/harness-newest.log)"
+            echo "suites on $NGINX_VERSION: $(( $(date +%s) - start )) s"
+        fi
+    else
+        echo "skipped: the nginx version matrix and the suites on the newest" \
+             "nginx (no nginx-*.tar.gz in $srcs; NGINX_SRCS=dir)"
+    fi
+fi
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
