@@ -125,7 +125,7 @@ sub build {
     my $reduced = !-f "$dir/src/core/nginx.c";    # Debian's nginx-dev tree
     my %r = (configure => 'ok', build => 'ok');
 
-    if (!newer("$obj/Makefile", "$top/config")) {
+    if (!newer("$obj/Makefile", "$top/config", __FILE__)) {
         my $with_here = $reduced ? '--with-compat' : $with;
         if (!run("cd '$dir' && " . configure_cmd($dir) . " $with_here $add "
                  . "--builddir='$obj'", "$log.configure.log"))
