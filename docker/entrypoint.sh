@@ -74,11 +74,29 @@ tpl=$dir/templates
 # render_listen SRC DST: copies SRC, rewriting each "listen" line: the port
 # (80, 443, 5010 -> the LLM_ROUTER_*_PORT values), the address (per
 # LLM_ROUTER_LISTEN) and IPv6 lines dropped when IPv6 is off; parameters
-# such as "ssl http2" are kept
+# such as "ssl http2" are kept.  worker_rlimit_nofile is capped at $nofile.
+# the workers may raise their open-file limit up to the container's hard
+# limit, not beyond: nginx.conf's worker_rlimit_nofile is capped at it
+nofile=$(ulimit -Hn 2>/dev/null || echo unlimited)
+
 render_listen() {
     awk -v mode="$LLM_ROUTER_LISTEN" -v ipv6="$ipv6" \
         -v p80="$LLM_ROUTER_HTTP_PORT" -v p443="$LLM_ROUTER_HTTPS_PORT" \
-        -v p5010="$LLM_ROUTER_JARVIS_PORT" '
+        -v p5010="$LLM_ROUTER_JARVIS_PORT" -v nofile="$nofile" '
+    nofile ~ /^[0-9]+$/ &&
+    match($0, /^[ \t]*worker_rlimit_nofile[ \t]+[0-9]+[ \t]*;/) {
+        n = $0
+        sub(/^[ \t]*worker_rlimit_nofile[ \t]+/, "", n)
+        sub(/[ \t]*;.*/, "", n)
+        if (n + 0 > nofile + 0) {
+            printf "llm-router: worker_rlimit_nofile %s lowered to %s, the" \
+                   " container'"'"'s limit (docker run --ulimit nofile=...)\n", \
+                   n, nofile > "/dev/stderr"
+            sub(/worker_rlimit_nofile[ \t]+[0-9]+/, "worker_rlimit_nofile  " nofile)
+        }
+        print
+        next
+    }
     match($0, /^[ \t]*listen[ \t]+/) {
         head = substr($0, 1, RLENGTH)
         rest = substr($0, RLENGTH + 1)

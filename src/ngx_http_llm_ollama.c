@@ -659,17 +659,14 @@ ngx_http_llm_fan_answer(ngx_http_llm_fan_t *fan)
     ngx_http_llm_json_pool(NULL);
 
     if (out == NULL) {
-        if (status == NGX_HTTP_NOT_FOUND) {
-            rc = ngx_http_llm_answer(r, fan->ctx, NGX_HTTP_NOT_FOUND,
-                                     ngx_http_llm_not_found(r, &fan->name));
-
-        } else {
-            rc = ngx_http_llm_answer(r, fan->ctx, NGX_HTTP_BAD_GATEWAY,
-                                     "no tier answered");
-        }
-
         /* answered and finalized there */
-        (void) rc;
+        (void) ngx_http_llm_answer(r, fan->ctx,
+                                   status == NGX_HTTP_NOT_FOUND
+                                   ? NGX_HTTP_NOT_FOUND : NGX_HTTP_BAD_GATEWAY,
+                                   status == NGX_HTTP_NOT_FOUND
+                                   ? ngx_http_llm_not_found(r, &fan->name)
+                                   : "no tier answered");
+
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -677,10 +674,9 @@ ngx_http_llm_fan_answer(ngx_http_llm_fan_t *fan)
     body.data = (u_char *) out;
     body.len = ngx_strlen(out);
 
-    rc = ngx_http_llm_send(r, status,
-                           status == NGX_HTTP_OK
-                           ? "application/json; charset=utf-8"
-                           : "application/json; charset=utf-8", &body);
+    /* what Ollama's gin sends with its JSON */
+    rc = ngx_http_llm_send(r, status, "application/json; charset=utf-8",
+                           &body);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

@@ -29,6 +29,23 @@ mkdir "$p/logs";
 copy($_, "$p/conf/" . basename($_)) or die for glob("conf/*.conf");
 copy('/etc/nginx/mime.types', "$p/conf/mime.types") or die "mime.types: $!";
 symlink($module, "$p/modules/ngx_http_llm_router_module.so") or die;
+
+# nginx.conf may load the module the Debian way, through Debian's stock
+# "include /etc/nginx/modules-enabled/*.conf;": the copy's include points
+# at a modules-enabled of its own holding the one line the package
+# (make deb) installs there
+my $loadline = 'load_module modules/ngx_http_llm_router_module.so;';
+mkdir "$p/conf/modules-enabled";
+open my $snippet, '>', "$p/conf/modules-enabled/50-mod-http-llm-router.conf" or die;
+print $snippet "$loadline\n";
+close $snippet;
+{
+    my $c = LLMTest::slurp("$p/conf/nginx.conf");
+    $c =~ s{/etc/nginx/modules-enabled/}{$p/conf/modules-enabled/}g;
+    open my $out, '>', "$p/conf/nginx.conf" or die;
+    print $out $c;
+    close $out;
+}
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=router"
        . " -keyout $p/conf/certs/router.key -out $p/conf/certs/router.crt"
        . " >/dev/null 2>&1") == 0 or die "openssl failed";
@@ -40,6 +57,17 @@ my ($ok, $out) = check($p, "$p/conf/nginx.conf");
 ok($ok, "conf/nginx.conf (with every snippet) passes nginx -t") or diag($out);
 
 my $main = LLMTest::slurp("$p/conf/nginx.conf");
+
+# next to the package, a second load_module of the module would be fatal
+# ("module ... is already loaded")
+my $orig = LLMTest::slurp('conf/nginx.conf');
+my $own = () = $orig =~ /^\s*load_module\s+\S*ngx_http_llm_router_module\.so\s*;/mg;
+my $via = $orig =~ m{^\s*include\s+/etc/nginx/modules-enabled/\*\.conf\s*;}m ? 1 : 0;
+is($own + $via, 1, "conf/nginx.conf loads the module once (its own load_module "
+                   . "line or Debian's modules-enabled include, not both)");
+like($orig, qr/\Q$loadline\E/,
+     "... and says which line to put in modules-enabled without the package")
+    if $via;
 for my $f (@files) {
     next if $f eq 'nginx.conf';
     my $included = $main =~ /include\s+\Q$f\E;/
