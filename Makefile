@@ -31,7 +31,7 @@ MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
 
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
         fuzz-long module-asan test-asan test-valgrind soak check-hard \
-        deb deb-deps
+        deb deb-deps test-docker
 
 all: module cli
 
@@ -83,6 +83,13 @@ unit: $(UNIT_TESTS)
 test: deps
 	@$(MAKE) --no-print-directory module cli unit
 	@t/run-tests.sh
+
+# the container image (docker/Dockerfile) built and run in a private dockerd
+# against the mock tiers and redis on 127.0.0.1 (t/025-docker.t, part of
+# make test too): ~8 minutes the first time (debootstrap, apt in the build),
+# ~1 minute with build/docker's caches.  Needs root; skipped when it cannot run
+test-docker:
+	@perl t/harness.pl t/025-docker.t
 
 run: deps
 	@$(MAKE) --no-print-directory module cli

@@ -50,7 +50,8 @@ my $df = LLMTest::slurp('docker/Dockerfile');
 is(scalar(() = $df =~ /^FROM debian:bookworm/mg), 2, "multi-stage, Debian bookworm");
 like($df, qr/RUN make module/, "built with the Makefile target CI uses");
 like($df, qr/^HEALTHCHECK /m, "a health check");
-like($df, qr/^HEALTHCHECK .*\n.*\$\{LLM_ROUTER_JARVIS_PORT:-5010\}/m,
+my ($hc) = $df =~ /^(HEALTHCHECK (?:.*\\\n)*.*)$/m;
+like($hc // '', qr/127\.0\.0\.1:\$\{LLM_ROUTER_JARVIS_PORT:-5010\}\/api\/version/,
      "... on the JARVIS port the entrypoint was given");
 like($df, qr/libcjson1 libhiredis0\.14/, "runtime image with the runtime libraries only");
 like($df, qr/^COPY conf\/nginx\.conf conf\/jarvis-5010\.conf docker\/llm_router_http\.conf\.template \\\n\s+\/etc\/nginx\/templates\/$/m,
