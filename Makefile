@@ -150,8 +150,8 @@ $(BUILD)/deb/.built: $(DEB_SRCS)
 	@v=$$(sed -n '1s/^[^(]*(\([^)-]*\)-[^)]*).*/\1/p' debian/changelog); \
 	m=$$(sed -n 's/^#define  *NGX_HTTP_LLM_ROUTER_VERSION  *"\(.*\)"/\1/p' \
 	    src/ngx_http_llm_router_module.h); \
-	if [ "$$v" != "$$m" ]; then \
-	    echo "debian/changelog is at $$v, the module at $$m: add a changelog entry"; \
+	if [ -z "$$v" ] || [ "$$v" != "$$m" ]; then \
+	    echo "debian/changelog is at '$$v', the module at '$$m': add a changelog entry"; \
 	    exit 1; \
 	fi
 	rm -rf $(BUILD)/deb/src $(BUILD)/deb/libnginx-mod-http-llm-router*
