@@ -75,7 +75,9 @@ add_counts "$(tail -n 1 build/harness.log)"
 # built from source.  Skipped, with a word, when no tarball is there.
 if [ $# -eq 0 ]; then
     srcs=${NGINX_SRCS:-../shared/nginx}
-    if ls "$srcs"/nginx-*.tar.gz "$srcs"/nginx-*/ >/dev/null 2>&1; then
+    if compgen -G "$srcs/nginx-*.tar.gz" >/dev/null \
+        || compgen -G "$srcs/nginx-*/" >/dev/null
+    then
         echo "== nginx version matrix (make matrix, sources in $srcs)"
         start=$(date +%s)
         NGINX_SRCS=$srcs perl t/matrix.pl 2>&1 | tee build/matrix.log
