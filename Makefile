@@ -21,15 +21,18 @@ DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
                 liburi-perl libwww-perl prometheus chromium docker-compose \
                 clang libclang-rt-14-dev
 
-PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_request.c src/ngx_llm_policy.c \
+PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_classify_model.c \
+             src/ngx_llm_request.c src/ngx_llm_policy.c \
              src/ngx_llm_model.c src/ngx_llm_lists.c \
              src/ngx_llm_cache_key.c src/ngx_llm_cache_entry.c
 PURE_LIBS := -lcjson -lhiredis -lm
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
-               src/ngx_llm_cache_entry.h src/ngx_llm_model.h src/ngx_llm_lists.h
+               src/ngx_llm_cache_entry.h src/ngx_llm_model.h src/ngx_llm_lists.h \
+               src/ngx_llm_classify_model.h
 
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
+        classifier-model \
         fuzz-long module-asan test-asan test-valgrind soak check-hard \
         deb deb-deps test-docker
 
@@ -94,6 +97,19 @@ test-docker:
 run: deps
 	@$(MAKE) --no-print-directory module cli
 	@PORT=$(PORT) NGINX=$(NGINX) conf/run.sh
+
+# the classifier's weights, learned from the labelled corpus: writes
+# src/ngx_llm_classify_model.c (README, "The classifier").  CORPUS is a
+# JSONL of {"id","label","prompt","lang","source","permissive"}; TRAIN_ARGS
+# e.g. "--extra my-traffic.jsonl --lambda 3"
+CORPUS ?= $(CURDIR)/../shared/training/train.jsonl
+
+classifier-model: deps cli
+	@dpkg -s python3-numpy python3-scipy >/dev/null 2>&1 || \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        -o DPkg::Lock::Timeout=600 python3-numpy python3-scipy
+	/usr/bin/python3 src/classifier/train.py --corpus $(CORPUS) \
+	    --extra src/classifier/written-fr.jsonl $(TRAIN_ARGS)
 
 # the module against every nginx source tree or tarball in NGINX_SRCS
 # (default ../shared/nginx) and Debian's, warnings as errors; nginx -t with

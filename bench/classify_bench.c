@@ -47,8 +47,51 @@ cmp(const void *a, const void *b)
 }
 
 
+/* a fixed amount of work, no clock: for instruction counts (callgrind) */
+
+static int
+instructions(void)
+{
+    char                      *text;
+    size_t                     len, n, k;
+    double                     sink;
+    ngx_llm_classify_conf_t    conf;
+    ngx_llm_classify_result_t  res;
+
+    ngx_llm_classify_conf_default(&conf);
+    ngx_llm_classify_init();
+
+    len = 100 * 1024;
+    text = malloc(len);
+
+    if (text == NULL) {
+        return 1;
+    }
+
+    for (n = 0, k = 0; n < len; k++) {
+        size_t  m = strlen(pieces[k % 5]);
+
+        m = m < len - n ? m : len - n;
+        memcpy(text + n, pieces[k % 5], m);
+        n += m;
+    }
+
+    sink = 0;
+
+    for (k = 0; k < 10; k++) {
+        ngx_llm_classify_text((unsigned char *) text, len, &conf, &res);
+        sink += res.score;
+    }
+
+    printf("classified %zu KB (%.3f)\n", 10 * len / 1024, sink);
+    free(text);
+
+    return 0;
+}
+
+
 int
-main(void)
+main(int argc, char **argv)
 {
     int                        r;
     char                      *text;
@@ -58,6 +101,10 @@ main(void)
     double                     t0, runs[RUNS], ns, sink;
     ngx_llm_classify_conf_t    conf;
     ngx_llm_classify_result_t  res;
+
+    if (argc > 1 && strcmp(argv[1], "--instructions") == 0) {
+        return instructions();
+    }
 
     ngx_llm_classify_conf_default(&conf);
     ngx_llm_classify_init();

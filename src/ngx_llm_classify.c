@@ -2,14 +2,21 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * Prompt complexity classifier.
+ * Prompt complexity classifier: a logistic model learned from labelled
+ * public prompts (src/classifier/train.py, weights in the generated
+ * ngx_llm_classify_model.c).
  *
- * One pass over the text feeds counters: words, lines that look like code,
- * fenced blocks, and keyword concepts in English and French (accents
- * folded).  A word is looked up by its first six letters packed into an
- * integer, so each word costs one hash probe.  At the end the counters are
- * turned into per-feature contributions whose sum s gives the score
- * 1 - e^-s, so that contributions add up and the score stays in [0, 1).
+ * One pass over the text feeds counters (words, numbers, sentences, lines
+ * that look like code, fenced blocks, keyword concepts in English and
+ * French with accents folded) and, word by word, the learned weights of
+ * the word and of the pair it makes with the previous word, looked up by
+ * hash in a table of 2^15 buckets.  At the end the counters become
+ * feature values x, and the score is the logistic of
+ *
+ *     b + sum(w_i x_i) + (sum of the word weights) / sqrt(terms)
+ *
+ * a calibrated probability that the big model is needed.  Each term is a
+ * feature's contribution; the largest ones explain the score.
  */
 
 
@@ -18,20 +25,35 @@
 #include <string.h>
 
 #include "ngx_llm_classify.h"
+#include "ngx_llm_classify_model.h"
 
 
 #define NGX_LLM_KEY_LEN       6
 #define NGX_LLM_TABLE_SIZE    1024
-#define NGX_LLM_MAX_CONCEPTS  (NGX_LLM_CONCEPT_WORDS * 64)
+#define NGX_LLM_NAME_LEN      24
 
-/* pseudo-categories, beyond the scored features */
-#define NGX_LLM_C_UNIT        (NGX_LLM_F_COUNT + 0)
-#define NGX_LLM_C_SEQUENCE    (NGX_LLM_F_COUNT + 1)
+/* a unit after a number ("1500 words"): no feature of its own */
+#define NGX_LLM_C_UNIT        NGX_LLM_F_CONCEPT
+
+/* what a concept's words also are, besides their category */
+#define NGX_LLM_QUESTION_WORD  1
+#define NGX_LLM_MAKE_VERB      2
+#define NGX_LLM_CODE_NOUN      4
+#define NGX_LLM_NO_CATEGORY    0xff
+
+/* word hashes: FNV-1a; a number is one token, whatever its digits */
+#define NGX_LLM_FNV_BASIS      0x811c9dc5u
+#define NGX_LLM_FNV_PRIME      0x01000193u
+#define NGX_LLM_NUMBER_HASH    0x9e3779b9u
+#define NGX_LLM_START_HASH     0x7f4a7c15u
+
+#define NGX_LLM_MAKE_WINDOW    6     /* "write" within the first words */
 
 
 typedef struct {
     int                 category;
     const char         *words;           /* space separated, folded */
+    int                 flags;
 } ngx_llm_concept_t;
 
 
@@ -39,7 +61,11 @@ typedef struct {
     uint64_t            key;
     uint16_t            concept;
     uint8_t             category;
+    uint8_t             flags;
     uint8_t             used;
+    uint8_t             min_len;         /* of the words listed with this */
+    uint8_t             max_len;         /* key: "fonction" is not
+                                            "fonctionne" */
 } ngx_llm_slot_t;
 
 
@@ -66,168 +92,207 @@ enum {
 static const ngx_llm_concept_t  ngx_llm_concepts[] = {
 
     /* reasoning, analysis, design: the strongest sign of a hard prompt */
-    { NGX_LLM_F_REASONING, "analyze analyse analysis analyzing analysing" },
-    { NGX_LLM_F_REASONING, "compare comparison comparer comparez" },
-    { NGX_LLM_F_REASONING, "justify justification justifie justifiez" },
-    { NGX_LLM_F_REASONING, "evaluate evaluation evalue evaluer assess" },
-    { NGX_LLM_F_REASONING, "critique criticize critical" },
-    { NGX_LLM_F_REASONING, "derive derivation derives derived" },
-    { NGX_LLM_F_REASONING, "prove proves proved proven proving proof proofs"
-                           " prouve prouver preuve demonstrate demontre" },
+    { NGX_LLM_F_REASONING, "analyze analyse analysis analyzing analysing", 0 },
+    { NGX_LLM_F_REASONING, "compare comparison comparer comparez", 0 },
+    { NGX_LLM_F_REASONING, "justify justification justifie justifiez", 0 },
+    { NGX_LLM_F_REASONING, "evaluate evaluation evalue evaluer assess", 0 },
+    { NGX_LLM_F_REASONING, "critique criticize critical", 0 },
+    { NGX_LLM_F_REASONING, "derive derivation derives derived", 0 },
+    { NGX_LLM_F_REASONING, "prove proves proved proven proof proofs"
+                           " prouve prouver preuve demonstrate demontre", 0 },
     { NGX_LLM_F_REASONING, "design designing concevoir concois conception"
-                           " architect architecture" },
-    { NGX_LLM_F_REASONING, "optimize optimise optimisation optimal" },
-    { NGX_LLM_F_REASONING, "tradeoff trade tradeoffs compromis compromise" },
-    { NGX_LLM_F_REASONING, "implications consequences" },
-    { NGX_LLM_F_REASONING, "recommend recommande recommandation" },
-    { NGX_LLM_F_REASONING, "argue argument argumentee argumente" },
-    { NGX_LLM_F_REASONING, "investigate diagnose diagnostic troubleshoot" },
-    { NGX_LLM_F_REASONING, "identify identifie identifier" },
-    { NGX_LLM_F_REASONING, "step steps etape etapes" },
-    { NGX_LLM_F_REASONING, "why pourquoi" },
+                           " architect architecture", 0 },
+    { NGX_LLM_F_REASONING, "optimize optimise optimisation optimal", 0 },
+    { NGX_LLM_F_REASONING, "tradeoff trade tradeoffs compromis compromise", 0 },
+    { NGX_LLM_F_REASONING, "implications consequences", 0 },
+    { NGX_LLM_F_REASONING, "recommend recommande recommandation", 0 },
+    { NGX_LLM_F_REASONING, "argue argument argumentee argumente", 0 },
+    { NGX_LLM_F_REASONING, "investigate diagnose diagnostic troubleshoot", 0 },
+    { NGX_LLM_F_REASONING, "identify identifie identifier", 0 },
+    { NGX_LLM_F_REASONING, "step steps etape etapes", 0 },
+    { NGX_LLM_F_REASONING, "why pourquoi", 0 },
     { NGX_LLM_F_REASONING, "plan plans planning planifie strategy strategie"
-                           " roadmap" },
-    { NGX_LLM_F_REASONING, "risk risks risque risques mitigate" },
-    { NGX_LLM_F_REASONING, "discuss discussion discute discuter" },
-    { NGX_LLM_F_REASONING, "implement implementation implemente" },
-    { NGX_LLM_F_REASONING, "refactor refactoring" },
-    { NGX_LLM_F_REASONING, "debug debugging debogue" },
-    { NGX_LLM_F_REASONING, "review reviewing revue" },
-    { NGX_LLM_F_REASONING, "fix fixes corrige corriger correct corrected" },
-    { NGX_LLM_F_REASONING, "validate validation valider valide" },
-    { NGX_LLM_F_REASONING, "reasoning reason raisonnement" },
-    { NGX_LLM_F_REASONING, "solve solves solving resoudre" },
-    { NGX_LLM_F_REASONING, "estimate estimation" },
+                           " roadmap", 0 },
+    { NGX_LLM_F_REASONING, "risk risks risque risques mitigate", 0 },
+    { NGX_LLM_F_REASONING, "discuss discussion discute discuter", 0 },
+    { NGX_LLM_F_REASONING, "implement implementation implemente", 0 },
+    { NGX_LLM_F_REASONING, "refactor refactoring", 0 },
+    { NGX_LLM_F_REASONING, "debug debugging debogue", 0 },
+    { NGX_LLM_F_REASONING, "review reviewing revue", 0 },
+    { NGX_LLM_F_REASONING, "fix fixes corrige corriger correct corrected", 0 },
+    { NGX_LLM_F_REASONING, "validate validation valider valide", 0 },
+    { NGX_LLM_F_REASONING, "reasoning reason raisonnement", 0 },
+    { NGX_LLM_F_REASONING, "solve solves solving resoudre", 0 },
+    { NGX_LLM_F_REASONING, "estimate estimation", 0 },
 
     /* a generation or explanation task: medium on its own */
     { NGX_LLM_F_TASK, "write writes writing ecris ecrire ecrivez redige"
-                      " draft compose" },
-    { NGX_LLM_F_TASK, "explain explanation explique expliquer" },
-    { NGX_LLM_F_TASK, "summarize summarise summary resume resumer" },
-    { NGX_LLM_F_TASK, "describe description decris decrire" },
-    { NGX_LLM_F_TASK, "propose proposal suggest suggestion" },
-    { NGX_LLM_F_TASK, "difference differences differ" },
-    { NGX_LLM_F_TASK, "outline illustrate" },
+                      " draft", 0 },
+    { NGX_LLM_F_TASK, "explain explanation explique expliquer", 0 },
+    { NGX_LLM_F_TASK, "summarize summarise summary resume resumer", 0 },
+    { NGX_LLM_F_TASK, "describe description decris decrire", 0 },
+    { NGX_LLM_F_TASK, "propose proposal suggest suggestion", 0 },
+    { NGX_LLM_F_TASK, "difference differences differ", 0 },
+    { NGX_LLM_F_TASK, "outline illustrate", 0 },
 
     /* technical vocabulary */
-    { NGX_LLM_F_TECHNICAL, "algorithm algorithme" },
-    { NGX_LLM_F_TECHNICAL, "complexity complexite" },
-    { NGX_LLM_F_TECHNICAL, "memory memoire" },
-    { NGX_LLM_F_TECHNICAL, "thread threads" },
-    { NGX_LLM_F_TECHNICAL, "race races deadlock" },
-    { NGX_LLM_F_TECHNICAL, "lock locks mutex" },
-    { NGX_LLM_F_TECHNICAL, "atomic atomics atomique" },
-    { NGX_LLM_F_TECHNICAL, "concurrency concurrent" },
-    { NGX_LLM_F_TECHNICAL, "schema schemas" },
-    { NGX_LLM_F_TECHNICAL, "index indexes indices" },
-    { NGX_LLM_F_TECHNICAL, "migration migrate migrations" },
-    { NGX_LLM_F_TECHNICAL, "database databases sql" },
-    { NGX_LLM_F_TECHNICAL, "tenant tenants" },
-    { NGX_LLM_F_TECHNICAL, "latency latence" },
-    { NGX_LLM_F_TECHNICAL, "replicated replication replica" },
-    { NGX_LLM_F_TECHNICAL, "consensus leader" },
-    { NGX_LLM_F_TECHNICAL, "cache caching buffer" },
-    { NGX_LLM_F_TECHNICAL, "pointer pointeur malloc" },
-    { NGX_LLM_F_TECHNICAL, "async asynchronous promise promesse goroutine" },
-    { NGX_LLM_F_TECHNICAL, "stack trace" },
-    { NGX_LLM_F_TECHNICAL, "kubernetes docker deploy deployment deploiement" },
-    { NGX_LLM_F_TECHNICAL, "microservices monolith monolithe" },
-    { NGX_LLM_F_TECHNICAL, "transformer attention gradient" },
-    { NGX_LLM_F_TECHNICAL, "protocol tcp udp http" },
-    { NGX_LLM_F_TECHNICAL, "hash json yaml api" },
-    { NGX_LLM_F_TECHNICAL, "recursion recursive recursif" },
-    { NGX_LLM_F_TECHNICAL, "python javascript golang rust java" },
-    { NGX_LLM_F_TECHNICAL, "function functions fonction" },
-    { NGX_LLM_F_TECHNICAL, "compiler kernel syscall regex" },
-    { NGX_LLM_F_TECHNICAL, "network server serveur client" },
-    { NGX_LLM_F_TECHNICAL, "encryption crypto cryptographic" },
-    { NGX_LLM_F_TECHNICAL, "process processus" },
-    { NGX_LLM_F_TECHNICAL, "scalability performance throughput bottleneck" },
-    { NGX_LLM_F_TECHNICAL, "queue sharding cluster" },
-    { NGX_LLM_F_TECHNICAL, "bigo" },
+    { NGX_LLM_F_TECHNICAL, "algorithm algorithme", 0 },
+    { NGX_LLM_F_TECHNICAL, "complexity complexite", 0 },
+    { NGX_LLM_F_TECHNICAL, "memory memoire", 0 },
+    { NGX_LLM_F_TECHNICAL, "thread threads", 0 },
+    { NGX_LLM_F_TECHNICAL, "race races deadlock", 0 },
+    { NGX_LLM_F_TECHNICAL, "lock locks mutex", 0 },
+    { NGX_LLM_F_TECHNICAL, "atomic atomics atomique", 0 },
+    { NGX_LLM_F_TECHNICAL, "concurrency concurrent", 0 },
+    { NGX_LLM_F_TECHNICAL, "schema schemas", 0 },
+    { NGX_LLM_F_TECHNICAL, "index indexes indices", 0 },
+    { NGX_LLM_F_TECHNICAL, "migration migrate migrations", 0 },
+    { NGX_LLM_F_TECHNICAL, "database databases sql", 0 },
+    { NGX_LLM_F_TECHNICAL, "tenant tenants", 0 },
+    { NGX_LLM_F_TECHNICAL, "latency latence", 0 },
+    { NGX_LLM_F_TECHNICAL, "replicated replication replica", 0 },
+    { NGX_LLM_F_TECHNICAL, "consensus leader", 0 },
+    { NGX_LLM_F_TECHNICAL, "cache caching buffer", 0 },
+    { NGX_LLM_F_TECHNICAL, "pointer pointeur malloc", 0 },
+    { NGX_LLM_F_TECHNICAL, "async asynchronous promise promesse goroutine", 0 },
+    { NGX_LLM_F_TECHNICAL, "stack trace", 0 },
+    { NGX_LLM_F_TECHNICAL, "kubernetes docker deploy deployment deploiement", 0 },
+    { NGX_LLM_F_TECHNICAL, "microservices monolith monolithe", 0 },
+    { NGX_LLM_F_TECHNICAL, "attention gradient", 0 },
+    { NGX_LLM_F_TECHNICAL, "protocol tcp udp http", 0 },
+    { NGX_LLM_F_TECHNICAL, "hash json yaml api", 0 },
+    { NGX_LLM_F_TECHNICAL, "recursion recursive recursif", 0 },
+    { NGX_LLM_F_TECHNICAL, "python javascript golang rust java", 0 },
+    { NGX_LLM_F_TECHNICAL, "function functions fonction", 0 },
+    { NGX_LLM_F_TECHNICAL, "compiler kernel syscall regex", 0 },
+    { NGX_LLM_F_TECHNICAL, "network server serveur client", 0 },
+    { NGX_LLM_F_TECHNICAL, "encryption crypto cryptographic", 0 },
+    { NGX_LLM_F_TECHNICAL, "process processus", 0 },
+    { NGX_LLM_F_TECHNICAL, "scalability performance throughput bottleneck", 0 },
+    { NGX_LLM_F_TECHNICAL, "queue sharding cluster", 0 },
+    { NGX_LLM_F_TECHNICAL, "bigo", 0 },
 
     /* mathematics */
-    { NGX_LLM_F_MATH, "theorem theoreme lemma lemme" },
-    { NGX_LLM_F_MATH, "integral integrale" },
-    { NGX_LLM_F_MATH, "derivative" },
-    { NGX_LLM_F_MATH, "equation equations" },
-    { NGX_LLM_F_MATH, "induction inductive" },
-    { NGX_LLM_F_MATH, "irrational irrationnelle" },
-    { NGX_LLM_F_MATH, "fibonacci golden ratio" },
-    { NGX_LLM_F_MATH, "probability probabilite statistics statistique" },
-    { NGX_LLM_F_MATH, "polynomial logarithm exponential" },
-    { NGX_LLM_F_MATH, "calculus algebra geometry geometrie" },
-    { NGX_LLM_F_MATH, "vector vecteur matrix matrice" },
-    { NGX_LLM_F_MATH, "prime primes modulo" },
-    { NGX_LLM_F_MATH, "racine carree puissance" },
-    { NGX_LLM_F_MATH, "integer entier" },
-    { NGX_LLM_F_MATH, "quadratic infinite infini" },
+    { NGX_LLM_F_MATH, "theorem theoreme lemma lemme", 0 },
+    { NGX_LLM_F_MATH, "integral integrale", 0 },
+    { NGX_LLM_F_MATH, "derivative", 0 },
+    { NGX_LLM_F_MATH, "equation equations", 0 },
+    { NGX_LLM_F_MATH, "induction inductive", 0 },
+    { NGX_LLM_F_MATH, "irrational irrationnelle", 0 },
+    { NGX_LLM_F_MATH, "fibonacci golden ratio", 0 },
+    { NGX_LLM_F_MATH, "probability probabilite statistics statistique", 0 },
+    { NGX_LLM_F_MATH, "polynomial logarithm exponential", 0 },
+    { NGX_LLM_F_MATH, "calculus algebra geometry geometrie", 0 },
+    { NGX_LLM_F_MATH, "vector vecteur matrix matrice", 0 },
+    { NGX_LLM_F_MATH, "prime primes modulo", 0 },
+    { NGX_LLM_F_MATH, "racine carree puissance", 0 },
+    { NGX_LLM_F_MATH, "integer entier", 0 },
+    { NGX_LLM_F_MATH, "quadratic infinite infini", 0 },
 
     /* asks for a long answer */
-    { NGX_LLM_F_OUTPUT, "detailed detail details detaille" },
-    { NGX_LLM_F_OUTPUT, "thorough thoroughly exhaustive exhaustif" },
-    { NGX_LLM_F_OUTPUT, "essay essai article" },
-    { NGX_LLM_F_OUTPUT, "report rapport" },
-    { NGX_LLM_F_OUTPUT, "blog tutorial tutoriel" },
-    { NGX_LLM_F_OUTPUT, "depth elaborate extensive" },
-    { NGX_LLM_F_OUTPUT, "chapter chapitre" },
+    { NGX_LLM_F_OUTPUT, "detailed detail details detaille", 0 },
+    { NGX_LLM_F_OUTPUT, "thorough thoroughly exhaustive exhaustif", 0 },
+    { NGX_LLM_F_OUTPUT, "essay essai article", 0 },
+    { NGX_LLM_F_OUTPUT, "report rapport", 0 },
+    { NGX_LLM_F_OUTPUT, "blog tutorial tutoriel", 0 },
+    { NGX_LLM_F_OUTPUT, "depth elaborate extensive", 0 },
+    { NGX_LLM_F_OUTPUT, "chapter chapitre", 0 },
 
     /* constraints on the answer */
-    { NGX_LLM_F_CONSTRAINTS, "without sans" },
-    { NGX_LLM_F_CONSTRAINTS, "must doit doivent" },
-    { NGX_LLM_F_CONSTRAINTS, "only seulement uniquement" },
-    { NGX_LLM_F_CONSTRAINTS, "exactly exactement" },
-    { NGX_LLM_F_CONSTRAINTS, "each every chaque" },
-    { NGX_LLM_F_CONSTRAINTS, "ensure ensuring garantir guarantee" },
-    { NGX_LLM_F_CONSTRAINTS, "never jamais" },
-    { NGX_LLM_F_CONSTRAINTS, "least within" },
-    { NGX_LLM_F_CONSTRAINTS, "constraint constraints contrainte" },
-    { NGX_LLM_F_CONSTRAINTS, "require requires requirement" },
-    { NGX_LLM_F_CONSTRAINTS, "avoid eviter" },
+    { NGX_LLM_F_CONSTRAINTS, "without sans", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "must doit doivent", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "only seulement uniquement", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "exactly exactement", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "each every chaque", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "ensure ensuring garantir guarantee", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "never jamais", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "least within", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "constraint constraints contrainte", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "require requires requirement", 0 },
+    { NGX_LLM_F_CONSTRAINTS, "avoid eviter", 0 },
 
     /* small talk and home commands */
-    { NGX_LLM_F_SMALLTALK, "hello hi hey bonjour salut bonsoir" },
-    { NGX_LLM_F_SMALLTALK, "thanks thank merci" },
-    { NGX_LLM_F_SMALLTALK, "bye goodbye" },
-    { NGX_LLM_F_SMALLTALK, "joke jokes blague" },
-    { NGX_LLM_F_SMALLTALK, "light lights lumiere lumieres lamp" },
-    { NGX_LLM_F_SMALLTALK, "music musique song" },
-    { NGX_LLM_F_SMALLTALK, "remind reminder rappelle rappel" },
-    { NGX_LLM_F_SMALLTALK, "timer alarm alarme" },
-    { NGX_LLM_F_SMALLTALK, "weather meteo" },
+    { NGX_LLM_F_SMALLTALK, "hello hi hey bonjour salut bonsoir", 0 },
+    { NGX_LLM_F_SMALLTALK, "thanks thank merci", 0 },
+    { NGX_LLM_F_SMALLTALK, "bye goodbye", 0 },
+    { NGX_LLM_F_SMALLTALK, "joke jokes blague", 0 },
+    { NGX_LLM_F_SMALLTALK, "light lights lumiere lumieres lamp", 0 },
+    { NGX_LLM_F_SMALLTALK, "music musique song", 0 },
+    { NGX_LLM_F_SMALLTALK, "remind reminder rappelle rappel", 0 },
+    { NGX_LLM_F_SMALLTALK, "timer alarm alarme", 0 },
+    { NGX_LLM_F_SMALLTALK, "weather meteo", 0 },
 
     /* asks for a short answer */
-    { NGX_LLM_F_BREVITY, "short brief briefly bref breve" },
-    { NGX_LLM_F_BREVITY, "court courte quick quickly" },
-    { NGX_LLM_F_BREVITY, "liner concise concis tldr" },
+    { NGX_LLM_F_BREVITY, "short brief briefly bref breve", 0 },
+    { NGX_LLM_F_BREVITY, "court courte quick quickly", 0 },
+    { NGX_LLM_F_BREVITY, "liner concise concis tldr", 0 },
 
     /* units after a number: "1500-word", "10 pages" */
-    { NGX_LLM_C_UNIT, "word words mots" },
-    { NGX_LLM_C_UNIT, "page pages" },
-    { NGX_LLM_C_UNIT, "lines lignes paragraphs paragraphes" },
+    { NGX_LLM_C_UNIT, "word words mots", 0 },
+    { NGX_LLM_C_UNIT, "page pages", 0 },
+    { NGX_LLM_C_UNIT, "lines lignes paragraphs paragraphes", 0 },
 
     /* more than one ask in a row */
-    { NGX_LLM_C_SEQUENCE, "then puis ensuite finally enfin afterwards" },
-    { NGX_LLM_C_SEQUENCE, "include including inclure inclus" },
+    { NGX_LLM_F_SEQUENCE, "then puis ensuite finally enfin afterwards", 0 },
+    { NGX_LLM_F_SEQUENCE, "include including inclure inclus", 0 },
 
-    { 0, NULL }
+    /* a question (first word), a code request (a verb early, a noun) */
+    { NGX_LLM_NO_CATEGORY, "what whats who whom where when which how whose"
+                           " quel quelle quels quelles qui quoi quand combien"
+                           " comment lequel laquelle", NGX_LLM_QUESTION_WORD },
+    { NGX_LLM_NO_CATEGORY, "implement implemente implementer code coder"
+                           " create cree creer build complete completer"
+                           " write writes ecris ecrire ecrivez",
+      NGX_LLM_MAKE_VERB },
+    { NGX_LLM_NO_CATEGORY, "program programme programs script scripts"
+                           " class classe method methode query requete"
+                           " regex sql snippet function functions fonction"
+                           " fonctions algorithm algorithme",
+      NGX_LLM_CODE_NOUN },
+
+    { 0, NULL, 0 }
 };
 
 
-static const char  *ngx_llm_feature_names[NGX_LLM_F_COUNT] = {
+static const char  *ngx_llm_feature_names[NGX_LLM_F_CONCEPT] = {
     "length",
-    "code",
+    "words_5",
+    "words_10",
+    "words_17",
+    "words_25",
+    "words_40",
+    "words_80",
+    "words_more",
+    "numbers",
+    "numbers2",
+    "math_ops",
+    "lines",
+    "fences",
+    "code_lines",
+    "symbols",
+    "years",
+    "sentences",
+    "question_word",
+    "one_question",
+    "code_request",
+    "short_plain",
     "reasoning",
     "task",
-    "asks",
     "math",
     "technical",
     "output",
     "constraints",
-    "depth",
     "smalltalk",
-    "brevity"
+    "brevity",
+    "sequence",
+    "size",
+    "depth",
+    "max_tokens"
 };
+
+
+/* a concept's feature is named after its first word: "analyze" */
+static char  ngx_llm_concept_names[NGX_LLM_CONCEPTS][NGX_LLM_NAME_LEN];
 
 
 static const char  *ngx_llm_class_names[] = {
@@ -256,22 +321,34 @@ ngx_llm_hash(uint64_t key)
 
 
 static void
-ngx_llm_table_add(uint64_t key, int concept, int category)
+ngx_llm_table_add(uint64_t key, int len, int concept, int category,
+    int flags)
 {
-    uint32_t  i;
+    uint32_t         i;
+    ngx_llm_slot_t  *s;
+
+    len = len < 255 ? len : 255;
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
-        if (!ngx_llm_table[i].used) {
-            ngx_llm_table[i].key = key;
-            ngx_llm_table[i].concept = (uint16_t) concept;
-            ngx_llm_table[i].category = (uint8_t) category;
-            ngx_llm_table[i].used = 1;
+        s = &ngx_llm_table[i];
+
+        if (!s->used) {
+            s->key = key;
+            s->concept = (uint16_t) concept;
+            s->category = (uint8_t) category;
+            s->flags = (uint8_t) flags;
+            s->min_len = (uint8_t) len;
+            s->max_len = (uint8_t) len;
+            s->used = 1;
             return;
         }
 
-        if (ngx_llm_table[i].key == key) {
-            /* first listing wins */
+        if (s->key == key) {
+            /* the first listing's category; the flags and lengths of all */
+            s->flags |= (uint8_t) flags;
+            s->min_len = len < s->min_len ? (uint8_t) len : s->min_len;
+            s->max_len = len > s->max_len ? (uint8_t) len : s->max_len;
             return;
         }
     }
@@ -336,6 +413,12 @@ ngx_llm_classify_init(void)
 
         w = ngx_llm_concepts[c].words;
 
+        for (n = 0; w[n] && w[n] != ' ' && n < NGX_LLM_NAME_LEN - 1; n++) {
+            ngx_llm_concept_names[c][n] = w[n];
+        }
+
+        ngx_llm_concept_names[c][n] = '\0';
+
         while (*w) {
             while (*w == ' ') {
                 w++;
@@ -350,9 +433,14 @@ ngx_llm_classify_init(void)
             }
 
             if (n) {
-                ngx_llm_table_add(key, c, ngx_llm_concepts[c].category);
+                ngx_llm_table_add(key, n, c, ngx_llm_concepts[c].category,
+                                  ngx_llm_concepts[c].flags);
             }
         }
+    }
+
+    for ( /* void */ ; c < NGX_LLM_CONCEPTS; c++) {
+        snprintf(ngx_llm_concept_names[c], NGX_LLM_NAME_LEN, "unused%d", c);
     }
 
     ngx_llm_ready = 1;
@@ -374,6 +462,7 @@ ngx_llm_classify_begin(ngx_llm_classify_state_t *st)
 
     memset(st, 0, sizeof(ngx_llm_classify_state_t));
     st->line_start = 1;
+    st->prev_hash = NGX_LLM_START_HASH;
 }
 
 
@@ -384,10 +473,28 @@ ngx_llm_classify_turn(ngx_llm_classify_state_t *st)
 }
 
 
+/* a hashed term: its learned weight, and the sink's copy when training */
+
+static void
+ngx_llm_term(ngx_llm_classify_state_t *st, uint32_t h)
+{
+    uint32_t  bucket;
+
+    bucket = (h * 0x9e3779b1u) >> (32 - NGX_LLM_BUCKET_BITS);
+
+    st->wsum += ngx_llm_model_words[bucket];
+    st->nterms++;
+
+    if (st->sink != NULL) {
+        st->sink(st->sink_data, bucket);
+    }
+}
+
+
 static void
 ngx_llm_word_end(ngx_llm_classify_state_t *st)
 {
-    uint32_t         i;
+    uint32_t         i, h;
     ngx_llm_slot_t  *s;
 
     if (!st->in_word) {
@@ -395,11 +502,32 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
     }
 
     st->in_word = 0;
+
+    /* the word, and the pair it makes with the previous one */
+    /* the first six letters are the key already; the rest, hashed */
+    h = st->in_number ? NGX_LLM_NUMBER_HASH
+                      : (uint32_t) ((st->key * 0x9e3779b97f4a7c15ULL) >> 32)
+                        ^ st->hash;
+
+    ngx_llm_term(st, h);
+    ngx_llm_term(st, (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u);
+    st->prev_hash = h;
+
     st->words++;
 
     if (st->in_number) {
         st->in_number = 0;
         st->number_near = 2;
+
+        /* "in 2009": a year, as in a trivia question, not a quantity */
+        if (st->last_number >= 1000 && st->last_number <= 2100)
+        {
+            st->years++;
+
+        } else {
+            st->numbers++;
+        }
+
         return;
     }
 
@@ -424,6 +552,35 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         }
     }
 
+    /* the first six letters match: the length must be one listed */
+    if (st->wlen < s->min_len || st->wlen > s->max_len) {
+        return;
+    }
+
+    if ((s->flags & NGX_LLM_QUESTION_WORD) && st->words == 1) {
+        st->question_word = 1;
+    }
+
+    if ((s->flags & NGX_LLM_MAKE_VERB) && st->words <= NGX_LLM_MAKE_WINDOW) {
+        st->make_verb = 1;
+    }
+
+    if (s->flags & NGX_LLM_CODE_NOUN) {
+        st->code_noun = 1;
+    }
+
+    /* a list that only marks words (question, code request) is no feature */
+    if (s->category == NGX_LLM_NO_CATEGORY) {
+        return;
+    }
+
+    /* each concept once: a feature of its own */
+    if (st->seen[s->concept >> 6] & (1ULL << (s->concept & 63))) {
+        return;
+    }
+
+    st->seen[s->concept >> 6] |= 1ULL << (s->concept & 63);
+
     if (s->category == NGX_LLM_C_UNIT) {
         if (st->number_near
             && ((s->key & 0xff) == 'p' ? st->last_number >= 2
@@ -436,16 +593,6 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         return;
     }
 
-    if (s->category == NGX_LLM_C_SEQUENCE) {
-        st->sequencers++;
-        return;
-    }
-
-    if (st->seen[s->concept >> 6] & (1ULL << (s->concept & 63))) {
-        return;
-    }
-
-    st->seen[s->concept >> 6] |= 1ULL << (s->concept & 63);
     st->cat_hits[s->category]++;
 }
 
@@ -459,10 +606,14 @@ ngx_llm_word_char(ngx_llm_classify_state_t *st, unsigned char c)
         st->in_number = 0;
         st->wlen = 0;
         st->key = 0;
+        st->hash = NGX_LLM_FNV_BASIS;
     }
 
     if (st->wlen < NGX_LLM_KEY_LEN) {
         st->key |= (uint64_t) c << (8 * st->wlen);
+
+    } else {
+        st->hash = (st->hash ^ c) * NGX_LLM_FNV_PRIME;
     }
 
     st->wlen++;
@@ -476,6 +627,7 @@ ngx_llm_line_end(ngx_llm_classify_state_t *st)
 
     if (st->line_chars > 0) {
         c = st->line_last;
+        st->lines++;
 
         if (st->in_fence
             || (st->indent >= 2 && st->line_syms > 0)
@@ -499,7 +651,7 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
     size_t len)
 {
     uint64_t              key;
-    uint32_t              wlen;
+    uint32_t              wlen, h;
     unsigned char         c, f;
     const unsigned char  *end;
 
@@ -542,17 +694,22 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
             /* the hot loop: a run of ASCII letters */
             key = st->key;
             wlen = st->wlen;
+            h = st->hash;
 
             while (p < end && ngx_llm_ctab[*p] == C_LETTER) {
-                c = *p++;
+                c = *p++ | 0x20;
 
                 if (++wlen <= NGX_LLM_KEY_LEN) {
-                    key |= (uint64_t) (c | 0x20) << (8 * (wlen - 1));
+                    key |= (uint64_t) c << (8 * (wlen - 1));
+
+                } else {
+                    h = (h ^ c) * NGX_LLM_FNV_PRIME;
                 }
             }
 
             st->key = key;
             st->wlen = wlen;
+            st->hash = h;
             break;
 
         case C_DIGIT:
@@ -629,6 +786,11 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         case C_QUESTION:
             st->questions++;
+
+            if (st->in_word) {
+                st->sentences++;
+            }
+
             ngx_llm_word_end(st);
             break;
 
@@ -648,10 +810,22 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
             }
 
             st->line_syms++;
+            st->symbols++;
             ngx_llm_word_end(st);
             break;
 
-        default: /* C_STOP, C_BREAK */
+        case C_STOP:
+            /* "." after a word ends a sentence ("3.5" is one number) */
+            if (st->in_word && !(st->in_number && p < end
+                                 && ngx_llm_ctab[*p] == C_DIGIT))
+            {
+                st->sentences++;
+            }
+
+            ngx_llm_word_end(st);
+            break;
+
+        default: /* C_BREAK */
             ngx_llm_word_end(st);
             break;
         }
@@ -664,24 +838,126 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
 
 
 static double
-ngx_llm_ladder(uint32_t hits, double first, double next, double cap)
+ngx_llm_cap(double v, double cap)
 {
-    double  v;
-
-    if (hits == 0) {
-        return 0;
-    }
-
-    v = first + next * (hits - 1);
-
-    return v < cap ? v : cap;
+    return v < cap ? v / cap : 1.0;
 }
 
 
-static double
-ngx_llm_min(double a, double b)
+/*
+ * The feature values, each in about [0, 1], from the counters: what the
+ * model weighs.  Also the training tool's input (llm-classify --features),
+ * so the weights are learned on exactly these values.
+ */
+
+static void
+ngx_llm_counted(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints, double *x)
 {
-    return a < b ? a : b;
+    uint32_t  blocks;
+
+    ngx_llm_word_end(st);
+    ngx_llm_line_end(st);
+
+    x[NGX_LLM_F_LENGTH] = log(1.0 + st->words) / log(1000.0);
+
+    /* length in bands: its effect need not be a straight line */
+    x[NGX_LLM_F_WORDS_5] = st->words <= 5;
+    x[NGX_LLM_F_WORDS_10] = st->words > 5 && st->words <= 10;
+    x[NGX_LLM_F_WORDS_17] = st->words > 10 && st->words <= 17;
+    x[NGX_LLM_F_WORDS_25] = st->words > 17 && st->words <= 25;
+    x[NGX_LLM_F_WORDS_40] = st->words > 25 && st->words <= 40;
+    x[NGX_LLM_F_WORDS_80] = st->words > 40 && st->words <= 80;
+    x[NGX_LLM_F_WORDS_MORE] = st->words > 80;
+    x[NGX_LLM_F_NUMBERS] = ngx_llm_cap(st->numbers, 8);
+    x[NGX_LLM_F_NUMBERS2] = st->numbers >= 2;
+    x[NGX_LLM_F_MATH_OPS] = ngx_llm_cap(st->math_ops, 10);
+    x[NGX_LLM_F_LINES] = ngx_llm_cap(st->lines, 30);
+
+    blocks = (st->fences + 1) / 2;
+    x[NGX_LLM_F_FENCES] = blocks > 0;
+    x[NGX_LLM_F_CODE_LINES] = ngx_llm_cap(st->code_lines
+                                          + st->inline_code / 2, 20);
+    x[NGX_LLM_F_SYMBOLS] = st->words
+                           ? ngx_llm_cap((double) st->symbols / st->words, 1)
+                           : 0;
+    x[NGX_LLM_F_YEARS] = ngx_llm_cap(st->years, 3);
+    x[NGX_LLM_F_SENTENCES] = ngx_llm_cap(st->sentences, 10);
+    x[NGX_LLM_F_QUESTION_WORD] = st->question_word;
+    x[NGX_LLM_F_ONE_QUESTION] = st->questions >= 1 && st->sentences <= 1;
+    x[NGX_LLM_F_CODE_REQUEST] = st->make_verb && st->code_noun;
+    x[NGX_LLM_F_SHORT_PLAIN] = st->words <= 25 && !st->code_noun
+                               && st->code_lines == 0 && blocks == 0
+                               && st->math_ops == 0 && st->numbers < 2
+                               && st->cat_hits[NGX_LLM_F_MATH] == 0
+                               && st->cat_hits[NGX_LLM_F_OUTPUT] == 0;
+
+    x[NGX_LLM_F_REASONING] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_REASONING], 3);
+    x[NGX_LLM_F_TASK] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_TASK], 3);
+    x[NGX_LLM_F_MATH] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_MATH], 3);
+    x[NGX_LLM_F_TECHNICAL] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_TECHNICAL], 3);
+    x[NGX_LLM_F_OUTPUT] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_OUTPUT], 3);
+    x[NGX_LLM_F_CONSTRAINTS] = ngx_llm_cap(
+                                   st->cat_hits[NGX_LLM_F_CONSTRAINTS], 3);
+    x[NGX_LLM_F_SMALLTALK] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_SMALLTALK], 3);
+    x[NGX_LLM_F_BREVITY] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_BREVITY], 3);
+    x[NGX_LLM_F_SEQUENCE] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_SEQUENCE], 3);
+    x[NGX_LLM_F_SIZE] = st->big_output > 0;
+    x[NGX_LLM_F_DEPTH] = ngx_llm_cap(st->turns > 1 ? st->turns - 1 : 0, 5);
+
+    x[NGX_LLM_F_MAX_TOKENS] = (hints != NULL && hints->max_tokens >= 1024)
+                              ? (hints->max_tokens >= 4096 ? 1.0 : 0.5) : 0;
+}
+
+
+void
+ngx_llm_classify_features(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints, double *x)
+{
+    int  i;
+
+    ngx_llm_counted(st, hints, x);
+
+    for (i = 0; i < NGX_LLM_CONCEPTS; i++) {
+        x[NGX_LLM_F_CONCEPT + i] = (st->seen[i >> 6] >> (i & 63)) & 1;
+    }
+}
+
+
+/* keeps the largest positive contributions, largest first */
+
+static void
+ngx_llm_top(ngx_llm_classify_result_t *res, int feature, double c)
+{
+    int  j, k;
+
+    if (c <= 0) {
+        return;
+    }
+
+    for (j = 0; j < res->ntop; j++) {
+        if (c > res->top_contrib[j]) {
+            break;
+        }
+    }
+
+    if (j == NGX_LLM_TOP_FEATURES) {
+        return;
+    }
+
+    k = res->ntop < NGX_LLM_TOP_FEATURES ? res->ntop : res->ntop - 1;
+
+    for ( /* void */ ; k > j; k--) {
+        res->top[k] = res->top[k - 1];
+        res->top_contrib[k] = res->top_contrib[k - 1];
+    }
+
+    res->top[j] = feature;
+    res->top_contrib[j] = c;
+
+    if (res->ntop < NGX_LLM_TOP_FEATURES) {
+        res->ntop++;
+    }
 }
 
 
@@ -690,102 +966,42 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
     const ngx_llm_classify_hints_t *hints,
     const ngx_llm_classify_conf_t *conf, ngx_llm_classify_result_t *res)
 {
-    int        i, j, k;
-    double     s, *c;
-    uint32_t   blocks, verbs;
-
-    ngx_llm_word_end(st);
-    ngx_llm_line_end(st);
+    int       i, b;
+    double    z, w;
+    uint64_t  bits;
 
     memset(res, 0, sizeof(ngx_llm_classify_result_t));
-    c = res->contrib;
 
-    c[NGX_LLM_F_LENGTH] = 0.1 * log2(1.0 + st->words / 4.0);
+    ngx_llm_counted(st, hints, res->x);
 
-    blocks = (st->fences + 1) / 2;
-    c[NGX_LLM_F_CODE] = ngx_llm_min(0.5 * blocks, 0.6)
-                        + ngx_llm_min(0.06 * st->code_lines, 0.6)
-                        + ngx_llm_min(0.05 * st->inline_code, 0.15);
+    z = ngx_llm_model_bias;
 
-    c[NGX_LLM_F_REASONING] = ngx_llm_ladder(st->cat_hits[NGX_LLM_F_REASONING],
-                                            0.55, 0.35, 1.6);
-    c[NGX_LLM_F_TASK] = ngx_llm_ladder(st->cat_hits[NGX_LLM_F_TASK],
-                                       0.35, 0.2, 0.8);
-
-    verbs = st->cat_hits[NGX_LLM_F_REASONING] + st->cat_hits[NGX_LLM_F_TASK];
-    c[NGX_LLM_F_ASKS] = ngx_llm_min(0.12 * (verbs > 2 ? verbs - 2 : 0)
-                                    + 0.1 * st->sequencers
-                                    + 0.1 * (st->questions > 1
-                                             ? st->questions - 1 : 0),
-                                    0.5);
-
-    c[NGX_LLM_F_MATH] = ngx_llm_ladder(st->cat_hits[NGX_LLM_F_MATH],
-                                       0.3, 0.2, 0.9)
-                        + ngx_llm_min(0.02 * st->math_ops, 0.2);
-
-    c[NGX_LLM_F_TECHNICAL] = ngx_llm_min(0.1
-                                       * st->cat_hits[NGX_LLM_F_TECHNICAL],
-                                       0.5);
-
-    c[NGX_LLM_F_OUTPUT] = ngx_llm_min(0.3 * st->cat_hits[NGX_LLM_F_OUTPUT]
-                                      + 0.6 * st->big_output, 0.9);
-
-    if (hints != NULL && hints->max_tokens >= 1024) {
-        c[NGX_LLM_F_OUTPUT] += hints->max_tokens >= 4096 ? 0.5 : 0.3;
+    for (i = 0; i < NGX_LLM_F_CONCEPT; i++) {
+        res->contrib[i] = ngx_llm_model_dense[i] * res->x[i];
+        z += res->contrib[i];
+        ngx_llm_top(res, i, res->contrib[i]);
     }
 
-    c[NGX_LLM_F_CONSTRAINTS] = ngx_llm_min(0.12
-                                     * st->cat_hits[NGX_LLM_F_CONSTRAINTS],
-                                     0.4);
-
-    c[NGX_LLM_F_DEPTH] = ngx_llm_min(0.1 * (st->turns > 1 ? st->turns - 1 : 0),
-                                     0.5);
-
-    c[NGX_LLM_F_SMALLTALK] = -ngx_llm_min(0.3
-                                          * st->cat_hits[NGX_LLM_F_SMALLTALK],
-                                          0.6);
-    c[NGX_LLM_F_BREVITY] = -ngx_llm_min(0.15
-                                        * st->cat_hits[NGX_LLM_F_BREVITY],
-                                        0.3);
-
-    s = 0;
-
-    for (i = 0; i < NGX_LLM_F_COUNT; i++) {
-        s += c[i];
+    /* the concepts seen: their weights (a concept's value is 1) */
+    for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
+        for (bits = st->seen[i]; bits; bits &= bits - 1) {
+            b = 64 * i + __builtin_ctzll(bits);
+            w = ngx_llm_model_dense[NGX_LLM_F_CONCEPT + b];
+            z += w;
+            ngx_llm_top(res, NGX_LLM_F_CONCEPT + b, w);
+        }
     }
 
-    res->score = s > 0 ? 1.0 - exp(-s) : 0;
+    /* the words' weights, as if each term's value were 1 / sqrt(terms) */
+    if (st->nterms) {
+        res->words = (double) st->wsum * ngx_llm_model_words_scale
+                     / sqrt((double) st->nterms);
+        z += res->words;
+        ngx_llm_top(res, NGX_LLM_F_WORDS, res->words);
+    }
+
+    res->score = 1.0 / (1.0 + exp(-z));
     res->cls = ngx_llm_classify_class(res->score, conf);
-
-    /* the largest positive contributions, largest first */
-    for (i = 0; i < NGX_LLM_F_COUNT; i++) {
-
-        if (c[i] <= 0) {
-            continue;
-        }
-
-        for (j = 0; j < res->ntop; j++) {
-            if (c[i] > c[res->top[j]]) {
-                break;
-            }
-        }
-
-        if (j == NGX_LLM_TOP_FEATURES) {
-            continue;
-        }
-
-        k = res->ntop < NGX_LLM_TOP_FEATURES ? res->ntop : res->ntop - 1;
-
-        for ( /* void */ ; k > j; k--) {
-            res->top[k] = res->top[k - 1];
-        }
-
-        res->top[j] = i;
-
-        if (res->ntop < NGX_LLM_TOP_FEATURES) {
-            res->ntop++;
-        }
-    }
 }
 
 
@@ -831,6 +1047,15 @@ ngx_llm_feature_name(int feature)
         return "none";
     }
 
+    if (feature == NGX_LLM_F_WORDS) {
+        return "words";
+    }
+
+    if (feature >= NGX_LLM_F_CONCEPT) {
+        ngx_llm_classify_init();
+        return ngx_llm_concept_names[feature - NGX_LLM_F_CONCEPT];
+    }
+
     return ngx_llm_feature_names[feature];
 }
 
@@ -852,8 +1077,8 @@ ngx_llm_classify_explain(const ngx_llm_classify_result_t *res, char *buf,
 
     for (i = 0; i < res->ntop; i++) {
         n = snprintf(buf + len, size - len, "%s%s:%.2f", i ? "," : "",
-                     ngx_llm_feature_names[res->top[i]],
-                     res->contrib[res->top[i]]);
+                     ngx_llm_feature_name(res->top[i]),
+                     res->top_contrib[i]);
 
         if (n < 0 || (size_t) n >= size - len) {
             buf[len] = '\0';

@@ -65,6 +65,25 @@ else
     echo "skipped: ../shared/prompts/dev.jsonl is not beside the repository"
 fi
 
+# the committed weights give the figures recorded in their file's header
+echo "== the classifier's recorded figures on its training corpus"
+corpus=../shared/training/train.jsonl
+if [ -f "$corpus" ]; then
+    want=$(sed -n 's/^ \*   check //p' src/ngx_llm_classify_model.c)
+    got=$(cat "$corpus" src/classifier/written-fr.jsonl \
+          | build/llm-classify --eval \
+          | awk '/^language/ { gsub("%", ""); print $2, $3, $4, $5, $6, $7, $8 }')
+    printf 'recorded:\n%s\nnow:\n%s\n' "$want" "$got"
+    if [ -n "$want" ] && [ "$want" = "$got" ]; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL: the weights do not give the figures recorded with them"
+        failed=$((failed + 1))
+    fi
+else
+    echo "skipped: $corpus is not beside the repository"
+fi
+
 echo "== Test::Nginx suites (nginx: $TEST_NGINX_BINARY)"
 mkdir -p build
 perl t/harness.pl "$@" 2>&1 | tee build/harness.log

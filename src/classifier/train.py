@@ -1,0 +1,354 @@
+#!/usr/bin/python3
+"""Learns the classifier's weights and writes src/ngx_llm_classify_model.c.
+
+    make classifier-model            (CORPUS=..., EXTRA=..., LAMBDA=...)
+    /usr/bin/python3 src/classifier/train.py --corpus train.jsonl \\
+        [--extra more.jsonl ...] [--out src/ngx_llm_classify_model.c]
+
+The features are the router's own: build/llm-classify --features reads each
+prompt with the C scanner the module runs and prints its feature values
+(the dense ones and the buckets of its hashed words and word pairs), so
+what is learned here is exactly what nginx computes.
+
+The model is a logistic regression, L2-regularised, fitted with L-BFGS
+(numpy, scipy from Debian: python3-numpy python3-scipy).  Items are
+trained on only when "permissive" is true; the others are held out and
+only evaluated.  Validation is by source: each source's items are scored
+by a model trained without that source (leave one source out), which is
+how well the model does on a kind of prompt it has not seen.  A logistic
+map fitted on those held-out scores (Platt) calibrates the final model,
+trained on every permissive item, so that its score means "probability
+that the big model is needed".  The word weights are stored as int16.
+
+Deterministic: the same corpus gives a byte-identical file.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.sparse import csr_matrix
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(TOP, 'build', 'llm-classify')
+
+def dense_names():
+    """the dense features' names, in the scanner's order"""
+    out = subprocess.run([CLI, '--feature-names'], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+DENSE = dense_names()
+BUCKETS = 1 << 15
+
+# what single-turn prompts cannot teach: the weights of the request's own
+# hints, set by hand (x is 1 at 4096 max_tokens and at 6 turns)
+PRIORS = {'max_tokens': 1.5, 'depth': 1.0}
+WORD_UNIT = 1.0 / 4096          # an int16 word weight step
+
+
+def md5(path):
+    with open(path, 'rb') as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+QUESTION_WORDS = set("""what who whom where when which how whose why is are do
+    does did can could should would will quel quelle quels quelles qui quoi
+    quand combien comment pourquoi ou est""".split())
+
+
+def augmented(paths, tmp):
+    """Copies, with a question mark, of the questions written without one.
+    NQ-open's questions (simple) have none while the maths and reasoning
+    problems (complex) end with one: without these copies the model would
+    learn that a question mark means a hard prompt."""
+    n = 0
+    with open(tmp, 'w') as out:
+        for path in paths:
+            for line in open(path, encoding='utf-8'):
+                it = json.loads(line)
+                p = it.get('prompt', '').strip()
+                words = p.lower().split()
+                if (p and not p.endswith('?') and '\n' not in p
+                        and words[0].strip('¿"\'') in QUESTION_WORDS):
+                    it['id'] += ':q'
+                    it['prompt'] = p + '?'
+                    out.write(json.dumps(it, ensure_ascii=False) + '\n')
+                    n += 1
+    return n
+
+
+def features(paths):
+    """the C scanner's feature values of every labelled item"""
+    items = []
+    for path in paths:
+        out = subprocess.run([CLI, '--features', path], check=True,
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            it = json.loads(line)
+            if it['label'] not in ('simple', 'complex'):
+                continue
+            if len(it['x']) != len(DENSE):
+                sys.exit('train.py: the scanner has %d dense features, this '
+                         'script knows %d' % (len(it['x']), len(DENSE)))
+            items.append(it)
+    return items
+
+
+def matrix(items):
+    """rows: dense values, then each bucket's count / sqrt(terms)"""
+    rows, cols, vals = [], [], []
+    d = len(DENSE)
+    for i, it in enumerate(items):
+        for j, v in enumerate(it['x']):
+            if v:
+                rows.append(i)
+                cols.append(j)
+                vals.append(v)
+        b = it['b']
+        if b:
+            s = 1.0 / math.sqrt(len(b))
+            counts = {}
+            for k in b:
+                counts[k] = counts.get(k, 0) + 1
+            for k in sorted(counts):
+                rows.append(i)
+                cols.append(d + k)
+                vals.append(counts[k] * s)
+    X = csr_matrix((vals, (rows, cols)), shape=(len(items), d + BUCKETS))
+    y = np.array([1.0 if it['label'] == 'complex' else 0.0 for it in items])
+    return X, y
+
+
+def fit(X, y, lam, lam_dense, sw=None):
+    """L2-regularised logistic regression (the bias is not penalised):
+    lam on the word weights, lam_dense on the dense features'"""
+    n, d = X.shape
+    lam = np.full(d, lam)
+    lam[:len(DENSE)] = lam_dense
+    if sw is None:
+        sw = np.ones(n)
+
+    def f(wb):
+        w, b = wb[:-1], wb[-1]
+        z = X @ w + b
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+        loss = sw @ (np.logaddexp(0, z) - y * z) + 0.5 * (lam * w) @ w
+        g = X.T @ (sw * (p - y)) + lam * w
+        return loss, np.append(g, sw @ (p - y))
+
+    r = minimize(f, np.zeros(d + 1), jac=True, method='L-BFGS-B',
+                 options={'maxiter': 2000, 'gtol': 1e-6})
+    return r.x[:-1], r.x[-1]
+
+
+def platt(z, y):
+    """a, b so that sigmoid(a z + b) fits the labels"""
+    def f(ab):
+        a, b = ab
+        t = a * z + b
+        p = 0.5 * (1.0 + np.tanh(0.5 * t))
+        loss = np.sum(np.logaddexp(0, t) - y * t)
+        return loss, np.array([np.sum((p - y) * z), np.sum(p - y)])
+    r = minimize(f, np.array([1.0, 0.0]), jac=True, method='L-BFGS-B')
+    return r.x
+
+
+def sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def auc(p, y):
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    wins = 0.0
+    for v in pos:
+        wins += np.sum(v > neg) + 0.5 * np.sum(v == neg)
+    return wins / (len(pos) * len(neg))
+
+
+def figures(p, y):
+    c, s = y == 1, y == 0
+    a = auc(p, y)
+    return {
+        'items': int(len(y)),
+        'auc': None if a is None else round(float(a), 3),
+        'cx_hi': round(100 * float(np.mean(p[c] >= 0.7)), 1) if c.any() else None,
+        'cx_low': round(100 * float(np.mean(p[c] < 0.3)), 1) if c.any() else None,
+        'si_lo': round(100 * float(np.mean(p[s] < 0.3)), 1) if s.any() else None,
+        'si_hi': round(100 * float(np.mean(p[s] >= 0.7)), 1) if s.any() else None,
+    }
+
+
+def fmt(name, f):
+    def v(x, pct=True):
+        if x is None:
+            return '%8s' % '-'
+        return ('%7.1f%%' % x) if pct else ('%6.3f' % x)
+    return '%-20s %6d %s %s %s %s %s' % (
+        name, f['items'], v(f['auc'], False) if f['auc'] is not None else '%6s' % '-',
+        v(f['cx_hi']), v(f['cx_low']), v(f['si_lo']), v(f['si_hi']))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--corpus', required=True)
+    ap.add_argument('--extra', action='append', default=[])
+    ap.add_argument('--out', default=os.path.join(TOP, 'src',
+                                                  'ngx_llm_classify_model.c'))
+    ap.add_argument('--lambda', dest='lam', type=float, default=3.0,
+                    help='L2 weight of the word weights')
+    ap.add_argument('--lambda-dense', dest='lam_dense', type=float,
+                    default=0.3, help='L2 weight of the dense features')
+    ap.add_argument('--simple-weight', type=float, default=1.0,
+                    help='weight of a simple item against a complex one')
+    ap.add_argument('--balance', type=float, default=0.0,
+                    help='items of a source weigh (1/size)^BALANCE: 0 every '
+                    'item alike, 1 every source alike')
+    args = ap.parse_args()
+
+    paths = [args.corpus] + args.extra
+    tmp = os.path.join(TOP, 'build', 'classifier-augmented.jsonl')
+    os.makedirs(os.path.dirname(tmp), exist_ok=True)
+    naug = augmented(paths, tmp)
+    items = features(paths + [tmp])
+    train = [it for it in items if it['permissive']]
+    held = [it for it in items if not it['permissive']]
+    X, y = matrix(train)
+    sources = sorted(set(it['source'] for it in train))
+    src = np.array([it['source'] for it in train])
+    lang = np.array([it['lang'] for it in train])
+    size = {s: int((src == s).sum()) for s in sources}
+    sw = np.array([size[s] ** -args.balance for s in src])
+    sw *= np.where(y == 1, 1.0, args.simple_weight)
+    sw *= len(sw) / sw.sum()
+
+    # leave one source out: each source scored by a model that never saw it
+    z_loso = np.zeros(len(train))
+    for s in sources:
+        out = src == s
+        w, b = fit(X[~out], y[~out], args.lam, args.lam_dense, sw[~out])
+        z_loso[out] = X[out] @ w + b
+        print('left out %-20s %4d items' % (s, int(out.sum())), file=sys.stderr)
+
+    a, c = platt(z_loso, y)
+    p_loso = sigmoid(a * z_loso + c)
+
+    # the shipped model: every permissive item, calibrated, quantised
+    w, b = fit(X, y, args.lam, args.lam_dense, sw)
+    w = a * w
+    b = a * b + c
+    d = len(DENSE)
+    for name, v in PRIORS.items():
+        col = X[:, DENSE.index(name)]
+        if col.nnz == 0:
+            w[DENSE.index(name)] = v
+    dense = [float('%.9g' % v) for v in w[:d]]
+    words = np.clip(np.rint(w[d:] / WORD_UNIT), -32767, 32767).astype(np.int64)
+    bias = float('%.9g' % b)
+
+    def shipped(rows):
+        Xr, yr = matrix(rows)
+        wq = np.concatenate([np.array(dense), words * WORD_UNIT])
+        return sigmoid(Xr @ wq + bias), yr
+
+    R = ['leave one source out (each source scored by a model trained '
+         'without it), calibrated:']
+    R.append(fmt('', {'items': 0, 'auc': None, 'cx_hi': None, 'cx_low': None,
+                      'si_lo': None, 'si_hi': None})
+             .replace('     0      -        -        -        -        -',
+                      ' items    AUC  cx>=0.7   cx<0.3   si<0.3  si>=0.7'))
+    real = np.array([not it['id'].endswith(':q') for it in train])
+    for L in sorted(set(lang)):
+        m = real & (lang == L)
+        R.append(fmt('language ' + L, figures(p_loso[m], y[m])))
+    for s in sources:
+        m = real & (src == s)
+        R.append(fmt('  ' + s, figures(p_loso[m], y[m])))
+
+    R.append('')
+    R.append('the shipped model on the items it was not trained on '
+             '("permissive": false):')
+    held = [it for it in held if not it['id'].endswith(':q')]
+    if held:
+        ph, yh = shipped(held)
+        hl = np.array([it['lang'] for it in held])
+        hs = np.array([it['source'] for it in held])
+        for L in sorted(set(hl)):
+            R.append(fmt('language ' + L, figures(ph[hl == L], yh[hl == L])))
+        for s in sorted(set(hs)):
+            R.append(fmt('  ' + s, figures(ph[hs == s], yh[hs == s])))
+
+    # the figures llm-classify --eval reproduces (t/run-tests.sh checks)
+    orig = [it for it in items if not it['id'].endswith(':q')]
+    pa, ya = shipped(orig)
+    al = np.array([it['lang'] for it in orig])
+    check = []
+    for L in sorted(set(al)):
+        f = figures(pa[al == L], ya[al == L])
+        check.append('%s %d %.3f %.1f %.1f %.1f %.1f' % (
+            L, f['items'], f['auc'], f['cx_hi'], f['cx_low'], f['si_lo'],
+            f['si_hi']))
+
+    sums = ', '.join('%s md5 %s' % (os.path.basename(p), md5(p)) for p in paths)
+    head = [
+        '',
+        '/*',
+        ' * GENERATED by src/classifier/train.py ("make classifier-model"):',
+        ' * do not edit.  The weights of the complexity classifier, learned',
+        ' * from labelled public prompts (see README, "The classifier").',
+        ' *',
+        ' * corpus: ' + sums,
+        ' * trained on: %d items marked "permissive" (with %d copies of'
+        ' questions' % (len(train), naug),
+        ' * written without a question mark given one): %s' % (
+            ', '.join('%s %d' % (L, int((lang == L).sum()))
+                      for L in sorted(set(lang)))),
+        ' * model: logistic regression, L2 lambda %g (words), %g (dense),'
+        % (args.lam, args.lam_dense),
+        ' * L-BFGS; %d dense features,' % d,
+        ' * %d buckets of hashed words and word pairs (int16, unit 1/4096);' %
+        BUCKETS,
+        ' * set by hand (no prompt in the corpus has them): %s;' % ', '.join(
+            '%s %g' % kv for kv in sorted(PRIORS.items())),
+        ' * calibrated by a logistic map fitted on leave-one-source-out scores:',
+        ' * a %.6f, b %.6f.' % (a, c),
+        ' *',
+    ]
+    head += [(' * ' + line).rstrip() for line in R]
+    head += [' *', ' * llm-classify --eval on the whole corpus (check: language items'
+             ' AUC cx>=0.7 cx<0.3 si<0.3 si>=0.7):']
+    head += [' *   check ' + line for line in check]
+    head += [' */', '', '', '#include "ngx_llm_classify_model.h"', '', '']
+
+    body = ['const double   ngx_llm_model_bias = %.9g;' % bias, '',
+            'const double   ngx_llm_model_dense[NGX_LLM_F_DENSE] = {']
+    for name, v in zip(DENSE, dense):
+        body.append('    %.9g,%s/* %s */' % (v, ' ' * max(1, 20 - len('%.9g' % v)),
+                                            name))
+    body += ['};', '',
+             'const double   ngx_llm_model_words_scale = 1.0 / 4096;', '',
+             'const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS] = {']
+    for i in range(0, BUCKETS, 12):
+        body.append('    ' + ', '.join('%d' % v for v in words[i:i + 12]) + ',')
+    body += ['};', '']
+
+    with open(args.out + '.tmp', 'w') as f:
+        f.write('\n'.join(head + body))
+    os.replace(args.out + '.tmp', args.out)
+
+    print('\n'.join(R))
+    print('\nwrote %s' % os.path.relpath(args.out, TOP))
+
+
+if __name__ == '__main__':
+    main()
