@@ -9,6 +9,9 @@ Scenarios:
   overhead   router vs plain nginx proxy_pass vs Portkey, same fast backend
   classify   classifier cost per prompt size
   workload   the assistant's mix on realistic mock tiers, four policies
+  routing    public prompts the classifier was not trained on, through the
+             router before the learned classifier, with it, and with the
+             score-aware medium rule: complex prompts answered by big
   failover   big tier stopped for 20 s during a 60 s run
   cache      hit latency, hit rate and GPU time saved on repeats
   memory     worker RSS before/after 100 000 routed requests
@@ -41,6 +44,8 @@ MOCK = os.environ.get('BENCH_MOCK') or os.path.join(TOP, 't', 'backend',
 PORTKEY = os.path.join(TOP, 'bench', 'peers', 'node_modules', '@portkey-ai',
                        'gateway', 'build', 'start-server.js')
 DEV = os.path.join(os.path.dirname(TOP), 'shared', 'prompts', 'dev.jsonl')
+CORPUS = os.environ.get('CORPUS') or os.path.join(
+    os.path.dirname(TOP), 'shared', 'training', 'train.jsonl')
 
 QUICK = '--quick' in sys.argv
 PROCS = []
@@ -517,6 +522,7 @@ def run_load(port, items, conc, n):
                 records.append({'label': label, 'status': st, 'latency': dt,
                                 'tier': h.get('x-mock-name', ''),
                                 'reason': h.get('x-llm-reason', ''),
+                                'cls': h.get('x-llm-class', ''),
                                 'tokens': tokens, 'end': time.time()})
 
     t0 = time.time()
@@ -538,12 +544,19 @@ def pct(values, p):
     return v[f] + (v[c] - v[f]) * (k - f)
 
 
-def workload_stack(policy):
-    """the router (or a plain proxy) for one policy, on realistic tiers"""
+def realistic_tiers():
+    """mock tiers timed like the real ones: big 1.2 s to first token,
+    22 tokens/s, 4 slots; small 0.3 s, 52 tokens/s, 8 slots"""
     big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
                       '--tokens', '24', '--slots', '4')
     small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
                         '52', '--tokens', '24', '--slots', '8')
+    return big, bport, small, sport
+
+
+def workload_stack(policy):
+    """the router (or a plain proxy) for one policy, on realistic tiers"""
+    big, bport, small, sport = realistic_tiers()
     port = free_port()
     ups = '''
     upstream ollama_big { server 127.0.0.1:%d; keepalive 32; }
@@ -667,16 +680,176 @@ plot '%s' using 1:2 with linespoints title 'all-big', '' using 1:3 with linespoi
 ''' % data))
 
 
+# --- scenario 3b: routing real prompts, before and after ----------------------------
+
+ROUTING_BUILDS = [
+    ('before', 'e6679f9', 'hand-tuned classifier, medium by queue only'),
+    ('learned', '8237208', 'learned classifier, medium by queue only'),
+    ('after', None, 'learned classifier, score-aware medium rule'),
+]
+
+
+def module_at(commit):
+    """the module built from the tree at commit (git archive, make module)"""
+    if commit is None:
+        return MODULE
+    d = os.path.join(TOP, 'build', 'bench-' + commit)
+    so = os.path.join(d, 'build', 'ngx_http_llm_router_module.so')
+    if not os.path.exists(so):
+        os.makedirs(d, exist_ok=True)
+        say('building the module at', commit)
+        subprocess.run('git -C %s archive %s | tar -x -C %s'
+                       % (TOP, commit, d), shell=True, check=True)
+        subprocess.run(['make', '-s', '-C', d, 'module'], check=True,
+                       stdout=subprocess.DEVNULL)
+    return so
+
+
+def routing_prompts(n, complex_share, seed=11):
+    """n requests drawn from the corpus items the shipped weights were not
+    trained on (permissive: false), complex_share of them complex, sent as
+    Ollama generate, Ollama chat or OpenAI chat like the assistant does"""
+    pools = {'simple': [], 'complex': []}
+    with open(CORPUS) as f:
+        for line in f:
+            o = json.loads(line)
+            if not o['permissive']:
+                pools[o['label']].append(o['prompt'])
+    rnd = random.Random(seed)
+    items = []
+    for i in range(n):
+        label = 'complex' if rnd.random() < complex_share else 'simple'
+        text = rnd.choice(pools[label])
+        kind = rnd.randrange(3)
+        if kind == 0:
+            path, body = '/api/generate', {'model': 'auto', 'prompt': text}
+        elif kind == 1:
+            path, body = '/api/chat', {'model': 'auto', 'messages': [
+                {'role': 'user', 'content': text}]}
+        else:
+            path, body = '/v1/chat/completions', {'model': 'auto', 'messages':
+                                                   [{'role': 'user',
+                                                     'content': text}]}
+        body['stream'] = False
+        items.append((label, path, json.dumps(body)))
+    return items
+
+
+def scenario_routing():
+    global MODULE
+    if not os.path.exists(CORPUS):
+        say('routing: skipped, no corpus at', CORPUS)
+        return
+    say('routing: public prompts and the dev set, before and after')
+    held = routing_prompts(160 if not QUICK else 48, 0.3)
+    dev = load_prompts()
+    random.Random(7).shuffle(dev)
+    mixes = [('held-out public prompts', held),
+             ('dev.jsonl', dev * (3 if not QUICK else 1))]
+    levels = [4, 8, 16]
+    results = {}
+    current = MODULE
+    for name, commit, _ in ROUTING_BUILDS:
+        MODULE = module_at(commit)
+        try:
+            big, bport, small, sport = realistic_tiers()
+            port = free_port()
+            ngx = nginx('routing-' + name, tiers(bport, sport) + '''
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
+        proxy_read_timeout 600s;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+            add_header X-LLM-Class $llm_class always;
+        }
+    }''' % port)
+        finally:
+            MODULE = current
+        for mix, items in mixes:
+            for c in levels:
+                recs, wall = run_load(port, items, c, len(items))
+                r = {'ok': sum(x['status'] == 200 for x in recs) / len(recs)}
+                for label in ('complex', 'medium', 'simple'):
+                    sub = [x for x in recs if x['label'] == label]
+                    r[label] = {
+                        'n': len(sub),
+                        'big': sum(x['tier'] == 'big' for x in sub)
+                        / len(sub) if sub else float('nan'),
+                        'p95': pct([x['latency'] for x in sub
+                                    if x['status'] == 200], .95)}
+                # the requests classed medium: does big take the ones
+                # that need it?
+                for label in ('complex', 'simple'):
+                    sub = [x for x in recs if x['cls'] == 'medium'
+                           and x['label'] == label]
+                    r['medium ' + label] = (
+                        sum(x['tier'] == 'big' for x in sub), len(sub))
+                results[(mix, name, c)] = r
+                say('  %-24s %-8s c=%-2d complex on big %3.0f %%, simple on '
+                    'big %3.0f %%, complex P95 %.2f s, ok %.0f %%'
+                    % (mix, name, c, 100 * r['complex']['big'],
+                       100 * r['simple']['big'], r['complex']['p95'],
+                       100 * r['ok']))
+        for p in (ngx, big, small):
+            stop(p)
+
+    ncx = sum(1 for i in held if i[0] == 'complex')
+    text = ['## 3b. Routing public prompts, before and after\n',
+            'The share of complex prompts the big tier answers, on the mock '
+            'tiers of section 3 (`max_inflight` 4 + `queue` 4 and 8 + 8), '
+            'for three builds of the router:\n']
+    for name, commit, what in ROUTING_BUILDS:
+        text.append('- **%s** (%s): %s' % (name, commit or 'this tree', what))
+    text.append('\nThe same requests in the same order for each build. '
+                '**held-out public prompts**: %d requests (%d complex, %d '
+                'simple) drawn from the labelled corpus items the shipped '
+                'weights were not trained on (`permissive: false`: code tasks '
+                'from CodeAlpaca and MBPP and hard WizardLM prompts as '
+                'complex; voice-assistant commands, short instructions, quiz '
+                'and chat questions in English and French as simple), sent as '
+                'Ollama generate, Ollama chat and OpenAI chat requests. '
+                '**dev.jsonl**: the 45 labelled development requests (15 '
+                'complex, 10 medium, 20 simple), shuffled, three times. '
+                'The columns "classed medium" count, among the requests the '
+                'build classed medium, those labelled complex (then simple) '
+                'that big answered.\n'
+                % (len(held), ncx, len(held) - ncx))
+    for mix, _ in mixes:
+        rows = []
+        for c in levels:
+            for name, _, _ in ROUTING_BUILDS:
+                r = results[(mix, name, c)]
+                rows.append([c, name] + [
+                    '%.0f %%' % (100 * r[k]['big']) if r[k]['n'] else '–'
+                    for k in ('complex', 'medium', 'simple')] + [
+                    '%d / %d' % r['medium complex'],
+                    '%d / %d' % r['medium simple'],
+                    '%.2f' % r['complex']['p95'], '%.2f' % r['simple']['p95'],
+                    '%.0f %%' % (100 * r['ok'])])
+        text.append('\n**%s**\n\n' % mix + table(
+            ['conc.', 'build', 'complex → big', 'medium → big',
+             'simple → big', 'classed medium, complex: → big',
+             'classed medium, simple: → big', 'complex P95 s',
+             'simple P95 s', 'ok'], rows) + '\n')
+    REPORT.extend(text)
+    with open(os.path.join(RESULTS, 'ROUTING.md'), 'w') as f:
+        f.write('# Routing public prompts, before and after\n\nCommand: '
+                '`python3 bench/bench.py routing` (%s UTC).\n\n'
+                % time.strftime('%Y-%m-%d %H:%M', time.gmtime()))
+        f.write('\n'.join(text[1:]) + '\n')
+
+
 # --- scenario 4: failover ----------------------------------------------------------
 
 def scenario_failover():
     say('failover: big stopped for 20 s of a 60 s run at concurrency 8')
     total = 30 if QUICK else 60
     down_at, up_at = total / 3, 2 * total / 3
-    big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
-                      '--tokens', '24', '--slots', '4')
-    small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
-                        '52', '--tokens', '24', '--slots', '8')
+    big, bport, small, sport = realistic_tiers()
     port = free_port()
     ngx = nginx('failover', tiers(bport, sport) + '''
     llm_router_breaker failures=3 cooldown=5s;
@@ -757,10 +930,7 @@ def scenario_failover():
 def scenario_cache():
     say('cache: hit latency and GPU time saved on repeats')
     rd, redis_port = redis()
-    big, bport = mock('big', 'gpt-oss:20b', '--ttft', '1200', '--tps', '22',
-                      '--tokens', '24', '--slots', '4')
-    small, sport = mock('small', 'llama3.2:3b', '--ttft', '300', '--tps',
-                        '52', '--tokens', '24', '--slots', '8')
+    big, bport, small, sport = realistic_tiers()
     port = free_port()
     ngx = nginx('cache', tiers(bport, sport, '4', '8') + '''
     llm_redis 127.0.0.1:%d;
@@ -860,8 +1030,12 @@ def scenario_memory():
 
 def main():
     os.makedirs(RUN, exist_ok=True)
-    wanted = [a for a in sys.argv[1:] if not a.startswith('--')] or \
-        ['overhead', 'classify', 'workload', 'failover', 'cache', 'memory']
+    every = ['overhead', 'classify', 'workload', 'routing', 'failover',
+             'cache', 'memory']
+    wanted = [a for a in sys.argv[1:] if not a.startswith('--')] or every
+    # a partial or quick run does not replace the committed full report
+    report = os.path.join(RESULTS if wanted == every and not QUICK else RUN,
+                          'REPORT.md')
     cpu = re.search(r'model name\s*:\s*(.*)', open('/proc/cpuinfo').read())
     versions = {
         'nginx': subprocess.run([NGINX, '-v'], capture_output=True,
@@ -889,9 +1063,9 @@ def main():
             % (' --quick' if QUICK else '', ' '.join(wanted)), '']
     for name in wanted:
         globals()['scenario_' + name]()
-        with open(os.path.join(RESULTS, 'REPORT.md'), 'w') as f:
+        with open(report, 'w') as f:
             f.write('\n'.join(head + REPORT) + '\n')
-    say('wrote', os.path.join(RESULTS, 'REPORT.md'))
+    say('wrote', report)
 
 
 if __name__ == '__main__':

@@ -751,6 +751,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     lmcf = ctx->lmcf;
 
     in.cls = ctx->cls;
+    in.score = ctx->score;
     in.pinned = (int) pinned;
     in.override = (int) ngx_http_llm_override(r);
     in.vram = ngx_http_llm_gpu_vram(lmcf, lmcf->tiers[NGX_HTTP_LLM_BIG].gpu);

@@ -406,6 +406,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                     ? 0.5 : prev->policy.medium_spare;
     }
 
+    conf->policy.simple_below = conf->classify.simple_below;
+    conf->policy.complex_from = conf->classify.complex_from;
+
     if (conf->policy.both_full < 0) {
         conf->policy.both_full = prev->policy.both_full < 0
                                  ? NGX_LLM_BOTH_FULL_LEAST_LOADED

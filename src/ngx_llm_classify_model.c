@@ -4,7 +4,7 @@
  * do not edit.  The weights of the complexity classifier, learned
  * from labelled public prompts (see README, "The classifier").
  *
- * corpus: train.jsonl md5 8e56405a35e1a0d1d6cb9fa4330a857d, written-fr.jsonl md5 b8e7e8d9752ffab179c2ff85a4b38a92
+ * corpus: train.jsonl md5 8e56405a35e1a0d1d6cb9fa4330a857d, written-fr.jsonl md5 d5e9f170ab68ab9aa33f009fa2baad5c
  * trained on: 5424 items marked "permissive" (with 716 copies of questions
  * written without a question mark given one): en 4116, fr 1308
  * model: logistic regression, L2 lambda 3 (words), 0.3 (dense),
@@ -36,7 +36,7 @@
  *   selfinstruct-user      96      -        -        -    32.3%    33.3%
  *   svamp-en              200      -   100.0%     0.0%        -        -
  *   vicuna-bench           19      -    94.7%     0.0%        -        -
- *   written-fr            640  0.950    54.1%    10.8%    83.2%     0.9%
+ *   written               640  0.950    54.1%    10.8%    83.2%     0.9%
  *
  * the shipped model on the items it was not trained on ("permissive": false):
  * language en            1042  0.992    95.3%     1.2%    89.7%     4.3%

@@ -4,9 +4,14 @@
  *
  * complex: big, unless big is down, full, or its GPU is at the VRAM high
  *          mark: then small;
- * medium:  big while big has spare capacity (in-flight below
- *          medium_spare * max), its VRAM is below the mark and its model is
- *          not known to be unloaded: else small, or big if small cannot;
+ * medium:  big while big has spare capacity, its VRAM is below the mark
+ *          and its model is not known to be unloaded: else small, or big
+ *          if small cannot.  "Spare" depends on the score: an idle big
+ *          takes every medium prompt; as its in-flight count rises towards
+ *          medium_spare * max, the score a medium prompt needs rises
+ *          linearly from simple_below to complex_from, so the prompts most
+ *          likely to need the big model are the ones that get its last
+ *          slots, and slots stay free for complex prompts;
  * simple:  small; big when small is down, or when small is full and big
  *          is idle; else small's queue;
  * a tier that cannot serve and another that cannot either: the least
@@ -35,6 +40,8 @@ static const char  *ngx_llm_reason_names[NGX_LLM_REASON_COUNT] = {
 };
 
 
+static int ngx_llm_policy_spare(const ngx_llm_policy_in_t *in,
+    const ngx_llm_policy_conf_t *conf);
 static int ngx_llm_policy_full(const ngx_llm_policy_tier_t *t);
 static int ngx_llm_policy_usable(const ngx_llm_policy_tier_t *t);
 static int ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
@@ -47,6 +54,8 @@ ngx_llm_policy_conf_default(ngx_llm_policy_conf_t *conf)
 {
     conf->vram_high = 0.95;
     conf->medium_spare = 0.5;
+    conf->simple_below = 0.3;
+    conf->complex_from = 0.7;
     conf->both_full = NGX_LLM_BOTH_FULL_LEAST_LOADED;
 }
 
@@ -93,7 +102,7 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
 
     case NGX_LLM_CLASS_MEDIUM:
 
-        spare = big->inflight < conf->medium_spare * big->max_inflight;
+        spare = ngx_llm_policy_spare(in, conf);
 
         if (!big->down && spare && !vram_high && big->loaded != 0) {
             *reason = NGX_LLM_REASON_COMPLEXITY;
@@ -188,6 +197,29 @@ ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
 
     return load[NGX_LLM_BIG] < load[NGX_LLM_SMALL] ? NGX_LLM_BIG
                                                     : NGX_LLM_SMALL;
+}
+
+
+/* medium prompts: does this one's score earn one of big's free slots? */
+
+static int
+ngx_llm_policy_spare(const ngx_llm_policy_in_t *in,
+    const ngx_llm_policy_conf_t *conf)
+{
+    double                        room, bar;
+    const ngx_llm_policy_tier_t  *big;
+
+    big = &in->tiers[NGX_LLM_BIG];
+    room = conf->medium_spare * big->max_inflight;
+
+    if (big->inflight >= room) {
+        return 0;
+    }
+
+    bar = conf->simple_below
+          + (conf->complex_from - conf->simple_below) * big->inflight / room;
+
+    return in->score >= bar;
 }
 
 

@@ -56,12 +56,15 @@ typedef struct {
     double              vram_high;       /* fraction, default 0.95 */
     double              medium_spare;    /* medium -> big while in-flight
                                             < spare * max, default 0.5 */
+    double              simple_below;    /* the class thresholds: the bar */
+    double              complex_from;    /* a medium score must reach */
     int                 both_full;       /* ngx_llm_both_full_e */
 } ngx_llm_policy_conf_t;
 
 
 typedef struct {
     ngx_llm_class_e     cls;
+    double              score;           /* the classifier's, in [0, 1] */
     ngx_llm_policy_tier_t  tiers[2];
     double              vram;            /* big tier's GPU, fraction; < 0
                                             unknown */

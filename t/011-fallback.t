@@ -10,8 +10,8 @@ my $complex = '{"model":"auto","stream":false,"prompt":"Analyze the time'
     . ' complexity of heapsort, prove its worst case step by step and'
     . ' compare it with merge sort."}';
 my $complex_stream = $complex =~ s/"stream":false/"stream":true/r;
-my $medium = '{"model":"auto","stream":false,"prompt":"Explain what a hash'
-    . ' table is and when I would use one."}';
+my $medium = '{"model":"auto","stream":false,"prompt":"Explain the'
+    . ' difference between TCP and UDP."}';
 
 sub conf {
     my ($port, $extra) = @_;

@@ -53,12 +53,18 @@ fi
 
 echo "== llm-classify on the labelled dev set"
 if [ -f ../shared/prompts/dev.jsonl ]; then
-    out=$(build/llm-classify --eval ../shared/prompts/dev.jsonl | tail -n 8)
-    printf '%s\n' "$out"
-    if grep -q 'AUC complex vs simple 1.000' <<< "$out"; then
+    out=$(build/llm-classify --eval ../shared/prompts/dev.jsonl)
+    sed -n '/^ *simple *medium *complex/,$p' <<< "$out"
+    # AUC 1, and no simple prompt classed complex nor complex classed simple
+    crossed=$(awk '$1 == "simple" && NF == 5 { n += $4 }
+                   $1 == "complex" && NF == 5 { n += $2 }
+                   END { print n + 0 }' <<< "$out")
+    if grep -q 'AUC complex vs simple 1.000' <<< "$out" && [ "$crossed" = 0 ]
+    then
         passed=$((passed + 1))
     else
-        echo "FAIL: AUC below 1.0 on the dev set"
+        echo "FAIL: the dev set no longer separates (AUC below 1, or" \
+             "$crossed simple/complex prompts classed the other way)"
         failed=$((failed + 1))
     fi
 else

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Learns the classifier's weights and writes src/ngx_llm_classify_model.c.
 
-    make classifier-model            (CORPUS=..., EXTRA=..., LAMBDA=...)
+    make classifier-model            (CORPUS=..., TRAIN_ARGS="--extra ...")
     /usr/bin/python3 src/classifier/train.py --corpus train.jsonl \\
         [--extra more.jsonl ...] [--out src/ngx_llm_classify_model.c]
 
