@@ -421,8 +421,7 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->lookup = 0;
     ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
     ctx->routed = 1;
-    ngx_str_set(&ctx->reason, "cache");
-    ctx->reason_id = NGX_LLM_REASON_CACHE + 1;
+    ctx->reason = NGX_LLM_REASON_CACHE;
 
     ngx_llm_request_free(&ctx->req);
     ctx->req_held = 0;
@@ -585,7 +584,7 @@ ngx_http_llm_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (ctx->counted && r->upstream != NULL) {
+    if (ctx->counted != NGX_LLM_NO_TIER && r->upstream != NULL) {
         /* the answer's end carries its token counts */
         ngx_http_llm_metrics_tail(ctx, in);
     }

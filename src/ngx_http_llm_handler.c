@@ -26,12 +26,16 @@ static ngx_int_t ngx_http_llm_route(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_fallback(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_pinned(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_int_t *pinned);
-static ngx_int_t ngx_http_llm_override(ngx_http_request_t *r);
+    ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req,
+    ngx_llm_tier_id_t *pinned);
+static ngx_llm_tier_id_t ngx_http_llm_override(ngx_http_request_t *r);
+static void ngx_http_llm_policy_in(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_llm_policy_in_t *in,
+    ngx_uint_t *probe);
 static const char *ngx_http_llm_failed(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_pick(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_int_t pinned);
+    ngx_http_llm_ctx_t *ctx, ngx_llm_tier_id_t pinned);
 static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
@@ -42,6 +46,14 @@ static ngx_int_t ngx_http_llm_answer_json(ngx_http_request_t *r,
 
 
 static ngx_str_t  ngx_http_llm_reasons[NGX_LLM_REASON_COUNT];
+
+
+ngx_str_t *
+ngx_http_llm_reason_str(ngx_llm_reason_e reason)
+{
+    return &ngx_http_llm_reasons[(unsigned) reason < NGX_LLM_REASON_COUNT
+                                 ? reason : NGX_LLM_REASON_NONE];
+}
 
 
 ngx_int_t
@@ -170,7 +182,11 @@ ngx_http_llm_ctx_create(ngx_http_request_t *r, ngx_uint_t dialect)
     ctx->request = r;
     ctx->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     ctx->dialect = dialect;
-    ctx->tier = NGX_HTTP_LLM_TIERS;
+    ctx->tier = NGX_LLM_NO_TIER;
+    ctx->counted = NGX_LLM_NO_TIER;
+    ctx->fallback_from = NGX_LLM_NO_TIER;
+    ctx->pinned = NGX_LLM_NO_TIER;
+    ctx->reason = NGX_LLM_REASON_NONE;
     ctx->in_location = 1;
 
     cln->handler = ngx_http_llm_cleanup;
@@ -234,8 +250,9 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t                  rc, pinned;
+    ngx_int_t                  rc;
     ngx_str_t                  body;
+    ngx_llm_tier_id_t          pinned;
     ngx_llm_request_t          req;
     ngx_http_llm_loc_conf_t   *llcf;
     ngx_llm_classify_state_t   st;
@@ -310,8 +327,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
         ctx->kind = NGX_HTTP_LLM_KIND_PASS;
         ctx->tier = pinned;
-        ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_PINNED];
-        ctx->reason_id = NGX_LLM_REASON_PINNED + 1;
+        ctx->reason = NGX_LLM_REASON_PINNED;
         ctx->routed = 1;
 
         rc = ctx->rewrite ? ngx_http_llm_rewrite(r, ctx, &req, &body)
@@ -381,11 +397,12 @@ ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->routed = 1;
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm router: %s %s score:%.3f class:%s -> %V (%V)",
+                   "llm router: %s %s score:%.3f class:%s -> %V (%s)",
                    ngx_llm_dialect_name(ctx->dialect),
                    ctx->stream ? "stream" : "single", ctx->score,
                    ngx_llm_class_name(ctx->cls),
-                   &ctx->lmcf->tiers[ctx->tier].name, &ctx->reason);
+                   &ctx->lmcf->tiers[ctx->tier].name,
+                   ngx_llm_reason_name(ctx->reason));
 
     return NGX_DECLINED;
 }
@@ -402,8 +419,10 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     ngx_int_t                  rc;
     ngx_str_t                  body;
-    ngx_uint_t                 failed, other, probe;
+    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS];
+    ngx_llm_tier_id_t          failed, other;
     ngx_llm_request_t          req;
+    ngx_llm_policy_in_t        in;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ctx->lmcf;
@@ -431,14 +450,18 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                    ngx_http_llm_failed(r, ctx));
     }
 
-    ngx_http_llm_metrics_fallback(ctx, failed);
-
     ngx_http_llm_tier_result(lmcf, failed, 0, ctx->probing,
                              r->connection->log);
     ctx->probing = 0;
-    (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[failed].fallbacks, 1);
+    (void) ngx_atomic_fetch_add(&lmcf->tiers[failed].sh->fallbacks, 1);
 
-    if (ctx->fallback_from) {
+    ngx_http_llm_policy_in(r, ctx, &in, probe);
+
+    other = ngx_llm_policy_next(&in, failed, 0);
+
+    ngx_http_llm_metrics_fallback(lmcf, failed, other, ctx->fallback_status);
+
+    if (ctx->fallback_from != NGX_LLM_NO_TIER) {
         ctx->outcome_done = 1;
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
                                    "no tier could answer: both failed");
@@ -451,17 +474,15 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                    ngx_http_llm_failed(r, ctx));
     }
 
-    other = 1 - failed;
-
-    if (ngx_http_llm_tier_down(lmcf, other, &probe)
-        || (probe && !ngx_http_llm_probe_take(lmcf, other)))
+    if (other == NGX_LLM_NO_TIER || in.tiers[other].down
+        || (probe[other] && !ngx_http_llm_probe_take(lmcf, other)))
     {
         ctx->outcome_done = 1;
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "no tier can answer now, retry later");
     }
 
-    ctx->probing = probe;
+    ctx->probing = probe[other];
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "llm router: %V tier failed, retrying on %V",
@@ -470,11 +491,10 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_http_llm_inflight_add(lmcf, failed, -1);
     ngx_http_llm_inflight_add(lmcf, other, 1);
 
-    ctx->counted = other + 1;
-    ctx->fallback_from = failed + 1;
+    ctx->counted = other;
+    ctx->fallback_from = failed;
     ctx->tier = other;
-    ctx->reason = ngx_http_llm_reasons[NGX_LLM_REASON_FALLBACK];
-    ctx->reason_id = NGX_LLM_REASON_FALLBACK + 1;
+    ctx->reason = NGX_LLM_REASON_FALLBACK;
 
     /*
      * Rewritten for the other tier from the client's own body: a JARVIS
@@ -561,7 +581,7 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 static ngx_int_t
 ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_llm_request_t *req, ngx_int_t *pinned)
+    ngx_llm_request_t *req, ngx_llm_tier_id_t *pinned)
 {
     size_t                     len;
     uint64_t                   h;
@@ -599,20 +619,20 @@ ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
     }
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < lmcf->ntiers; i++) {
         if (ngx_llm_model_equal((char *) lmcf->tiers[i].model.data,
                                 lmcf->tiers[i].model.len, req->model, len))
         {
-            *pinned = i;
+            *pinned = (ngx_llm_tier_id_t) i;
             return NGX_OK;
         }
     }
 
     h = ngx_llm_model_hash(req->model, len);
 
-    for (i = 0; h != 0 && i < NGX_HTTP_LLM_TIERS; i++) {
-        if (ngx_http_llm_tier_has_model(lmcf, i, h)) {
-            *pinned = i;
+    for (i = 0; h != 0 && i < lmcf->ntiers; i++) {
+        if (ngx_http_llm_tier_has_model(lmcf, (ngx_llm_tier_id_t) i, h)) {
+            *pinned = (ngx_llm_tier_id_t) i;
             ctx->rewrite = 0;
             return NGX_OK;
         }
@@ -677,7 +697,7 @@ ngx_http_llm_not_found(ngx_http_request_t *r, ngx_str_t *model)
 
 /* the tier forced by the override header, where it is enabled */
 
-static ngx_int_t
+static ngx_llm_tier_id_t
 ngx_http_llm_override(ngx_http_request_t *r)
 {
     ngx_uint_t                 i, t;
@@ -716,12 +736,12 @@ ngx_http_llm_override(ngx_http_request_t *r)
 
         lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
 
-        for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
+        for (t = 0; t < lmcf->ntiers; t++) {
             if (h[i].value.len == lmcf->tiers[t].name.len
                 && ngx_strncasecmp(h[i].value.data, lmcf->tiers[t].name.data,
                                    h[i].value.len) == 0)
             {
-                return t;
+                return (ngx_llm_tier_id_t) t;
             }
         }
 
@@ -734,46 +754,72 @@ ngx_http_llm_override(ngx_http_request_t *r)
 }
 
 
+/* the policy's view of the tiers: live counts, health, residency, VRAM */
+
+static void
+ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_llm_policy_in_t *in, ngx_uint_t *probe)
+{
+    ngx_uint_t                 i;
+    ngx_atomic_uint_t          loaded;
+    ngx_http_llm_tier_t       *tier;
+    ngx_llm_policy_tier_t     *t;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ctx->lmcf;
+
+    in->cls = ctx->cls;
+    in->score = ctx->score;
+    in->pinned = NGX_LLM_NO_TIER;
+    in->override = NGX_LLM_NO_TIER;
+    in->ntiers = lmcf->ntiers;
+
+    for (i = 0; i < lmcf->ntiers; i++) {
+        tier = &lmcf->tiers[i];
+        t = &in->tiers[i];
+
+        loaded = tier->sh->loaded;
+
+        t->inflight = tier->sh->inflight;
+        t->max_inflight = tier->max_inflight;
+        t->queue = tier->queue;
+        t->rank = tier->rank;
+        t->down = ngx_http_llm_tier_down(lmcf, (ngx_llm_tier_id_t) i,
+                                         &probe[i]);
+        t->loaded = loaded == NGX_HTTP_LLM_YES ? 1
+                    : loaded == NGX_HTTP_LLM_NO ? 0 : -1;
+        t->vram = ngx_http_llm_gpu_vram(lmcf, tier->gpu);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_int_t pinned)
+    ngx_llm_tier_id_t pinned)
 {
-    int                        tier;
-    ngx_uint_t                 i, probe[NGX_HTTP_LLM_TIERS], tries,
-                               free_choice;
+    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS], tries, free_choice;
     ngx_atomic_uint_t          n;
+    ngx_llm_tier_id_t          tier;
     ngx_llm_reason_e           reason;
     ngx_llm_policy_in_t        in;
+    ngx_http_llm_tier_sh_t    *ts;
     ngx_http_llm_loc_conf_t   *llcf;
     ngx_http_llm_main_conf_t  *lmcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
     lmcf = ctx->lmcf;
 
-    in.cls = ctx->cls;
-    in.score = ctx->score;
-    in.pinned = (int) pinned;
-    in.override = (int) ngx_http_llm_override(r);
-    in.vram = ngx_http_llm_gpu_vram(lmcf, lmcf->tiers[NGX_HTTP_LLM_BIG].gpu);
+    ngx_http_llm_policy_in(r, ctx, &in, probe);
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        in.tiers[i].inflight = lmcf->sh->tiers[i].inflight;
-        in.tiers[i].max_inflight = lmcf->tiers[i].max_inflight;
-        in.tiers[i].queue = lmcf->tiers[i].queue;
-        in.tiers[i].down = ngx_http_llm_tier_down(lmcf, i, &probe[i]);
-        in.tiers[i].loaded = lmcf->sh->tiers[i].loaded == NGX_HTTP_LLM_YES
-                             ? 1
-                             : lmcf->sh->tiers[i].loaded == NGX_HTTP_LLM_NO
-                               ? 0 : -1;
-    }
+    in.pinned = pinned;
+    in.override = ngx_http_llm_override(r);
 
     for (tries = 0; /* void */ ; tries++) {
 
         tier = ngx_llm_policy_pick(&in, &llcf->policy, &reason);
 
         if (tier == NGX_LLM_NO_TIER) {
-            ctx->reason = ngx_http_llm_reasons[reason];
-            ctx->reason_id = reason + 1;
+            ctx->reason = reason;
 
             return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        reason == NGX_LLM_REASON_DOWN
@@ -803,17 +849,19 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
          * count cannot both take the last free slot.
          */
 
-        n = ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, 1) + 1;
+        ts = lmcf->tiers[tier].sh;
+
+        n = ngx_atomic_fetch_add(&ts->inflight, 1) + 1;
 
         if (n > lmcf->tiers[tier].max_inflight + lmcf->tiers[tier].queue
             && free_choice)
         {
-            (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].inflight, -1);
+            (void) ngx_atomic_fetch_add(&ts->inflight, -1);
             in.tiers[tier].inflight = n - 1;
 
             if (ctx->probing) {
                 ctx->probing = 0;
-                lmcf->sh->tiers[tier].probing = 0;
+                ts->probing = 0;
             }
 
             continue;
@@ -823,11 +871,10 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     ctx->tier = tier;
-    ctx->reason = ngx_http_llm_reasons[reason];
-    ctx->reason_id = reason + 1;
-    ctx->counted = tier + 1;
+    ctx->reason = reason;
+    ctx->counted = tier;
 
-    (void) ngx_atomic_fetch_add(&lmcf->sh->tiers[tier].requests, 1);
+    (void) ngx_atomic_fetch_add(&lmcf->tiers[tier].sh->requests, 1);
 
     return NGX_OK;
 }
@@ -966,7 +1013,8 @@ ngx_http_llm_cleanup(void *data)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
-    ngx_uint_t            status, tier;
+    ngx_uint_t            status;
+    ngx_llm_tier_id_t     tier;
     ngx_http_request_t   *r;
 
     r = ctx->request;
@@ -977,12 +1025,12 @@ ngx_http_llm_cleanup(void *data)
         ngx_http_llm_metrics_request(ctx);
     }
 
-    if (!ctx->counted) {
+    if (ctx->counted == NGX_LLM_NO_TIER) {
         return;
     }
 
-    tier = ctx->counted - 1;
-    ctx->counted = 0;
+    tier = ctx->counted;
+    ctx->counted = NGX_LLM_NO_TIER;
 
     ngx_http_llm_inflight_add(ctx->lmcf, tier, -1);
 
@@ -1017,7 +1065,7 @@ ngx_http_llm_cleanup(void *data)
 
     } else if (ctx->probing) {
         /* no verdict: let another request probe */
-        ctx->lmcf->sh->tiers[tier].probing = 0;
+        ctx->lmcf->tiers[tier].sh->probing = 0;
     }
 }
 

@@ -31,7 +31,7 @@
 
 typedef struct {
     ngx_event_t                 ev;
-    ngx_uint_t                  tier;
+    ngx_llm_tier_id_t           tier;
     ngx_http_llm_main_conf_t   *lmcf;
 } ngx_http_llm_hc_timer_t;
 
@@ -40,7 +40,7 @@ typedef struct {
     ngx_pool_t                 *pool;
     ngx_log_t                  *log;
     ngx_http_llm_main_conf_t   *lmcf;
-    ngx_uint_t                  tier;
+    ngx_llm_tier_id_t           tier;
     ngx_uint_t                  pending;
     ngx_uint_t                  up;
     ngx_uint_t                  loaded;
@@ -157,14 +157,14 @@ ngx_http_llm_health_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < lmcf->ntiers; i++) {
 
         t = ngx_pcalloc(cycle->pool, sizeof(ngx_http_llm_hc_timer_t));
         if (t == NULL) {
             return NGX_ERROR;
         }
 
-        t->tier = i;
+        t->tier = (ngx_llm_tier_id_t) i;
         t->lmcf = lmcf;
 
         ngx_http_llm_start_timer(&t->ev, ngx_http_llm_hc_start, t,
@@ -198,7 +198,7 @@ ngx_http_llm_hc_start(ngx_event_t *ev)
 
     ngx_add_timer(ev, t->lmcf->health_interval);
 
-    if (!ngx_http_llm_elect(&t->lmcf->sh->tiers[t->tier].check_started,
+    if (!ngx_http_llm_elect(&t->lmcf->tiers[t->tier].sh->check_started,
                             t->lmcf->health_interval))
     {
         return;

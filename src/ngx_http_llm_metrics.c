@@ -32,16 +32,12 @@ static ngx_chain_t *ngx_http_llm_prom(ngx_http_request_t *r,
 static void ngx_http_llm_printf(ngx_http_llm_text_t *txt, const char *fmt,
     ...);
 static void ngx_http_llm_prom_hist(ngx_http_llm_text_t *txt,
-    const char *name, const char *tier, ngx_http_llm_hist_t *h);
+    const char *name, ngx_str_t *tier, ngx_http_llm_hist_t *h);
 
 
 /* histogram bounds, milliseconds: 50 ms ... 60 s */
 static ngx_msec_t  ngx_http_llm_bounds[NGX_HTTP_LLM_M_BUCKETS - 1] = {
     50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000, 60000
-};
-
-static char  *ngx_http_llm_m_tiers[NGX_HTTP_LLM_M_TIERS] = {
-    "big", "small", "cache", "none"
 };
 
 static char  *ngx_http_llm_m_classes[NGX_HTTP_LLM_M_CLASSES] = {
@@ -84,33 +80,40 @@ void
 ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
 {
     ngx_msec_int_t              ms;
-    ngx_uint_t                  tier, cls, reason, cache, code, status, i;
+    ngx_uint_t                  cls, reason, cache, code, status, i;
     ngx_time_t                 *tp;
     ngx_http_request_t         *r;
-    ngx_http_llm_metrics_t     *m;
+    ngx_http_llm_sh_t          *sh;
+    ngx_http_llm_served_t      *served;
+    ngx_http_llm_tier_sh_t     *ts;
     ngx_http_upstream_state_t  *us;
 
     r = ctx->request;
-    m = &ctx->lmcf->sh->m;
+    sh = ctx->lmcf->sh;
+    ts = NULL;
 
     if (ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
-        tier = NGX_HTTP_LLM_M_CACHE_HIT;
+        served = &sh->by_cache;
 
-    } else if (ctx->tier < NGX_HTTP_LLM_TIERS && ctx->counted) {
-        tier = ctx->tier;
+    } else if (ctx->tier != NGX_LLM_NO_TIER
+               && ctx->counted != NGX_LLM_NO_TIER)
+    {
+        ts = ctx->lmcf->tiers[ctx->tier].sh;
+        served = &ts->served;
 
     } else {
-        tier = NGX_HTTP_LLM_M_NONE;
+        served = &sh->by_none;
     }
 
     cls = ctx->classified ? (ngx_uint_t) ctx->cls : NGX_HTTP_LLM_M_CLASSES - 1;
-    reason = ctx->reason_id ? ctx->reason_id - 1 : NGX_LLM_REASON_COUNT;
+    reason = (ngx_uint_t) ctx->reason < NGX_LLM_REASON_COUNT
+             ? (ngx_uint_t) ctx->reason : NGX_LLM_REASON_NONE;
     cache = ctx->cache_status < NGX_HTTP_LLM_M_CACHE ? ctx->cache_status : 0;
 
-    (void) ngx_atomic_fetch_add(&m->requests[tier][cls][reason][cache], 1);
+    (void) ngx_atomic_fetch_add(&served->requests[cls][reason][cache], 1);
 
     if (cache) {
-        (void) ngx_atomic_fetch_add(&m->cache[cache], 1);
+        (void) ngx_atomic_fetch_add(&sh->cache[cache], 1);
     }
 
     status = r->err_status ? r->err_status : r->headers_out.status;
@@ -122,25 +125,25 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
         code = NGX_HTTP_LLM_M_CODES - 1;
     }
 
-    (void) ngx_atomic_fetch_add(&m->responses[tier][code], 1);
+    (void) ngx_atomic_fetch_add(&served->responses[code], 1);
 
     tp = ngx_timeofday();
     ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
                            + (tp->msec - r->start_msec));
 
-    ngx_http_llm_hist_add(&m->duration[tier], ngx_max(ms, 0));
+    ngx_http_llm_hist_add(&served->duration, ngx_max(ms, 0));
 
     if (ctx->classified) {
         i = (ngx_uint_t) (ctx->score * 10);
         i = ngx_min(i, NGX_HTTP_LLM_M_SCORES - 1);
 
-        (void) ngx_atomic_fetch_add(&m->score[i], 1);
-        (void) ngx_atomic_fetch_add(&m->score_sum_milli,
+        (void) ngx_atomic_fetch_add(&sh->score[i], 1);
+        (void) ngx_atomic_fetch_add(&sh->score_sum_milli,
                                     (ngx_atomic_uint_t) (ctx->score * 1000));
-        (void) ngx_atomic_fetch_add(&m->score_count, 1);
+        (void) ngx_atomic_fetch_add(&sh->score_count, 1);
     }
 
-    if (tier >= NGX_HTTP_LLM_TIERS) {
+    if (ts == NULL) {
         return;
     }
 
@@ -149,34 +152,42 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
         us = &us[r->upstream_states->nelts - 1];
 
         if (us->header_time != (ngx_msec_t) -1 && us->status) {
-            ngx_http_llm_hist_add(&m->ttfb[tier], us->header_time);
+            ngx_http_llm_hist_add(&ts->ttfb, us->header_time);
         }
     }
 
     ngx_http_llm_metrics_tokens(ctx);
 
     if (ctx->tokens_seen) {
-        (void) ngx_atomic_fetch_add(&m->prompt_tokens[tier], ctx->tokens_in);
-        (void) ngx_atomic_fetch_add(&m->completion_tokens[tier],
-                                    ctx->tokens_out);
-        (void) ngx_atomic_fetch_add(&m->generation_us[tier], ctx->eval_us);
+        (void) ngx_atomic_fetch_add(&ts->prompt_tokens, ctx->tokens_in);
+        (void) ngx_atomic_fetch_add(&ts->completion_tokens, ctx->tokens_out);
+        (void) ngx_atomic_fetch_add(&ts->generation_us, ctx->eval_us);
     }
 }
 
 
+/* a tier failed before answering; the request goes on to "to", if any */
+
 void
-ngx_http_llm_metrics_fallback(ngx_http_llm_ctx_t *ctx, ngx_uint_t from)
+ngx_http_llm_metrics_fallback(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t from, ngx_llm_tier_id_t to, ngx_uint_t status)
 {
     ngx_uint_t  reason;
 
-    switch (ctx->fallback_status) {
+    if (to == NGX_LLM_NO_TIER) {
+        return;
+    }
+
+    switch (status) {
     case 502: reason = 0; break;
     case 503: reason = 1; break;
     case 504: reason = 2; break;
     default:  reason = 3;
     }
 
-    (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->m.fallbacks[from][reason], 1);
+    (void) ngx_atomic_fetch_add(
+               &lmcf->tiers[from].sh->fallbacks_to[lmcf->tiers[to].slot]
+                                                  [reason], 1);
 }
 
 
@@ -364,15 +375,18 @@ ngx_http_llm_metrics_handler(ngx_http_request_t *r)
 static ngx_chain_t *
 ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
 {
-    ngx_uint_t               t, c, re, ca, i, up, down, w, breaker;
+    ngx_str_t                label;
+    ngx_uint_t               t, c, re, ca, i, j, up, down, w, breaker;
     ngx_http_llm_text_t      txt;
     ngx_http_llm_gpu_t      *gpu;
     ngx_http_llm_tier_t     *tier;
+    ngx_http_llm_sh_t       *sh;
+    ngx_http_llm_served_t   *sv;
     ngx_http_llm_gpu_sh_t   *gs;
-    ngx_http_llm_metrics_t  *m;
     ngx_http_llm_tier_sh_t  *ts;
 
-    m = &lmcf->sh->m;
+    sh = lmcf->sh;
+    tier = lmcf->tiers;
 
     txt.request = r;
     txt.out = NULL;
@@ -385,21 +399,20 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "routing reason and cache result.\n"
       "# TYPE llm_router_requests_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_M_TIERS; t++) {
+    for (t = 0; (sv = ngx_http_llm_served_at(lmcf, t, &label)); t++) {
         for (c = 0; c < NGX_HTTP_LLM_M_CLASSES; c++) {
-            for (re = 0; re < NGX_HTTP_LLM_M_REASONS; re++) {
+            for (re = 0; re < NGX_LLM_REASON_COUNT; re++) {
                 for (ca = 0; ca < NGX_HTTP_LLM_M_CACHE; ca++) {
 
-                    if (m->requests[t][c][re][ca] == 0) {
+                    if (sv->requests[c][re][ca] == 0) {
                         continue;
                     }
 
-                    P("llm_router_requests_total{tier=\"%s\",class=\"%s\","
+                    P("llm_router_requests_total{tier=\"%V\",class=\"%s\","
                       "reason=\"%s\",cache=\"%s\"} %uA\n",
-                      ngx_http_llm_m_tiers[t], ngx_http_llm_m_classes[c],
-                      re < NGX_LLM_REASON_COUNT
-                      ? ngx_llm_reason_name((ngx_llm_reason_e) re) : "none",
-                      ngx_http_llm_m_cache[ca], m->requests[t][c][re][ca]);
+                      &label, ngx_http_llm_m_classes[c],
+                      ngx_llm_reason_name((ngx_llm_reason_e) re),
+                      ngx_http_llm_m_cache[ca], sv->requests[c][re][ca]);
                 }
             }
         }
@@ -408,12 +421,12 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
     P("# HELP llm_router_responses_total LLM responses by tier and status "
       "class.\n# TYPE llm_router_responses_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_M_TIERS; t++) {
+    for (t = 0; (sv = ngx_http_llm_served_at(lmcf, t, &label)); t++) {
         for (c = 0; c < NGX_HTTP_LLM_M_CODES; c++) {
-            if (m->responses[t][c]) {
-                P("llm_router_responses_total{tier=\"%s\",code=\"%s\"} %uA\n",
-                  ngx_http_llm_m_tiers[t], ngx_http_llm_m_codes[c],
-                  m->responses[t][c]);
+            if (sv->responses[c]) {
+                P("llm_router_responses_total{tier=\"%V\",code=\"%s\"} "
+                  "%uA\n", &label, ngx_http_llm_m_codes[c],
+                  sv->responses[c]);
             }
         }
     }
@@ -422,54 +435,60 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "the end of its answer.\n"
       "# TYPE llm_router_request_duration_seconds histogram\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_M_TIERS; t++) {
+    for (t = 0; (sv = ngx_http_llm_served_at(lmcf, t, &label)); t++) {
         ngx_http_llm_prom_hist(&txt, "llm_router_request_duration_seconds",
-                               ngx_http_llm_m_tiers[t], &m->duration[t]);
+                               &label, &sv->duration);
     }
 
     P("# HELP llm_router_upstream_ttfb_seconds Time until the tier's first "
       "byte (its response header).\n"
       "# TYPE llm_router_upstream_ttfb_seconds histogram\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
+    for (t = 0; t < lmcf->ntiers; t++) {
         ngx_http_llm_prom_hist(&txt, "llm_router_upstream_ttfb_seconds",
-                               ngx_http_llm_m_tiers[t], &m->ttfb[t]);
+                               &tier[t].name, &tier[t].sh->ttfb);
     }
 
     P("# HELP llm_router_inflight_requests Requests being answered by each "
       "tier now.\n# TYPE llm_router_inflight_requests gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_inflight_requests{tier=\"%s\"} %uA\n",
-          ngx_http_llm_m_tiers[t], lmcf->sh->tiers[t].inflight);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_inflight_requests{tier=\"%V\"} %uA\n",
+          &tier[t].name, tier[t].sh->inflight);
     }
 
     P("# HELP llm_router_max_inflight_requests Configured capacity of each "
       "tier.\n# TYPE llm_router_max_inflight_requests gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_max_inflight_requests{tier=\"%s\"} %ui\n",
-          ngx_http_llm_m_tiers[t], lmcf->tiers[t].max_inflight);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_max_inflight_requests{tier=\"%V\"} %ui\n",
+          &tier[t].name, tier[t].max_inflight);
     }
 
     P("# HELP llm_router_fallbacks_total Requests retried on the other tier, "
       "by the failing tier's answer.\n"
       "# TYPE llm_router_fallbacks_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        for (i = 0; i < NGX_HTTP_LLM_M_FALLBACK; i++) {
-            P("llm_router_fallbacks_total{from=\"%s\",to=\"%s\","
-              "reason=\"%s\"} %uA\n",
-              ngx_http_llm_m_tiers[t], ngx_http_llm_m_tiers[1 - t],
-              ngx_http_llm_m_fallback[i], m->fallbacks[t][i]);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        for (j = 0; j < lmcf->ntiers; j++) {
+            if (j == t) {
+                continue;
+            }
+
+            for (i = 0; i < NGX_HTTP_LLM_M_FALLBACK; i++) {
+                P("llm_router_fallbacks_total{from=\"%V\",to=\"%V\","
+                  "reason=\"%s\"} %uA\n",
+                  &tier[t].name, &tier[j].name, ngx_http_llm_m_fallback[i],
+                  tier[t].sh->fallbacks_to[tier[j].slot][i]);
+            }
         }
     }
 
     P("# HELP llm_router_breaker_state Circuit breaker: 0 closed, 1 open, "
       "2 half-open.\n# TYPE llm_router_breaker_state gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        ts = &lmcf->sh->tiers[t];
+    for (t = 0; t < lmcf->ntiers; t++) {
+        ts = tier[t].sh;
         breaker = 0;
 
         if (ts->breaker == NGX_HTTP_LLM_BREAKER_OPEN) {
@@ -478,32 +497,32 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
                        >= (ngx_msec_int_t) lmcf->breaker_cooldown) ? 2 : 1;
         }
 
-        P("llm_router_breaker_state{tier=\"%s\"} %ui\n",
-          ngx_http_llm_m_tiers[t], breaker);
+        P("llm_router_breaker_state{tier=\"%V\"} %ui\n",
+          &tier[t].name, breaker);
     }
 
     P("# HELP llm_router_tier_up 1 if the tier answers its health check, 0 "
       "if not (absent before the first check).\n"
       "# TYPE llm_router_tier_up gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        ts = &lmcf->sh->tiers[t];
+    for (t = 0; t < lmcf->ntiers; t++) {
+        ts = tier[t].sh;
 
         if (ts->health != NGX_HTTP_LLM_UNKNOWN) {
-            P("llm_router_tier_up{tier=\"%s\"} %d\n",
-              ngx_http_llm_m_tiers[t], ts->health == NGX_HTTP_LLM_YES);
+            P("llm_router_tier_up{tier=\"%V\"} %d\n",
+              &tier[t].name, ts->health == NGX_HTTP_LLM_YES);
         }
     }
 
     P("# HELP llm_router_tier_model_loaded 1 if the tier's model is loaded "
       "(from /api/ps).\n# TYPE llm_router_tier_model_loaded gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        ts = &lmcf->sh->tiers[t];
+    for (t = 0; t < lmcf->ntiers; t++) {
+        ts = tier[t].sh;
 
         if (ts->loaded != NGX_HTTP_LLM_UNKNOWN) {
-            P("llm_router_tier_model_loaded{tier=\"%s\"} %d\n",
-              ngx_http_llm_m_tiers[t], ts->loaded == NGX_HTTP_LLM_YES);
+            P("llm_router_tier_model_loaded{tier=\"%V\"} %d\n",
+              &tier[t].name, ts->loaded == NGX_HTTP_LLM_YES);
         }
     }
 
@@ -511,19 +530,20 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "refused the router (401, 403, 407, 421: a loopback Ollama's Host "
       "guard, say).\n# TYPE llm_router_tier_refusals_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_tier_refusals_total{tier=\"%s\"} %uA\n",
-          ngx_http_llm_m_tiers[t], lmcf->sh->tiers[t].refusals);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_tier_refusals_total{tier=\"%V\"} %uA\n",
+          &tier[t].name, tier[t].sh->refusals);
     }
 
     P("# HELP llm_router_health_checks_total Health check results.\n"
       "# TYPE llm_router_health_checks_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_health_checks_total{tier=\"%s\",result=\"up\"} %uA\n"
-          "llm_router_health_checks_total{tier=\"%s\",result=\"down\"} %uA\n",
-          ngx_http_llm_m_tiers[t], m->health_checks[t][0],
-          ngx_http_llm_m_tiers[t], m->health_checks[t][1]);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_health_checks_total{tier=\"%V\",result=\"up\"} %uA\n"
+          "llm_router_health_checks_total{tier=\"%V\",result=\"down\"} "
+          "%uA\n",
+          &tier[t].name, tier[t].sh->health_checks[0],
+          &tier[t].name, tier[t].sh->health_checks[1]);
     }
 
     P("# HELP llm_router_cache_requests_total Cache lookups by result.\n"
@@ -531,7 +551,7 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
 
     for (ca = 1; ca < NGX_HTTP_LLM_M_CACHE; ca++) {
         P("llm_router_cache_requests_total{result=\"%s\"} %uA\n",
-          ngx_http_llm_m_cache[ca], m->cache[ca]);
+          ngx_http_llm_m_cache[ca], sh->cache[ca]);
     }
 
     P("# HELP llm_router_cache_stores_total Answers written to the cache.\n"
@@ -541,15 +561,15 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "waited for an identical one's answer.\n"
       "# TYPE llm_router_cache_single_flight_waits_total counter\n"
       "llm_router_cache_single_flight_waits_total %uA\n",
-      lmcf->sh->cache_stores, lmcf->sh->cache_waits);
+      sh->cache_stores, sh->cache_waits);
 
     if (lmcf->redis != NULL) {
         up = 0;
         down = 0;
 
         for (w = 0; w < NGX_HTTP_LLM_M_WORKERS; w++) {
-            up += (m->redis[w] == NGX_HTTP_LLM_YES);
-            down += (m->redis[w] == NGX_HTTP_LLM_NO);
+            up += (sh->redis[w] == NGX_HTTP_LLM_YES);
+            down += (sh->redis[w] == NGX_HTTP_LLM_NO);
         }
 
         P("# HELP llm_router_redis_up 1 if every worker is connected to "
@@ -564,17 +584,17 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
     P("# HELP llm_router_prompt_tokens_total Prompt tokens reported by the "
       "tiers.\n# TYPE llm_router_prompt_tokens_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_prompt_tokens_total{tier=\"%s\"} %uA\n",
-          ngx_http_llm_m_tiers[t], m->prompt_tokens[t]);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_prompt_tokens_total{tier=\"%V\"} %uA\n",
+          &tier[t].name, tier[t].sh->prompt_tokens);
     }
 
     P("# HELP llm_router_completion_tokens_total Generated tokens reported "
       "by the tiers.\n# TYPE llm_router_completion_tokens_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_completion_tokens_total{tier=\"%s\"} %uA\n",
-          ngx_http_llm_m_tiers[t], m->completion_tokens[t]);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_completion_tokens_total{tier=\"%V\"} %uA\n",
+          &tier[t].name, tier[t].sh->completion_tokens);
     }
 
     P("# HELP llm_router_generation_seconds_total Generation time reported "
@@ -582,17 +602,19 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
       "tokens) / rate(this).\n"
       "# TYPE llm_router_generation_seconds_total counter\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_generation_seconds_total{tier=\"%s\"} %uA.%06uA\n",
-          ngx_http_llm_m_tiers[t], m->generation_us[t] / 1000000,
-          m->generation_us[t] % 1000000);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        ts = tier[t].sh;
+
+        P("llm_router_generation_seconds_total{tier=\"%V\"} %uA.%06uA\n",
+          &tier[t].name, ts->generation_us / 1000000,
+          ts->generation_us % 1000000);
     }
 
     P("# HELP llm_router_complexity_score Classifier scores.\n"
       "# TYPE llm_router_complexity_score histogram\n");
 
     for (i = 0, c = 0; i < NGX_HTTP_LLM_M_SCORES; i++) {
-        c += m->score[i];
+        c += sh->score[i];
 
         if (i + 1 < NGX_HTTP_LLM_M_SCORES) {
             P("llm_router_complexity_score_bucket{le=\"0.%ui\"} %ui\n",
@@ -606,7 +628,8 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
 
     P("llm_router_complexity_score_sum %uA.%03uA\n"
       "llm_router_complexity_score_count %uA\n",
-      m->score_sum_milli / 1000, m->score_sum_milli % 1000, m->score_count);
+      sh->score_sum_milli / 1000, sh->score_sum_milli % 1000,
+      sh->score_count);
 
     gpu = lmcf->gpus.elts;
 
@@ -678,14 +701,12 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
         }
     }
 
-    tier = lmcf->tiers;
-
     P("# HELP llm_router_tier_info The model each tier serves.\n"
       "# TYPE llm_router_tier_info gauge\n");
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
-        P("llm_router_tier_info{tier=\"%s\",model=\"%V\"} 1\n",
-          ngx_http_llm_m_tiers[t], &tier[t].model);
+    for (t = 0; t < lmcf->ntiers; t++) {
+        P("llm_router_tier_info{tier=\"%V\",model=\"%V\"} 1\n",
+          &tier[t].name, &tier[t].model);
     }
 
 #undef P
@@ -696,7 +717,7 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
 
 static void
 ngx_http_llm_prom_hist(ngx_http_llm_text_t *txt, const char *name,
-    const char *tier, ngx_http_llm_hist_t *h)
+    ngx_str_t *tier, ngx_http_llm_hist_t *h)
 {
     ngx_uint_t         i;
     ngx_atomic_uint_t  n;
@@ -706,7 +727,7 @@ ngx_http_llm_prom_hist(ngx_http_llm_text_t *txt, const char *name,
     for (i = 0; i < NGX_HTTP_LLM_M_BUCKETS - 1; i++) {
         n += h->bucket[i];
 
-        ngx_http_llm_printf(txt, "%s_bucket{tier=\"%s\",le=\"%M.%03M\"} "
+        ngx_http_llm_printf(txt, "%s_bucket{tier=\"%V\",le=\"%M.%03M\"} "
                             "%uA\n", name, tier,
                             ngx_http_llm_bounds[i] / 1000,
                             ngx_http_llm_bounds[i] % 1000, n);
@@ -714,9 +735,9 @@ ngx_http_llm_prom_hist(ngx_http_llm_text_t *txt, const char *name,
 
     n += h->bucket[i];
 
-    ngx_http_llm_printf(txt, "%s_bucket{tier=\"%s\",le=\"+Inf\"} %uA\n"
-                        "%s_sum{tier=\"%s\"} %uA.%03uA\n"
-                        "%s_count{tier=\"%s\"} %uA\n",
+    ngx_http_llm_printf(txt, "%s_bucket{tier=\"%V\",le=\"+Inf\"} %uA\n"
+                        "%s_sum{tier=\"%V\"} %uA.%03uA\n"
+                        "%s_count{tier=\"%V\"} %uA\n",
                         name, tier, n,
                         name, tier, h->sum_ms / 1000, h->sum_ms % 1000,
                         name, tier, n);

@@ -72,8 +72,6 @@ static ngx_int_t ngx_http_llm_is_alias(ngx_http_llm_main_conf_t *lmcf,
     ngx_str_t *name);
 
 
-static ngx_str_t  ngx_http_llm_reason_model = ngx_string("model");
-static ngx_str_t  ngx_http_llm_reason_default = ngx_string("default");
 
 
 /*
@@ -183,7 +181,7 @@ ngx_http_llm_pass(ngx_http_request_t *r)
 
     ctx->kind = NGX_HTTP_LLM_KIND_PASS;
     ctx->tier = ctx->lmcf->default_tier;
-    ctx->reason = ngx_http_llm_reason_default;
+    ctx->reason = NGX_LLM_REASON_DEFAULT;
     ctx->routed = 1;
 
     return NGX_DECLINED;
@@ -201,8 +199,8 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u_char                    *p;
     cJSON                     *root;
     uint64_t                   h;
-    ngx_int_t                  t;
     ngx_str_t                  body, *model, uri, *bodies;
+    ngx_llm_tier_id_t          t;
     size_t                     idlen;
     ngx_uint_t                 i;
     const char                *idp;
@@ -213,7 +211,7 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ctx->kind = NGX_HTTP_LLM_KIND_PASS;
     ctx->tier = lmcf->default_tier;
-    ctx->reason = ngx_http_llm_reason_default;
+    ctx->reason = NGX_LLM_REASON_DEFAULT;
 
     (void) ngx_llm_endpoint_from_path((char *) r->uri.data, r->uri.len, &idp,
                                       &idlen, &keys);
@@ -245,12 +243,12 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                        "name, not the router's alias");
         }
 
-        bodies = ngx_pcalloc(r->pool, NGX_HTTP_LLM_TIERS * sizeof(ngx_str_t));
+        bodies = ngx_pcalloc(r->pool, NGX_LLM_MAX_TIERS * sizeof(ngx_str_t));
         if (bodies == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+        for (i = 0; i < lmcf->ntiers; i++) {
             p = ngx_pnalloc(r->pool, lmcf->tiers[i].model.len
                                      + sizeof("{\"model\":\"\"}"));
             if (p == NULL) {
@@ -273,25 +271,27 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     t = NGX_LLM_NO_TIER;
     h = ngx_llm_model_hash((char *) model->data, model->len);
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < lmcf->ntiers; i++) {
         if (ngx_llm_model_equal((char *) lmcf->tiers[i].model.data,
                                 lmcf->tiers[i].model.len,
                                 (char *) model->data, model->len))
         {
-            t = i;
+            t = (ngx_llm_tier_id_t) i;
             break;
         }
     }
 
-    for (i = 0; t == NGX_LLM_NO_TIER && i < NGX_HTTP_LLM_TIERS; i++) {
-        if (h != 0 && ngx_http_llm_tier_has_model(lmcf, i, h)) {
-            t = i;
+    for (i = 0; t == NGX_LLM_NO_TIER && i < lmcf->ntiers; i++) {
+        if (h != 0
+            && ngx_http_llm_tier_has_model(lmcf, (ngx_llm_tier_id_t) i, h))
+        {
+            t = (ngx_llm_tier_id_t) i;
         }
     }
 
     if (t != NGX_LLM_NO_TIER) {
         ctx->tier = t;
-        ctx->reason = ngx_http_llm_reason_model;
+        ctx->reason = NGX_LLM_REASON_MODEL;
     }
 
     ctx->routed = 1;
@@ -368,12 +368,12 @@ ngx_http_llm_load_all(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t   *bodies, uri, name;
     ngx_uint_t   i;
 
-    bodies = ngx_pcalloc(r->pool, NGX_HTTP_LLM_TIERS * sizeof(ngx_str_t));
+    bodies = ngx_pcalloc(r->pool, NGX_LLM_MAX_TIERS * sizeof(ngx_str_t));
     if (bodies == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < ctx->lmcf->ntiers; i++) {
         len = ngx_llm_request_rewrite_into(req, (char *) body->data,
                                            body->len,
                                            (char *) ctx->lmcf->tiers[i]
@@ -448,7 +448,7 @@ ngx_http_llm_fan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->answered = 1;
     fan->pending = 1;
 
-    for (t = 0; t < NGX_HTTP_LLM_TIERS; t++) {
+    for (t = 0; t < ctx->lmcf->ntiers; t++) {
         tier = &ctx->lmcf->tiers[t];
         uscf = tier->uscf;
 
@@ -697,7 +697,7 @@ ngx_http_llm_fan_conf(ngx_http_request_t *r, ngx_llm_lists_conf_t *conf)
     alias = lmcf->auto_models->elts;
 
     names = ngx_palloc(r->pool, lmcf->auto_models->nelts * sizeof(char *));
-    models = ngx_palloc(r->pool, NGX_HTTP_LLM_TIERS * sizeof(char *));
+    models = ngx_palloc(r->pool, NGX_LLM_MAX_TIERS * sizeof(char *));
 
     if (names == NULL || models == NULL) {
         return NGX_ERROR;
@@ -713,16 +713,15 @@ ngx_http_llm_fan_conf(ngx_http_request_t *r, ngx_llm_lists_conf_t *conf)
         names[i] = (char *) p;
     }
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < lmcf->ntiers; i++) {
         /* configuration strings end with a NUL */
-        models[i] = lmcf->tiers[i].configured
-                    ? (char *) lmcf->tiers[i].model.data : NULL;
+        models[i] = (char *) lmcf->tiers[i].model.data;
     }
 
     conf->aliases = names;
     conf->naliases = lmcf->auto_models->nelts;
     conf->tier_models = models;
-    conf->ntiers = NGX_HTTP_LLM_TIERS;
+    conf->ntiers = lmcf->ntiers;
     conf->router = "ngx_llm_router/" NGX_HTTP_LLM_ROUTER_VERSION;
     conf->started = (long) lmcf->started;
 

@@ -13,6 +13,15 @@
 #include "ngx_http_llm_redis.h"
 
 
+/* a tier name llm_router_tier accepts: what it is for, its defaults */
+
+typedef struct {
+    ngx_str_t    name;
+    ngx_uint_t   rank;
+    ngx_uint_t   max_inflight;
+} ngx_http_llm_tier_kind_t;
+
+
 static void *ngx_http_llm_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_llm_create_loc_conf(ngx_conf_t *cf);
@@ -40,7 +49,11 @@ static char *ngx_http_llm_override_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_llm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_llm_exit_process(ngx_cycle_t *cycle);
-static ngx_int_t ngx_http_llm_tier_index(ngx_str_t *name);
+static ngx_http_llm_tier_kind_t *ngx_http_llm_tier_kind(ngx_str_t *name);
+static ngx_llm_tier_id_t ngx_http_llm_tier_find(
+    ngx_http_llm_main_conf_t *lmcf, ngx_str_t *name);
+static ngx_llm_tier_id_t ngx_http_llm_lowest_tier(
+    ngx_http_llm_main_conf_t *lmcf);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_host_valid(ngx_str_t *host);
 static void ngx_http_llm_tier_host(ngx_http_llm_tier_t *tier);
@@ -253,9 +266,15 @@ ngx_module_t  ngx_http_llm_router_module = {
 };
 
 
-static ngx_str_t  ngx_http_llm_tier_names[NGX_HTTP_LLM_TIERS] = {
-    ngx_string("big"),
-    ngx_string("small")
+/*
+ * The tiers llm_router_tier knows: a name, what it is for (its rank) and
+ * its defaults.  Nowhere else do "big" and "small" appear.
+ */
+
+static ngx_http_llm_tier_kind_t  ngx_http_llm_tier_kinds[] = {
+    { ngx_string("big"),   1, 4 },     /* gpt-oss:20b on the GPU */
+    { ngx_string("small"), 0, 8 },     /* llama3.2:3b */
+    { ngx_null_string, 0, 0 }
 };
 
 
@@ -273,11 +292,12 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     lmcf->tiers[] = { 0 };
+     *     lmcf->ntiers = 0;
+     *     lmcf->default_name = { 0, NULL };
      *     lmcf->auto_models = NULL;
      *     lmcf->used = 0;
      */
 
-    lmcf->default_tier = NGX_CONF_UNSET_UINT;
     lmcf->breaker_failures = NGX_CONF_UNSET_UINT;
     lmcf->breaker_cooldown = NGX_CONF_UNSET_MSEC;
     lmcf->health_interval = NGX_CONF_UNSET_MSEC;
@@ -313,7 +333,7 @@ ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(name, "auto");
     }
 
-    ngx_conf_init_uint_value(lmcf->default_tier, NGX_HTTP_LLM_SMALL);
+    lmcf->default_tier = ngx_http_llm_lowest_tier(lmcf);
     ngx_conf_init_uint_value(lmcf->breaker_failures, 3);
     ngx_conf_init_msec_value(lmcf->breaker_cooldown, 10000);
 
@@ -325,6 +345,10 @@ ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf)
         /* no zone: each worker keeps its own numbers */
         lmcf->sh = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_sh_t));
         if (lmcf->sh == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_llm_tiers_bind(lmcf, cf->log) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
     }
@@ -492,6 +516,12 @@ ngx_http_llm_router(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (llcf->enable) {
         lmcf = ngx_http_conf_get_module_main_conf(cf,
                                                   ngx_http_llm_router_module);
+
+        if (!lmcf->used) {
+            lmcf->used_file = cf->conf_file->file.name.data;
+            lmcf->used_line = cf->conf_file->line;
+        }
+
         lmcf->used = 1;
     }
 
@@ -506,16 +536,17 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_main_conf_t *lmcf = conf;
 
-    ngx_int_t             n, i;
-    ngx_str_t            *value, v;
-    ngx_uint_t            j;
-    ngx_http_llm_tier_t  *tier;
+    ngx_int_t                  n;
+    ngx_str_t                 *value, v;
+    ngx_uint_t                 j;
+    ngx_http_llm_tier_t       *tier;
+    ngx_http_llm_tier_kind_t  *kind;
 
     value = cf->args->elts;
 
-    i = ngx_http_llm_tier_index(&value[1]);
+    kind = ngx_http_llm_tier_kind(&value[1]);
 
-    if (i == NGX_ERROR) {
+    if (kind == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid tier \"%V\" in \"%V\", "
                            "it must be \"big\" or \"small\"",
@@ -523,14 +554,24 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    tier = &lmcf->tiers[i];
-
-    if (tier->configured) {
+    if (ngx_http_llm_tier_find(lmcf, &value[1]) != NGX_LLM_NO_TIER) {
         return "is duplicate";
     }
 
-    tier->name = ngx_http_llm_tier_names[i];
+    if (lmcf->ntiers == NGX_LLM_MAX_TIERS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many tiers in \"%V\", at most %d",
+                           &cmd->name, NGX_LLM_MAX_TIERS);
+        return NGX_CONF_ERROR;
+    }
+
+    tier = &lmcf->tiers[lmcf->ntiers];
+
+    tier->name = kind->name;
+    tier->rank = kind->rank;
     tier->gpu = NGX_HTTP_LLM_NO_GPU;
+    tier->file = cf->conf_file->file.name.data;
+    tier->line = cf->conf_file->line;
 
     for (j = 2; j < cf->args->nelts; j++) {
 
@@ -628,10 +669,10 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (tier->max_inflight == 0) {
-        tier->max_inflight = (i == NGX_HTTP_LLM_BIG) ? 4 : 8;
+        tier->max_inflight = kind->max_inflight;
     }
 
-    tier->configured = 1;
+    lmcf->ntiers++;
 
     return NGX_CONF_OK;
 }
@@ -683,18 +724,15 @@ ngx_http_llm_default_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_main_conf_t *lmcf = conf;
 
-    ngx_int_t   i;
     ngx_str_t  *value;
 
-    if (lmcf->default_tier != NGX_CONF_UNSET_UINT) {
+    if (lmcf->default_name.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    i = ngx_http_llm_tier_index(&value[1]);
-
-    if (i == NGX_ERROR) {
+    if (ngx_http_llm_tier_kind(&value[1]) == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid tier \"%V\" in \"%V\", "
                            "it must be \"big\" or \"small\"",
@@ -702,7 +740,8 @@ ngx_http_llm_default_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    lmcf->default_tier = i;
+    /* the tier may be declared further down: resolved at the end */
+    lmcf->default_name = value[1];
 
     return NGX_CONF_OK;
 }
@@ -978,7 +1017,7 @@ ngx_http_llm_init_process(ngx_cycle_t *cycle)
 
     if (lmcf->redis != NULL
         && ngx_http_llm_redis_init_process(cycle, lmcf->redis,
-                                           &lmcf->sh->m.redis[ngx_worker
+                                           &lmcf->sh->redis[ngx_worker
                                                 % NGX_HTTP_LLM_M_WORKERS])
            != NGX_OK)
     {
@@ -1003,21 +1042,58 @@ ngx_http_llm_exit_process(ngx_cycle_t *cycle)
 }
 
 
-static ngx_int_t
-ngx_http_llm_tier_index(ngx_str_t *name)
+static ngx_http_llm_tier_kind_t *
+ngx_http_llm_tier_kind(ngx_str_t *name)
 {
-    ngx_uint_t  i;
+    ngx_http_llm_tier_kind_t  *k;
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        if (name->len == ngx_http_llm_tier_names[i].len
-            && ngx_strncmp(name->data, ngx_http_llm_tier_names[i].data,
-                           name->len) == 0)
+    for (k = ngx_http_llm_tier_kinds; k->name.len; k++) {
+        if (name->len == k->name.len
+            && ngx_strncmp(name->data, k->name.data, name->len) == 0)
         {
-            return i;
+            return k;
         }
     }
 
-    return NGX_ERROR;
+    return NULL;
+}
+
+
+static ngx_llm_tier_id_t
+ngx_http_llm_tier_find(ngx_http_llm_main_conf_t *lmcf, ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < lmcf->ntiers; i++) {
+        if (name->len == lmcf->tiers[i].name.len
+            && ngx_strncmp(name->data, lmcf->tiers[i].name.data, name->len)
+               == 0)
+        {
+            return (ngx_llm_tier_id_t) i;
+        }
+    }
+
+    return NGX_LLM_NO_TIER;
+}
+
+
+/* where requests that are no prompt go by default: the least capable */
+
+static ngx_llm_tier_id_t
+ngx_http_llm_lowest_tier(ngx_http_llm_main_conf_t *lmcf)
+{
+    ngx_uint_t         i;
+    ngx_llm_tier_id_t  t;
+
+    t = lmcf->ntiers ? 0 : NGX_LLM_NO_TIER;
+
+    for (i = 1; i < lmcf->ntiers; i++) {
+        if (lmcf->tiers[i].rank < lmcf->tiers[t].rank) {
+            t = (ngx_llm_tier_id_t) i;
+        }
+    }
+
+    return t;
 }
 
 
@@ -1119,6 +1195,7 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     ngx_http_llm_gpu_t             *gpu;
     ngx_http_handler_pt            *h;
     ngx_http_llm_tier_t            *tier;
+    ngx_http_llm_tier_kind_t       *kind;
     ngx_http_core_main_conf_t      *cmcf;
     ngx_http_llm_main_conf_t       *lmcf;
     ngx_http_upstream_main_conf_t  *umcf;
@@ -1129,23 +1206,35 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
     uscfp = umcf->upstreams.elts;
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        tier = &lmcf->tiers[i];
+    for (kind = ngx_http_llm_tier_kinds; kind->name.len; kind++) {
 
-        if (!tier->configured) {
-
-            if (lmcf->used) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"llm_router\" is on but the %V tier is not "
-                              "declared: add \"llm_router_tier %V "
-                              "upstream=... model=...;\" at http level",
-                              &ngx_http_llm_tier_names[i],
-                              &ngx_http_llm_tier_names[i]);
-                return NGX_ERROR;
-            }
-
-            continue;
+        if (lmcf->used
+            && ngx_http_llm_tier_find(lmcf, &kind->name) == NGX_LLM_NO_TIER)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"llm_router\" is on but the %V tier is not "
+                          "declared: add \"llm_router_tier %V "
+                          "upstream=... model=...;\" at http level "
+                          "in %s:%ui", &kind->name, &kind->name,
+                          lmcf->used_file, lmcf->used_line);
+            return NGX_ERROR;
         }
+    }
+
+    if (lmcf->default_name.len) {
+        lmcf->default_tier = ngx_http_llm_tier_find(lmcf,
+                                                    &lmcf->default_name);
+
+        if (lmcf->default_tier == NGX_LLM_NO_TIER && lmcf->used) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"llm_router_default_tier\" %V: that tier is "
+                          "not declared", &lmcf->default_name);
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; i < lmcf->ntiers; i++) {
+        tier = &lmcf->tiers[i];
 
         for (j = 0; j < umcf->upstreams.nelts; j++) {
             if ((uscfp[j]->flags & NGX_HTTP_UPSTREAM_CREATE)
@@ -1181,8 +1270,8 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
             if (k == lmcf->gpus.nelts) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "\"llm_router_tier\" %V: no \"llm_gpu "
-                              "%V\" is defined", &tier->name,
-                              &tier->gpu_name);
+                              "%V\" is defined in %s:%ui", &tier->name,
+                              &tier->gpu_name, tier->file, tier->line);
                 return NGX_ERROR;
             }
         }
@@ -1190,8 +1279,8 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
         if (j == umcf->upstreams.nelts) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"llm_router_tier\" %V: no \"upstream %V\" "
-                          "block is defined", &tier->name,
-                          &tier->upstream);
+                          "block is defined in %s:%ui", &tier->name,
+                          &tier->upstream, tier->file, tier->line);
             return NGX_ERROR;
         }
     }

@@ -19,9 +19,7 @@
 
 #define NGX_HTTP_LLM_ROUTER_VERSION  "0.1.0"
 
-#define NGX_HTTP_LLM_BIG             0
-#define NGX_HTTP_LLM_SMALL           1
-#define NGX_HTTP_LLM_TIERS           2
+#define NGX_HTTP_LLM_TIER_NAME_LEN   32   /* with its NUL */
 
 #define NGX_HTTP_LLM_DIALECT_URI     ((ngx_uint_t) -1)
 
@@ -34,11 +32,15 @@
 
 
 typedef struct ngx_http_llm_sh_s  ngx_http_llm_sh_t;
+typedef struct ngx_http_llm_tier_sh_s  ngx_http_llm_tier_sh_t;
 typedef struct ngx_http_llm_redis_conf_s  ngx_http_llm_redis_conf_t;
 
 
+/* a tier, as declared by llm_router_tier; its live state is in the zone */
+
 typedef struct {
     ngx_str_t                       name;
+    ngx_uint_t                      rank;        /* 0: the least capable */
     ngx_str_t                       upstream;
     ngx_str_t                       model;
     ngx_str_t                       host;        /* Host sent to it */
@@ -47,7 +49,10 @@ typedef struct {
     ngx_uint_t                      gpu;
     ngx_str_t                       gpu_name;
     ngx_http_upstream_srv_conf_t   *uscf;
-    ngx_uint_t                      configured;  /* unsigned  configured:1; */
+    ngx_http_llm_tier_sh_t         *sh;          /* its slot in the zone */
+    ngx_uint_t                      slot;
+    u_char                         *file;        /* where it was declared */
+    ngx_uint_t                      line;
 } ngx_http_llm_tier_t;
 
 
@@ -61,10 +66,15 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_llm_tier_t             tiers[NGX_HTTP_LLM_TIERS];
+    ngx_http_llm_tier_t             tiers[NGX_LLM_MAX_TIERS];
+    ngx_uint_t                      ntiers;       /* in declaration order */
     ngx_array_t                    *auto_models;  /* of ngx_str_t */
-    ngx_uint_t                      default_tier;
+    ngx_llm_tier_id_t               default_tier; /* the least capable, or
+                                                     llm_router_default_tier */
+    ngx_str_t                       default_name;
     ngx_uint_t                      used;         /* unsigned  used:1; */
+    u_char                         *used_file;    /* the first llm_router */
+    ngx_uint_t                      used_line;    /* on */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_llm_sh_t              *sh;           /* zone, or this worker's */
@@ -119,9 +129,8 @@ typedef struct {
 typedef struct {
     ngx_llm_dialect_e          dialect;
     ngx_uint_t                 kind;
-    ngx_uint_t                 tier;
-    ngx_str_t                  reason;
-    ngx_uint_t                 reason_id;     /* ngx_llm_reason_e + 1 */
+    ngx_llm_tier_id_t          tier;
+    ngx_llm_reason_e           reason;
     ngx_str_t                  requested_model;
 
     /* from the answer's final chunk, for metrics and logs */
@@ -136,9 +145,9 @@ typedef struct {
     ngx_http_request_t        *request;
     ngx_http_llm_main_conf_t  *lmcf;
 
-    ngx_int_t                  pinned;
-    ngx_uint_t                 counted;      /* tier counted in-flight + 1 */
-    ngx_uint_t                 fallback_from;  /* tier + 1 */
+    ngx_llm_tier_id_t          pinned;
+    ngx_llm_tier_id_t          counted;      /* the tier it is in flight on */
+    ngx_llm_tier_id_t          fallback_from;
     unsigned                   probing:1;    /* this request probes a tier */
     unsigned                   in_location:1;
     unsigned                   outcome_done:1;
@@ -201,6 +210,7 @@ ngx_int_t ngx_http_llm_load_all(ngx_http_request_t *r,
 void ngx_http_llm_handler_init(void);
 ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
 ngx_str_t *ngx_http_llm_features(ngx_http_llm_ctx_t *ctx, ngx_str_t *s);
+ngx_str_t *ngx_http_llm_reason_str(ngx_llm_reason_e reason);
 void ngx_http_llm_json_init(void);
 void ngx_http_llm_json_pool(ngx_pool_t *pool);
 ngx_int_t ngx_http_llm_route_continue(ngx_http_request_t *r,
@@ -210,8 +220,8 @@ ngx_int_t ngx_http_llm_cache_lookup(ngx_http_request_t *r,
 void ngx_http_llm_cache_cleanup(ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_cache_init(ngx_conf_t *cf);
 void ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx);
-void ngx_http_llm_metrics_fallback(ngx_http_llm_ctx_t *ctx,
-    ngx_uint_t from);
+void ngx_http_llm_metrics_fallback(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t from, ngx_llm_tier_id_t to, ngx_uint_t status);
 void ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in);
 void ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_metrics_handler(ngx_http_request_t *r);

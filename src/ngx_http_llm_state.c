@@ -22,6 +22,7 @@ ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_main_conf_t *lmcf = conf;
 
+    size_t      min;
     ssize_t     size;
     ngx_str_t  *value;
 
@@ -40,11 +41,15 @@ ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
+    /* the state, the slab pool's own pages, and room */
+    min = ngx_align(sizeof(ngx_http_llm_sh_t), ngx_pagesize)
+          + 8 * ngx_pagesize;
+
+    if (size < (ssize_t) min) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "zone \"%V\" is too small in \"%V\", "
                            "it must be at least %uzk",
-                           &value[1], &cmd->name, 8 * ngx_pagesize / 1024);
+                           &value[1], &cmd->name, min / 1024);
         return NGX_CONF_ERROR;
     }
 
@@ -80,14 +85,14 @@ ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     if (olmcf != NULL) {
         /* reload: keep the counts of requests still running */
         lmcf->sh = olmcf->sh;
-        return NGX_OK;
+        return ngx_http_llm_tiers_bind(lmcf, shm_zone->shm.log);
     }
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (shm_zone->shm.exists) {
         lmcf->sh = shpool->data;
-        return NGX_OK;
+        return ngx_http_llm_tiers_bind(lmcf, shm_zone->shm.log);
     }
 
     lmcf->sh = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_sh_t));
@@ -107,7 +112,110 @@ ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in llm_router_zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
+    return ngx_http_llm_tiers_bind(lmcf, shm_zone->shm.log);
+}
+
+
+/*
+ * Each tier takes the slot that bears its name; a new name takes a slot
+ * no tier of this configuration names and no request holds, its old
+ * numbers cleared.
+ */
+
+ngx_int_t
+ngx_http_llm_tiers_bind(ngx_http_llm_main_conf_t *lmcf, ngx_log_t *log)
+{
+    ngx_uint_t               i, j, k, named;
+    ngx_http_llm_tier_t     *tier;
+    ngx_http_llm_tier_sh_t  *ts;
+
+    for (i = 0; i < lmcf->ntiers; i++) {
+        tier = &lmcf->tiers[i];
+        tier->sh = NULL;
+
+        for (j = 0; j < NGX_LLM_MAX_TIERS; j++) {
+            ts = &lmcf->sh->tiers[j];
+
+            if (ngx_strncmp(ts->name, tier->name.data, tier->name.len) == 0
+                && ts->name[tier->name.len] == '\0')
+            {
+                break;
+            }
+        }
+
+        if (j == NGX_LLM_MAX_TIERS) {
+
+            for (j = 0; j < NGX_LLM_MAX_TIERS; j++) {
+                ts = &lmcf->sh->tiers[j];
+
+                if (ts->inflight != 0) {
+                    continue;
+                }
+
+                named = 0;
+
+                for (k = 0; k < lmcf->ntiers; k++) {
+                    if (ngx_strcmp(ts->name, lmcf->tiers[k].name.data) == 0) {
+                        named = 1;
+                        break;
+                    }
+                }
+
+                if (!named) {
+                    break;
+                }
+            }
+
+            if (j == NGX_LLM_MAX_TIERS) {
+                ngx_log_error(NGX_LOG_EMERG, log, 0,
+                              "llm router: no room for tier \"%V\" in the "
+                              "shared state (tiers of earlier "
+                              "configurations still answer): reload later "
+                              "or restart", &tier->name);
+                return NGX_ERROR;
+            }
+
+            ts = &lmcf->sh->tiers[j];
+            ngx_memzero(ts, sizeof(ngx_http_llm_tier_sh_t));
+            ngx_memcpy(ts->name, tier->name.data, tier->name.len);
+        }
+
+        tier->sh = ts;
+        tier->slot = j;
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * Who answered: each tier in turn, then the cache, then no one (the
+ * router itself: refused, bad requests, failures before a tier).
+ */
+
+ngx_http_llm_served_t *
+ngx_http_llm_served_at(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t k,
+    ngx_str_t *label)
+{
+    static ngx_str_t  cache = ngx_string("cache");
+    static ngx_str_t  none = ngx_string("none");
+
+    if (k < lmcf->ntiers) {
+        *label = lmcf->tiers[k].name;
+        return &lmcf->tiers[k].sh->served;
+    }
+
+    if (k == lmcf->ntiers) {
+        *label = cache;
+        return &lmcf->sh->by_cache;
+    }
+
+    if (k == lmcf->ntiers + 1) {
+        *label = none;
+        return &lmcf->sh->by_none;
+    }
+
+    return NULL;
 }
 
 
@@ -132,12 +240,12 @@ ngx_http_llm_elect(ngx_atomic_t *last, ngx_msec_t interval)
 
 
 void
-ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_atomic_int_t n)
+ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_int_t n)
 {
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
 
     (void) ngx_atomic_fetch_add(&ts->inflight, n);
 
@@ -154,12 +262,12 @@ ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
  */
 
 ngx_uint_t
-ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t *probe)
+ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t *probe)
 {
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
     *probe = 0;
 
     if (ts->breaker != NGX_HTTP_LLM_BREAKER_OPEN) {
@@ -185,20 +293,20 @@ ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 
 
 ngx_uint_t
-ngx_http_llm_probe_take(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier)
+ngx_http_llm_probe_take(ngx_http_llm_main_conf_t *lmcf, ngx_llm_tier_id_t tier)
 {
-    return ngx_atomic_cmp_set(&lmcf->sh->tiers[tier].probing, 0, 1);
+    return ngx_atomic_cmp_set(&lmcf->tiers[tier].sh->probing, 0, 1);
 }
 
 
 void
-ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t ok, ngx_uint_t probing, ngx_log_t *log)
+ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t ok, ngx_uint_t probing, ngx_log_t *log)
 {
     ngx_atomic_uint_t        failures;
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
 
     if (ok) {
         ts->failures = 0;
@@ -247,15 +355,16 @@ ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 
 
 void
-ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why, ngx_log_t *log)
+ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why,
+    ngx_log_t *log)
 {
     u_char                   text[512];
     size_t                   len;
     ngx_atomic_uint_t        health;
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
 
     health = up ? NGX_HTTP_LLM_YES : NGX_HTTP_LLM_NO;
     why = up ? 0 : why;
@@ -276,8 +385,7 @@ ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
         }
     }
 
-    (void) ngx_atomic_fetch_add(&lmcf->sh->m.health_checks[tier][up ? 0 : 1],
-                                1);
+    (void) ngx_atomic_fetch_add(&ts->health_checks[up ? 0 : 1], 1);
 
     ts->health = health;
     ts->down_why = why;
@@ -294,8 +402,9 @@ ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 /* a person's words for why a tier is down or refuses requests */
 
 size_t
-ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t why, ngx_uint_t health, u_char *buf, size_t size)
+ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t why, ngx_uint_t health, u_char *buf,
+    size_t size)
 {
     u_char               *p;
     ngx_http_llm_tier_t  *t;
@@ -369,15 +478,15 @@ ngx_http_llm_refusal(ngx_uint_t status)
 /* every answer a tier gave: its refusals are counted and logged once */
 
 void
-ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t status, ngx_log_t *log)
+ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t status, ngx_log_t *log)
 {
     u_char                   text[512];
     size_t                   len;
     ngx_atomic_uint_t        old;
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
     old = ts->refused;
 
     if (ngx_http_llm_refusal(status)) {
@@ -408,13 +517,13 @@ ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 /* the models the tier's servers have, from the health check's /api/tags */
 
 void
-ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    uint64_t *models, ngx_uint_t n)
+ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, uint64_t *models, ngx_uint_t n)
 {
     ngx_uint_t               i;
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
     n = ngx_min(n, NGX_HTTP_LLM_MAX_MODELS);
 
     if (ts->nmodels == n) {
@@ -442,13 +551,13 @@ ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
 
 
 ngx_uint_t
-ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    uint64_t model)
+ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, uint64_t model)
 {
     ngx_uint_t               i, n;
     ngx_http_llm_tier_sh_t  *ts;
 
-    ts = &lmcf->sh->tiers[tier];
+    ts = lmcf->tiers[tier].sh;
     n = ngx_min(ts->nmodels, NGX_HTTP_LLM_MAX_MODELS);
 
     for (i = 0; i < n; i++) {

@@ -28,7 +28,43 @@
 #define NGX_HTTP_LLM_WHY_FETCH          1000
 
 
+#define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
+#define NGX_HTTP_LLM_M_CACHE      5     /* off, hit, miss, bypass, error */
+#define NGX_HTTP_LLM_M_CODES      5     /* 2xx 3xx 4xx 5xx other */
+#define NGX_HTTP_LLM_M_BUCKETS    13    /* 12 bounds and +Inf */
+#define NGX_HTTP_LLM_M_SCORES     10
+#define NGX_HTTP_LLM_M_FALLBACK   4     /* 502 503 504 error */
+#define NGX_HTTP_LLM_M_WORKERS    128
+
+
 typedef struct {
+    ngx_atomic_t    bucket[NGX_HTTP_LLM_M_BUCKETS];
+    ngx_atomic_t    sum_ms;
+    ngx_atomic_t    count;
+} ngx_http_llm_hist_t;
+
+
+/* requests answered by one tier, by the cache, or by no one */
+
+typedef struct {
+    ngx_atomic_t         requests[NGX_HTTP_LLM_M_CLASSES]
+                                 [NGX_LLM_REASON_COUNT]
+                                 [NGX_HTTP_LLM_M_CACHE];
+    ngx_atomic_t         responses[NGX_HTTP_LLM_M_CODES];
+    ngx_http_llm_hist_t  duration;
+} ngx_http_llm_served_t;
+
+
+/*
+ * A tier's slot in the zone.  Slots go by the tier's name, not by its
+ * place in the configuration: after a reload that adds, removes or
+ * reorders tiers, each keeps its counts, and the requests of old workers
+ * still end on the right one.
+ */
+
+struct ngx_http_llm_tier_sh_s {
+    u_char                          name[NGX_HTTP_LLM_TIER_NAME_LEN];
+
     ngx_atomic_t                    inflight;
     ngx_atomic_t                    failures;     /* consecutive */
     ngx_atomic_t                    breaker;
@@ -47,7 +83,18 @@ typedef struct {
     ngx_atomic_t                    models[NGX_HTTP_LLM_MAX_MODELS];
                                                   /* its servers' models,
                                                      ngx_llm_model_hash() */
-} ngx_http_llm_tier_sh_t;
+
+    /* metrics */
+    ngx_http_llm_served_t           served;
+    ngx_http_llm_hist_t             ttfb;
+    ngx_atomic_t                    prompt_tokens;
+    ngx_atomic_t                    completion_tokens;
+    ngx_atomic_t                    generation_us;
+    ngx_atomic_t                    fallbacks_to[NGX_LLM_MAX_TIERS]
+                                                [NGX_HTTP_LLM_M_FALLBACK];
+                                                  /* by the other's slot */
+    ngx_atomic_t                    health_checks[2];    /* up, down */
+};
 
 
 typedef struct {
@@ -62,79 +109,58 @@ typedef struct {
 } ngx_http_llm_gpu_sh_t;
 
 
-#define NGX_HTTP_LLM_M_TIERS      4     /* big, small, cache, none */
-#define NGX_HTTP_LLM_M_CACHE_HIT  2
-#define NGX_HTTP_LLM_M_NONE       3
-#define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
-#define NGX_HTTP_LLM_M_REASONS    (NGX_LLM_REASON_COUNT + 1)   /* + none */
-#define NGX_HTTP_LLM_M_CACHE      5     /* off, hit, miss, bypass, error */
-#define NGX_HTTP_LLM_M_CODES      5     /* 2xx 3xx 4xx 5xx other */
-#define NGX_HTTP_LLM_M_BUCKETS    13    /* 12 bounds and +Inf */
-#define NGX_HTTP_LLM_M_SCORES     10
-#define NGX_HTTP_LLM_M_FALLBACK   4     /* 502 503 504 error */
-#define NGX_HTTP_LLM_M_WORKERS    128
-
-
-typedef struct {
-    ngx_atomic_t    bucket[NGX_HTTP_LLM_M_BUCKETS];
-    ngx_atomic_t    sum_ms;
-    ngx_atomic_t    count;
-} ngx_http_llm_hist_t;
-
-
-typedef struct {
-    ngx_atomic_t    requests[NGX_HTTP_LLM_M_TIERS][NGX_HTTP_LLM_M_CLASSES]
-                            [NGX_HTTP_LLM_M_REASONS][NGX_HTTP_LLM_M_CACHE];
-    ngx_atomic_t    responses[NGX_HTTP_LLM_M_TIERS][NGX_HTTP_LLM_M_CODES];
-    ngx_http_llm_hist_t  duration[NGX_HTTP_LLM_M_TIERS];
-    ngx_http_llm_hist_t  ttfb[NGX_HTTP_LLM_TIERS];
-    ngx_atomic_t    prompt_tokens[NGX_HTTP_LLM_TIERS];
-    ngx_atomic_t    completion_tokens[NGX_HTTP_LLM_TIERS];
-    ngx_atomic_t    generation_us[NGX_HTTP_LLM_TIERS];
-    ngx_atomic_t    score[NGX_HTTP_LLM_M_SCORES];
-    ngx_atomic_t    score_sum_milli;
-    ngx_atomic_t    score_count;
-    ngx_atomic_t    fallbacks[NGX_HTTP_LLM_TIERS][NGX_HTTP_LLM_M_FALLBACK];
-    ngx_atomic_t    health_checks[NGX_HTTP_LLM_TIERS][2];    /* up, down */
-    ngx_atomic_t    cache[NGX_HTTP_LLM_M_CACHE];
-    ngx_atomic_t    redis[NGX_HTTP_LLM_M_WORKERS];    /* per worker: 1 up, 2 down */
-} ngx_http_llm_metrics_t;
-
-
 struct ngx_http_llm_sh_s {
-    ngx_http_llm_metrics_t          m;
+    ngx_http_llm_tier_sh_t          tiers[NGX_LLM_MAX_TIERS];
+    ngx_http_llm_served_t           by_cache;     /* answered from the cache */
+    ngx_http_llm_served_t           by_none;      /* answered by the router:
+                                                     refused, bad, failed */
+    ngx_atomic_t                    score[NGX_HTTP_LLM_M_SCORES];
+    ngx_atomic_t                    score_sum_milli;
+    ngx_atomic_t                    score_count;
+    ngx_atomic_t                    cache[NGX_HTTP_LLM_M_CACHE];
     ngx_atomic_t                    cache_waits;    /* single-flight */
     ngx_atomic_t                    cache_stores;
-    ngx_http_llm_tier_sh_t          tiers[NGX_HTTP_LLM_TIERS];
+    ngx_atomic_t                    redis[NGX_HTTP_LLM_M_WORKERS];
+                                                  /* per worker: YES, NO */
     ngx_http_llm_gpu_sh_t           gpus[NGX_HTTP_LLM_MAX_GPUS];
 };
 
 
 char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
+/* gives each tier its slot in the state; NGX_ERROR if none is left */
+ngx_int_t ngx_http_llm_tiers_bind(ngx_http_llm_main_conf_t *lmcf,
+    ngx_log_t *log);
+
+/* who answered: the tiers, then "cache", then "none"; NULL past them */
+ngx_http_llm_served_t *ngx_http_llm_served_at(
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t k, ngx_str_t *label);
+
 /* elects one worker per interval for a periodic job; returns 1 if it won */
 ngx_uint_t ngx_http_llm_elect(ngx_atomic_t *last, ngx_msec_t interval);
 
 void ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_atomic_int_t n);
+    ngx_llm_tier_id_t tier, ngx_atomic_int_t n);
 ngx_uint_t ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_uint_t *probe);
+    ngx_llm_tier_id_t tier, ngx_uint_t *probe);
 ngx_uint_t ngx_http_llm_probe_take(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier);
+    ngx_llm_tier_id_t tier);
 void ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_uint_t ok, ngx_uint_t probing, ngx_log_t *log);
+    ngx_llm_tier_id_t tier, ngx_uint_t ok, ngx_uint_t probing,
+    ngx_log_t *log);
 void ngx_http_llm_tier_health(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why,
+    ngx_llm_tier_id_t tier, ngx_uint_t up, ngx_uint_t loaded, ngx_uint_t why,
     ngx_log_t *log);
 void ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, ngx_uint_t status, ngx_log_t *log);
+    ngx_llm_tier_id_t tier, ngx_uint_t status, ngx_log_t *log);
 ngx_uint_t ngx_http_llm_refusal(ngx_uint_t status);
 void ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, uint64_t *models, ngx_uint_t n);
+    ngx_llm_tier_id_t tier, uint64_t *models, ngx_uint_t n);
 ngx_uint_t ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier, uint64_t model);
-size_t ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier,
-    ngx_uint_t why, ngx_uint_t health, u_char *buf, size_t size);
+    ngx_llm_tier_id_t tier, uint64_t model);
+size_t ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_uint_t why, ngx_uint_t health, u_char *buf,
+    size_t size);
 double ngx_http_llm_gpu_vram(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t gpu);
 
 

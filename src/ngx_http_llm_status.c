@@ -18,7 +18,7 @@ static u_char *ngx_http_llm_status_extra(u_char *p,
     ngx_http_llm_main_conf_t *lmcf);
 static double ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q);
 static u_char *ngx_http_llm_status_tier(u_char *p,
-    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
+    ngx_http_llm_main_conf_t *lmcf, ngx_llm_tier_id_t i);
 static u_char *ngx_http_llm_status_gpu(u_char *p,
     ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
 
@@ -112,9 +112,9 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
           + sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{},\"cache\":{"
                  "\"redis\":\"down\",\"stores\":,"
                  "\"single_flight_waits\":}}\n") + 2 * NGX_ATOMIC_T_LEN
-          + NGX_HTTP_LLM_TIERS * NGX_HTTP_LLM_STATUS_TIER_LEN;
+          + (lmcf->ntiers + 2) * NGX_HTTP_LLM_STATUS_TIER_LEN;
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
+    for (i = 0; i < lmcf->ntiers; i++) {
         len += 3 * lmcf->tiers[i].model.len + lmcf->tiers[i].upstream.len
                + lmcf->tiers[i].gpu_name.len + lmcf->tiers[i].host.len
                + sizeof(",\"host\":\"\",\"down_reason\":,\"refusing\":,"
@@ -133,16 +133,12 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
     p = ngx_sprintf(body.data, "{\"shared\":%s,\"tiers\":{",
                     lmcf->shm_zone ? "true" : "false");
 
-    for (i = 0; i < NGX_HTTP_LLM_TIERS; i++) {
-        if (!lmcf->tiers[i].configured) {
-            continue;
-        }
-
-        if (p[-1] != '{') {
+    for (i = 0; i < lmcf->ntiers; i++) {
+        if (i) {
             *p++ = ',';
         }
 
-        p = ngx_http_llm_status_tier(p, lmcf, i);
+        p = ngx_http_llm_status_tier(p, lmcf, (ngx_llm_tier_id_t) i);
     }
 
     p = ngx_cpymem(p, "},\"gpus\":{", sizeof("},\"gpus\":{") - 1);
@@ -171,7 +167,7 @@ ngx_http_llm_status_json(ngx_http_request_t *r)
 
 static u_char *
 ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t i)
+    ngx_llm_tier_id_t i)
 {
     char                    *breaker;
     u_char                   why[512];
@@ -181,7 +177,7 @@ ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
     ngx_http_llm_tier_sh_t  *ts;
 
     tier = &lmcf->tiers[i];
-    ts = &lmcf->sh->tiers[i];
+    ts = tier->sh;
 
     switch (ts->breaker) {
 
@@ -285,25 +281,23 @@ ngx_http_llm_status_gpu(u_char *p, ngx_http_llm_main_conf_t *lmcf,
 static u_char *
 ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
 {
-    double                   q;
-    ngx_uint_t               t, c, re, ca, first;
-    ngx_atomic_uint_t        n, hits, lookups;
-    ngx_http_llm_metrics_t  *m;
+    double                  q;
+    ngx_str_t               label;
+    ngx_uint_t              t, c, re, ca, first;
+    ngx_atomic_uint_t       n, hits, lookups;
+    ngx_http_llm_sh_t      *sh;
+    ngx_http_llm_served_t  *sv;
 
-    static char  *tiers[NGX_HTTP_LLM_M_TIERS] = {
-        "big", "small", "cache", "none"
-    };
+    sh = lmcf->sh;
 
-    m = &lmcf->sh->m;
-
-    hits = m->cache[NGX_HTTP_LLM_CACHE_HIT];
-    lookups = hits + m->cache[NGX_HTTP_LLM_CACHE_MISS];
+    hits = sh->cache[NGX_HTTP_LLM_CACHE_HIT];
+    lookups = hits + sh->cache[NGX_HTTP_LLM_CACHE_MISS];
 
     p = ngx_sprintf(p, "\"hits\":%uA,\"misses\":%uA,\"bypasses\":%uA,"
                     "\"errors\":%uA,\"hit_rate\":",
-                    hits, m->cache[NGX_HTTP_LLM_CACHE_MISS],
-                    m->cache[NGX_HTTP_LLM_CACHE_BYPASS],
-                    m->cache[NGX_HTTP_LLM_CACHE_ERROR]);
+                    hits, sh->cache[NGX_HTTP_LLM_CACHE_MISS],
+                    sh->cache[NGX_HTTP_LLM_CACHE_BYPASS],
+                    sh->cache[NGX_HTTP_LLM_CACHE_ERROR]);
 
     p = lookups ? ngx_sprintf(p, "%.3f", (double) hits / lookups)
                 : ngx_sprintf(p, "null");
@@ -311,13 +305,13 @@ ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
     p = ngx_sprintf(p, "},\"decisions\":{");
     first = 1;
 
-    for (re = 0; re < NGX_HTTP_LLM_M_REASONS; re++) {
+    for (re = 0; re < NGX_LLM_REASON_COUNT; re++) {
         n = 0;
 
-        for (t = 0; t < NGX_HTTP_LLM_M_TIERS; t++) {
+        for (t = 0; (sv = ngx_http_llm_served_at(lmcf, t, &label)); t++) {
             for (c = 0; c < NGX_HTTP_LLM_M_CLASSES; c++) {
                 for (ca = 0; ca < NGX_HTTP_LLM_M_CACHE; ca++) {
-                    n += m->requests[t][c][re][ca];
+                    n += sv->requests[c][re][ca];
                 }
             }
         }
@@ -327,24 +321,26 @@ ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
         }
 
         p = ngx_sprintf(p, "%s\"%s\":%uA", first ? "" : ",",
-                        re < NGX_LLM_REASON_COUNT
-                        ? ngx_llm_reason_name((ngx_llm_reason_e) re) : "none",
-                        n);
+                        ngx_llm_reason_name((ngx_llm_reason_e) re), n);
         first = 0;
     }
 
     p = ngx_sprintf(p, "},\"latency_seconds\":{");
 
-    for (t = 0; t < NGX_HTTP_LLM_M_TIERS - 1; t++) {
-        p = ngx_sprintf(p, "%s\"%s\":{\"count\":%uA", t ? "," : "",
-                        tiers[t], m->duration[t].count);
+    /* the tiers and the cache, not the router's own answers */
 
-        if (m->duration[t].count) {
-            q = ngx_http_llm_quantile(&m->duration[t], 0.5);
+    for (t = 0; t <= lmcf->ntiers; t++) {
+        sv = ngx_http_llm_served_at(lmcf, t, &label);
+
+        p = ngx_sprintf(p, "%s\"%V\":{\"count\":%uA", t ? "," : "",
+                        &label, sv->duration.count);
+
+        if (sv->duration.count) {
+            q = ngx_http_llm_quantile(&sv->duration, 0.5);
             p = ngx_sprintf(p, ",\"p50\":%.3f", q);
-            q = ngx_http_llm_quantile(&m->duration[t], 0.95);
+            q = ngx_http_llm_quantile(&sv->duration, 0.95);
             p = ngx_sprintf(p, ",\"p95\":%.3f", q);
-            q = ngx_http_llm_quantile(&m->duration[t], 0.99);
+            q = ngx_http_llm_quantile(&sv->duration, 0.99);
             p = ngx_sprintf(p, ",\"p99\":%.3f", q);
         }
 

@@ -107,15 +107,19 @@ ngx_http_llm_add_variables(ngx_conf_t *cf)
 }
 
 
+/* outside routed requests, with no tier declared: every value is empty */
+static ngx_http_llm_tier_t  ngx_http_llm_no_tier;
+
+
 static ngx_int_t
 ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     u_char                     *p;
     const char                 *s;
-    ngx_str_t                   value;
+    ngx_str_t                   value, *from;
     ngx_http_upstream_state_t  *us;
-    ngx_uint_t                 i;
+    ngx_llm_tier_id_t          t;
     ngx_http_llm_ctx_t        *ctx;
     ngx_http_llm_tier_t       *tier;
     ngx_http_llm_main_conf_t  *lmcf;
@@ -123,9 +127,9 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     ctx = ngx_http_llm_get_ctx(r);
 
-    i = (ctx != NULL && ctx->tier < NGX_HTTP_LLM_TIERS) ? ctx->tier
-                                                        : lmcf->default_tier;
-    tier = &lmcf->tiers[i];
+    t = (ctx != NULL && ctx->tier != NGX_LLM_NO_TIER) ? ctx->tier
+                                                      : lmcf->default_tier;
+    tier = (t != NGX_LLM_NO_TIER) ? &lmcf->tiers[t] : &ngx_http_llm_no_tier;
 
     ngx_str_null(&value);
 
@@ -135,7 +139,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         if (ctx != NULL && ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
             ngx_str_set(&value, "cache");
 
-        } else if (tier->configured) {
+        } else {
             value = tier->name;
         }
 
@@ -183,11 +187,11 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_REASON:
-        if (ctx != NULL && ctx->reason.len) {
-            value = ctx->reason;
+        if (ctx != NULL && ctx->reason != NGX_LLM_REASON_NONE) {
+            value = *ngx_http_llm_reason_str(ctx->reason);
 
-        } else if (tier->configured) {
-            ngx_str_set(&value, "default");
+        } else if (tier->name.len) {
+            value = *ngx_http_llm_reason_str(NGX_LLM_REASON_DEFAULT);
         }
 
         break;
@@ -216,20 +220,20 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_FALLBACK:
-        if (ctx == NULL || !ctx->fallback_from) {
+        if (ctx == NULL || ctx->fallback_from == NGX_LLM_NO_TIER) {
             break;
         }
 
-        p = ngx_pnalloc(r->pool, 2 * sizeof("small") + 2);
+        from = &lmcf->tiers[ctx->fallback_from].name;
+
+        p = ngx_pnalloc(r->pool, from->len + sizeof("->") - 1
+                                 + tier->name.len);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         value.data = p;
-        value.len = ngx_sprintf(p, "%V->%V",
-                                &lmcf->tiers[ctx->fallback_from - 1].name,
-                                &tier->name)
-                    - p;
+        value.len = ngx_sprintf(p, "%V->%V", from, &tier->name) - p;
         break;
 
     case NGX_HTTP_LLM_VAR_CACHE:
@@ -240,7 +244,8 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_TTFB:
-        if (ctx == NULL || !ctx->counted || r->upstream_states == NULL
+        if (ctx == NULL || ctx->counted == NGX_LLM_NO_TIER
+            || r->upstream_states == NULL
             || r->upstream_states->nelts == 0)
         {
             break;

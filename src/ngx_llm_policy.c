@@ -2,6 +2,8 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
+ * "big" is the tier of the highest rank, "small" the one of the lowest.
+ *
  * complex: big, unless big is down, full, or its GPU is at the VRAM high
  *          mark: then small;
  * medium:  big while big has spare capacity, its VRAM is below the mark
@@ -36,17 +38,22 @@ static const char  *ngx_llm_reason_names[NGX_LLM_REASON_COUNT] = {
     "cold",
     "fallback",
     "full",
-    "cache"
+    "cache",
+    "model",
+    "default",
+    "none"
 };
 
 
-static int ngx_llm_policy_spare(const ngx_llm_policy_in_t *in,
-    const ngx_llm_policy_conf_t *conf);
+static int ngx_llm_policy_spare(const ngx_llm_policy_tier_t *big,
+    double score, const ngx_llm_policy_conf_t *conf);
 static int ngx_llm_policy_full(const ngx_llm_policy_tier_t *t);
 static int ngx_llm_policy_usable(const ngx_llm_policy_tier_t *t);
-static int ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
-    const ngx_llm_policy_conf_t *conf, int preferred,
-    ngx_llm_reason_e *reason);
+static ngx_llm_tier_id_t ngx_llm_policy_neither(
+    const ngx_llm_policy_in_t *in, const ngx_llm_policy_conf_t *conf,
+    ngx_llm_tier_id_t preferred, ngx_llm_reason_e *reason);
+static void ngx_llm_policy_ends(const ngx_llm_policy_in_t *in,
+    ngx_llm_tier_id_t *lowest, ngx_llm_tier_id_t *highest);
 
 
 void
@@ -60,11 +67,12 @@ ngx_llm_policy_conf_default(ngx_llm_policy_conf_t *conf)
 }
 
 
-int
+ngx_llm_tier_id_t
 ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     const ngx_llm_policy_conf_t *conf, ngx_llm_reason_e *reason)
 {
     int                           vram_high, spare;
+    ngx_llm_tier_id_t             hi, lo;
     const ngx_llm_policy_tier_t  *big, *small;
 
     if (in->override != NGX_LLM_NO_TIER) {
@@ -77,10 +85,17 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
         return in->pinned;
     }
 
-    big = &in->tiers[NGX_LLM_BIG];
-    small = &in->tiers[NGX_LLM_SMALL];
+    if (in->ntiers == 0) {
+        *reason = NGX_LLM_REASON_DOWN;
+        return NGX_LLM_NO_TIER;
+    }
 
-    vram_high = (in->vram >= 0 && in->vram >= conf->vram_high);
+    ngx_llm_policy_ends(in, &lo, &hi);
+
+    big = &in->tiers[hi];
+    small = &in->tiers[lo];
+
+    vram_high = (big->vram >= 0 && big->vram >= conf->vram_high);
 
     switch (in->cls) {
 
@@ -88,25 +103,25 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
 
         if (ngx_llm_policy_usable(big) && !vram_high) {
             *reason = NGX_LLM_REASON_COMPLEXITY;
-            return NGX_LLM_BIG;
+            return hi;
         }
 
         if (ngx_llm_policy_usable(small)) {
             *reason = big->down ? NGX_LLM_REASON_DOWN
                       : vram_high ? NGX_LLM_REASON_VRAM
                       : NGX_LLM_REASON_QUEUE;
-            return NGX_LLM_SMALL;
+            return lo;
         }
 
-        return ngx_llm_policy_neither(in, conf, NGX_LLM_BIG, reason);
+        return ngx_llm_policy_neither(in, conf, hi, reason);
 
     case NGX_LLM_CLASS_MEDIUM:
 
-        spare = ngx_llm_policy_spare(in, conf);
+        spare = ngx_llm_policy_spare(big, in->score, conf);
 
         if (!big->down && spare && !vram_high && big->loaded != 0) {
             *reason = NGX_LLM_REASON_COMPLEXITY;
-            return NGX_LLM_BIG;
+            return hi;
         }
 
         if (ngx_llm_policy_usable(small)) {
@@ -114,58 +129,80 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
                       : vram_high ? NGX_LLM_REASON_VRAM
                       : big->loaded == 0 ? NGX_LLM_REASON_COLD
                       : NGX_LLM_REASON_QUEUE;
-            return NGX_LLM_SMALL;
+            return lo;
         }
 
         if (ngx_llm_policy_usable(big) && !vram_high) {
             *reason = NGX_LLM_REASON_SPILLOVER;
-            return NGX_LLM_BIG;
+            return hi;
         }
 
-        return ngx_llm_policy_neither(in, conf, NGX_LLM_SMALL, reason);
+        return ngx_llm_policy_neither(in, conf, lo, reason);
 
     default: /* NGX_LLM_CLASS_SIMPLE */
 
         if (ngx_llm_policy_usable(small)) {
             *reason = NGX_LLM_REASON_COMPLEXITY;
-            return NGX_LLM_SMALL;
+            return lo;
         }
 
         if (small->down && ngx_llm_policy_usable(big)) {
             *reason = NGX_LLM_REASON_DOWN;
-            return NGX_LLM_BIG;
+            return hi;
         }
 
         if (ngx_llm_policy_usable(big) && big->inflight == 0) {
             *reason = NGX_LLM_REASON_SPILLOVER;
-            return NGX_LLM_BIG;
+            return hi;
         }
 
         if (!small->down && !ngx_llm_policy_full(big)) {
             /* big is busy but not full: wait in small's queue */
             *reason = NGX_LLM_REASON_QUEUE;
-            return NGX_LLM_SMALL;
+            return lo;
         }
 
-        return ngx_llm_policy_neither(in, conf, NGX_LLM_SMALL, reason);
+        return ngx_llm_policy_neither(in, conf, lo, reason);
     }
 }
 
 
-/* neither tier is free: the preferred tier is down or full, so is the other */
+/* no tier is free: the preferred one is down or full, so are the others */
 
-static int
+static ngx_llm_tier_id_t
 ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
-    const ngx_llm_policy_conf_t *conf, int preferred,
+    const ngx_llm_policy_conf_t *conf, ngx_llm_tier_id_t preferred,
     ngx_llm_reason_e *reason)
 {
-    int                           i;
-    double                        load[2];
+    double                        load, best_load;
+    unsigned                      i;
+    ngx_llm_tier_id_t             best;
     const ngx_llm_policy_tier_t  *t;
 
-    t = in->tiers;
+    best = NGX_LLM_NO_TIER;
+    best_load = 0;
 
-    if (t[NGX_LLM_BIG].down && t[NGX_LLM_SMALL].down) {
+    for (i = 0; i < in->ntiers; i++) {
+        t = &in->tiers[i];
+
+        if (t->down) {
+            continue;
+        }
+
+        load = t->max_inflight ? (double) t->inflight / t->max_inflight
+                               : (double) t->inflight;
+
+        /* the least loaded; the preferred tier on a tie */
+
+        if (best == NGX_LLM_NO_TIER || load < best_load
+            || (load == best_load && (ngx_llm_tier_id_t) i == preferred))
+        {
+            best = (ngx_llm_tier_id_t) i;
+            best_load = load;
+        }
+    }
+
+    if (best == NGX_LLM_NO_TIER) {
         *reason = NGX_LLM_REASON_DOWN;
         return NGX_LLM_NO_TIER;
     }
@@ -177,39 +214,72 @@ ngx_llm_policy_neither(const ngx_llm_policy_in_t *in,
 
     *reason = NGX_LLM_REASON_QUEUE;
 
-    if (t[NGX_LLM_BIG].down) {
-        return NGX_LLM_SMALL;
+    return best;
+}
+
+
+ngx_llm_tier_id_t
+ngx_llm_policy_next(const ngx_llm_policy_in_t *in, ngx_llm_tier_id_t failed,
+    unsigned tried)
+{
+    unsigned           i, d, best_d;
+    ngx_llm_tier_id_t  best;
+
+    best = NGX_LLM_NO_TIER;
+    best_d = 0;
+
+    for (i = 0; i < in->ntiers; i++) {
+        if ((ngx_llm_tier_id_t) i == failed || (tried & (1u << i))) {
+            continue;
+        }
+
+        d = in->tiers[i].rank > in->tiers[failed].rank
+            ? in->tiers[i].rank - in->tiers[failed].rank
+            : in->tiers[failed].rank - in->tiers[i].rank;
+
+        if (best == NGX_LLM_NO_TIER || d < best_d
+            || (d == best_d && in->tiers[i].rank < in->tiers[best].rank))
+        {
+            best = (ngx_llm_tier_id_t) i;
+            best_d = d;
+        }
     }
 
-    if (t[NGX_LLM_SMALL].down) {
-        return NGX_LLM_BIG;
-    }
+    return best;
+}
 
-    for (i = 0; i < 2; i++) {
-        load[i] = t[i].max_inflight ? (double) t[i].inflight
-                                      / t[i].max_inflight
-                                    : (double) t[i].inflight;
-    }
 
-    if (load[NGX_LLM_BIG] == load[NGX_LLM_SMALL]) {
-        return preferred;
-    }
+/* the tiers of the lowest and of the highest rank */
 
-    return load[NGX_LLM_BIG] < load[NGX_LLM_SMALL] ? NGX_LLM_BIG
-                                                    : NGX_LLM_SMALL;
+static void
+ngx_llm_policy_ends(const ngx_llm_policy_in_t *in, ngx_llm_tier_id_t *lowest,
+    ngx_llm_tier_id_t *highest)
+{
+    unsigned  i;
+
+    *lowest = 0;
+    *highest = 0;
+
+    for (i = 1; i < in->ntiers; i++) {
+        if (in->tiers[i].rank < in->tiers[*lowest].rank) {
+            *lowest = (ngx_llm_tier_id_t) i;
+        }
+
+        if (in->tiers[i].rank > in->tiers[*highest].rank) {
+            *highest = (ngx_llm_tier_id_t) i;
+        }
+    }
 }
 
 
 /* medium prompts: does this one's score earn one of big's free slots? */
 
 static int
-ngx_llm_policy_spare(const ngx_llm_policy_in_t *in,
+ngx_llm_policy_spare(const ngx_llm_policy_tier_t *big, double score,
     const ngx_llm_policy_conf_t *conf)
 {
-    double                        room, bar;
-    const ngx_llm_policy_tier_t  *big;
+    double  room, bar;
 
-    big = &in->tiers[NGX_LLM_BIG];
     room = conf->medium_spare * big->max_inflight;
 
     if (big->inflight >= room) {
@@ -219,7 +289,7 @@ ngx_llm_policy_spare(const ngx_llm_policy_in_t *in,
     bar = conf->simple_below
           + (conf->complex_from - conf->simple_below) * big->inflight / room;
 
-    return in->score >= bar;
+    return score >= bar;
 }
 
 

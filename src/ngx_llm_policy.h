@@ -14,9 +14,16 @@
 #include "ngx_llm_classify.h"
 
 
-#define NGX_LLM_BIG              0
-#define NGX_LLM_SMALL            1
+/*
+ * A tier is an index into the configured tiers, in the order they were
+ * declared; NGX_LLM_NO_TIER is none.  What a tier is for comes from its
+ * rank: the lowest rank answers simple prompts, the highest complex ones.
+ */
+
+typedef int  ngx_llm_tier_id_t;
+
 #define NGX_LLM_NO_TIER          (-1)
+#define NGX_LLM_MAX_TIERS        8
 
 
 typedef enum {
@@ -31,6 +38,9 @@ typedef enum {
     NGX_LLM_REASON_FALLBACK,
     NGX_LLM_REASON_FULL,              /* both full, rejected */
     NGX_LLM_REASON_CACHE,             /* answered from the cache */
+    NGX_LLM_REASON_MODEL,             /* a model one tier's servers have */
+    NGX_LLM_REASON_DEFAULT,           /* passed on to the default tier */
+    NGX_LLM_REASON_NONE,              /* not routed (yet) */
     NGX_LLM_REASON_COUNT
 } ngx_llm_reason_e;
 
@@ -49,6 +59,9 @@ typedef struct {
                                             as full */
     int                 down;            /* breaker open or health check */
     int                 loaded;          /* model loaded: 1, 0, -1 unknown */
+    unsigned            rank;            /* 0: the least capable */
+    double              vram;            /* its GPU's VRAM in use, fraction;
+                                            < 0 unknown or none */
 } ngx_llm_policy_tier_t;
 
 
@@ -65,19 +78,26 @@ typedef struct {
 typedef struct {
     ngx_llm_class_e     cls;
     double              score;           /* the classifier's, in [0, 1] */
-    ngx_llm_policy_tier_t  tiers[2];
-    double              vram;            /* big tier's GPU, fraction; < 0
-                                            unknown */
-    int                 pinned;          /* tier, or NGX_LLM_NO_TIER */
-    int                 override;        /* tier, or NGX_LLM_NO_TIER */
+    ngx_llm_policy_tier_t  tiers[NGX_LLM_MAX_TIERS];
+    unsigned            ntiers;
+    ngx_llm_tier_id_t   pinned;          /* or NGX_LLM_NO_TIER */
+    ngx_llm_tier_id_t   override;        /* or NGX_LLM_NO_TIER */
 } ngx_llm_policy_in_t;
 
 
 void ngx_llm_policy_conf_default(ngx_llm_policy_conf_t *conf);
 
-/* returns the tier, or NGX_LLM_NO_TIER to refuse (both full, reject) */
-int ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
+/* returns the tier, or NGX_LLM_NO_TIER to refuse (all full, reject) */
+ngx_llm_tier_id_t ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     const ngx_llm_policy_conf_t *conf, ngx_llm_reason_e *reason);
+
+/*
+ * The tier to retry on when "failed" failed before answering: the nearest
+ * in rank among those not in "tried" (a bit per tier), the lower one on a
+ * tie; NGX_LLM_NO_TIER if none is left.
+ */
+ngx_llm_tier_id_t ngx_llm_policy_next(const ngx_llm_policy_in_t *in,
+    ngx_llm_tier_id_t failed, unsigned tried);
 
 const char *ngx_llm_reason_name(ngx_llm_reason_e reason);
 

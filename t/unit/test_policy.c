@@ -13,8 +13,8 @@
 #define S      NGX_LLM_CLASS_SIMPLE
 #define M      NGX_LLM_CLASS_MEDIUM
 #define C      NGX_LLM_CLASS_COMPLEX
-#define BIG    NGX_LLM_BIG
-#define SMALL  NGX_LLM_SMALL
+#define BIG    0                          /* roles in the tables */
+#define SMALL  1
 #define NONE   NGX_LLM_NO_TIER
 #define U      -1.0                       /* VRAM unknown */
 
@@ -97,14 +97,30 @@ static const policy_case_t  queued[] = {
 };
 
 
-static void
-run(const policy_case_t *c, size_t n, unsigned big_queue, unsigned small_queue)
+/*
+ * Runs a table with the tiers declared big first (index 0 big, 1 small) or
+ * small first: the choice depends on ranks, not on declaration order.
+ */
+
+static ngx_llm_tier_id_t
+at(const ngx_llm_tier_id_t *layout, ngx_llm_tier_id_t role)
 {
-    int                    tier;
-    size_t                 i;
-    ngx_llm_reason_e       reason;
-    ngx_llm_policy_in_t    in;
-    ngx_llm_policy_conf_t  conf;
+    return role == NONE ? NONE : layout[role];
+}
+
+
+static void
+run(const policy_case_t *c, size_t n, unsigned big_queue, unsigned small_queue,
+    const ngx_llm_tier_id_t *layout)
+{
+    size_t                  i;
+    ngx_llm_tier_id_t       tier, b, s;
+    ngx_llm_reason_e        reason;
+    ngx_llm_policy_in_t     in;
+    ngx_llm_policy_conf_t   conf;
+
+    b = layout[BIG];
+    s = layout[SMALL];
 
     for (i = 0; i < n; i++) {
         ngx_llm_policy_conf_default(&conf);
@@ -113,34 +129,39 @@ run(const policy_case_t *c, size_t n, unsigned big_queue, unsigned small_queue)
             conf.both_full = NGX_LLM_BOTH_FULL_REJECT;
         }
 
+        memset(&in, 0, sizeof(in));
+        in.ntiers = 2;
         in.cls = c[i].cls;
         in.score = c[i].score;
-        in.tiers[BIG].inflight = c[i].big_inflight;
-        in.tiers[BIG].max_inflight = 4;
-        in.tiers[BIG].queue = big_queue;
-        in.tiers[BIG].down = c[i].big_down;
-        in.tiers[BIG].loaded = c[i].big_loaded;
-        in.tiers[SMALL].inflight = c[i].small_inflight;
-        in.tiers[SMALL].max_inflight = 8;
-        in.tiers[SMALL].queue = small_queue;
-        in.tiers[SMALL].down = c[i].small_down;
-        in.tiers[SMALL].loaded = 1;
-        in.vram = c[i].vram;
-        in.pinned = c[i].pinned;
-        in.override = c[i].override;
+        in.tiers[b].rank = 1;
+        in.tiers[b].inflight = c[i].big_inflight;
+        in.tiers[b].max_inflight = 4;
+        in.tiers[b].queue = big_queue;
+        in.tiers[b].down = c[i].big_down;
+        in.tiers[b].loaded = c[i].big_loaded;
+        in.tiers[b].vram = c[i].vram;
+        in.tiers[s].rank = 0;
+        in.tiers[s].inflight = c[i].small_inflight;
+        in.tiers[s].max_inflight = 8;
+        in.tiers[s].queue = small_queue;
+        in.tiers[s].down = c[i].small_down;
+        in.tiers[s].loaded = 1;
+        in.tiers[s].vram = U;
+        in.pinned = at(layout, c[i].pinned);
+        in.override = at(layout, c[i].override);
 
         tier = ngx_llm_policy_pick(&in, &conf, &reason);
 
-        if (tier != c[i].tier
+        if (tier != at(layout, c[i].tier)
             || strcmp(ngx_llm_reason_name(reason), c[i].reason) != 0)
         {
-            printf("  %s: got tier %d reason %s, want %d %s\n",
-                   c[i].name, tier, ngx_llm_reason_name(reason),
-                   c[i].tier, c[i].reason);
+            printf("  %s (big at %d): got tier %d reason %s, want %d %s\n",
+                   c[i].name, b, tier, ngx_llm_reason_name(reason),
+                   at(layout, c[i].tier), c[i].reason);
         }
 
-        CHECK(tier == c[i].tier && strcmp(ngx_llm_reason_name(reason),
-                                          c[i].reason) == 0,
+        CHECK(tier == at(layout, c[i].tier)
+              && strcmp(ngx_llm_reason_name(reason), c[i].reason) == 0,
               c[i].name);
     }
 }
@@ -153,8 +174,13 @@ main(void)
     ngx_llm_policy_in_t    in;
     ngx_llm_policy_conf_t  conf;
 
-    run(cases, sizeof(cases) / sizeof(cases[0]), 0, 0);
-    run(queued, sizeof(queued) / sizeof(queued[0]), 4, 8);
+    static const ngx_llm_tier_id_t  big_first[2] = { 0, 1 };
+    static const ngx_llm_tier_id_t  small_first[2] = { 1, 0 };
+
+    run(cases, sizeof(cases) / sizeof(cases[0]), 0, 0, big_first);
+    run(queued, sizeof(queued) / sizeof(queued[0]), 4, 8, big_first);
+    run(cases, sizeof(cases) / sizeof(cases[0]), 0, 0, small_first);
+    run(queued, sizeof(queued) / sizeof(queued[0]), 4, 8, small_first);
 
     /* no spare share at all: medium goes to big only as a spillover */
 
@@ -164,13 +190,16 @@ main(void)
 
     conf.medium_spare = 0;
     memset(&in, 0, sizeof(in));
+    in.ntiers = 2;
     in.cls = M;
     in.score = 0.69;
+    in.tiers[BIG].rank = 1;
     in.tiers[BIG].max_inflight = 4;
     in.tiers[BIG].loaded = 1;
+    in.tiers[BIG].vram = U;
     in.tiers[SMALL].max_inflight = 8;
     in.tiers[SMALL].loaded = 1;
-    in.vram = U;
+    in.tiers[SMALL].vram = U;
     in.pinned = NONE;
     in.override = NONE;
 
@@ -181,8 +210,41 @@ main(void)
     CHECK(ngx_llm_policy_pick(&in, &conf, &reason) == BIG
           && reason == NGX_LLM_REASON_SPILLOVER, "spare 0: spillover");
 
-    CHECK(strcmp(ngx_llm_reason_name(NGX_LLM_REASON_COUNT), "none") == 0,
-          "reason out of range");
+    /* the VRAM of the small tier's own GPU does not keep prompts off it */
+
+    in.tiers[SMALL].down = 0;
+    in.tiers[SMALL].vram = 0.99;
+    in.cls = S;
+    CHECK(ngx_llm_policy_pick(&in, &conf, &reason) == SMALL,
+          "small's VRAM high: simple still to small");
+
+    /* retries: the nearest rank not yet tried */
+
+    in.ntiers = 4;
+    in.tiers[0].rank = 1;
+    in.tiers[1].rank = 0;
+    in.tiers[2].rank = 3;
+    in.tiers[3].rank = 2;
+
+    CHECK(ngx_llm_policy_next(&in, 0, 0) == 1, "next: the lower on a tie");
+    CHECK(ngx_llm_policy_next(&in, 0, 1u << 1) == 3, "next: then up");
+    CHECK(ngx_llm_policy_next(&in, 2, 0) == 3, "next: the nearest");
+    CHECK(ngx_llm_policy_next(&in, 2, 0xf & ~(1u << 2)) == NONE,
+          "next: none left");
+
+    in.ntiers = 2;
+    CHECK(ngx_llm_policy_next(&in, 0, 0) == 1
+          && ngx_llm_policy_next(&in, 1, 0) == 0, "next: the other tier");
+
+    /* no tier at all */
+
+    in.ntiers = 0;
+    CHECK(ngx_llm_policy_pick(&in, &conf, &reason) == NONE,
+          "no tier configured");
+
+    CHECK(strcmp(ngx_llm_reason_name(NGX_LLM_REASON_NONE), "none") == 0
+          && strcmp(ngx_llm_reason_name(NGX_LLM_REASON_COUNT), "none") == 0,
+          "reason none and out of range");
 
     UNIT_DONE("policy");
 }
