@@ -20,7 +20,11 @@
  */
 
 
+#include "ngx_http_llm_cache.h"
+#include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
+#include "ngx_http_llm_metrics.h"
 #include "ngx_http_llm_redis.h"
 #include "ngx_llm_cache_key.h"
 #include "ngx_llm_cache_entry.h"
@@ -34,12 +38,8 @@ static void ngx_http_llm_cache_get_done(void *data, redisReply *reply);
 static void ngx_http_llm_cache_lock_done(void *data, redisReply *reply);
 static void ngx_http_llm_cache_poll(ngx_event_t *ev);
 static void ngx_http_llm_cache_poll_done(void *data, redisReply *reply);
-static void ngx_http_llm_cache_resume(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
-static void ngx_http_llm_cache_replay(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_llm_entry_t *e);
-static ngx_int_t ngx_http_llm_cache_send(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_llm_entry_t *e);
+static void ngx_http_llm_cache_verdict(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_cache_e status, ngx_llm_entry_t *e);
 static ngx_int_t ngx_http_llm_cache_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_cache_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -48,12 +48,13 @@ static void ngx_http_llm_cache_store(ngx_http_request_t *r,
 static void ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_cache_stored(void *data, redisReply *reply);
 static void ngx_http_llm_cache_ignore(void *data, redisReply *reply);
+static void ngx_http_llm_cache_cleanup(void *data);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
-ngx_str_t  ngx_http_llm_cache_names[] = {
+static ngx_str_t  ngx_http_llm_cache_names[] = {
     ngx_null_string,
     ngx_string("HIT"),
     ngx_string("MISS"),
@@ -75,10 +76,13 @@ ngx_http_llm_cache_init(ngx_conf_t *cf)
 }
 
 
-/*
- * NGX_DECLINED: no lookup (BYPASS or ERROR set), go on routing;
- * NGX_DONE: waiting for Redis, the request resumes from its callback.
- */
+ngx_str_t *
+ngx_http_llm_cache_status_name(ngx_uint_t status)
+{
+    return &ngx_http_llm_cache_names[status <= NGX_HTTP_LLM_CACHE_ERROR
+                                     ? status : NGX_HTTP_LLM_CACHE_ERROR];
+}
+
 
 ngx_int_t
 ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
@@ -87,12 +91,15 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_str_t                  tenant;
     const char                *argv[2];
     size_t                     argvlen[2];
+    ngx_pool_cleanup_t        *cln;
     ngx_http_llm_loc_conf_t   *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     if (ngx_http_llm_cache_no_cache(r)) {
-        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: cache bypassed: Cache-Control");
+        ctx->cache.status = NGX_HTTP_LLM_CACHE_BYPASS;
         return NGX_DECLINED;
     }
 
@@ -102,7 +109,9 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_ERROR;
 
     case NGX_DECLINED:
-        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: cache bypassed: llm_cache_bypass");
+        ctx->cache.status = NGX_HTTP_LLM_CACHE_BYPASS;
         return NGX_DECLINED;
 
     default: /* NGX_OK */
@@ -110,9 +119,20 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     if (!ngx_http_llm_redis_ready()) {
-        ctx->cache_status = NGX_HTTP_LLM_CACHE_ERROR;
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: cache skipped: redis not connected");
+        ctx->cache.status = NGX_HTTP_LLM_CACHE_ERROR;
         return NGX_DECLINED;
     }
+
+    /* whatever happens next, nothing may call back into a freed request */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_llm_cache_cleanup;
+    cln->data = ctx;
 
     if (ngx_http_complex_value(r, llcf->cache_tenant, &tenant) != NGX_OK) {
         return NGX_ERROR;
@@ -124,7 +144,7 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     if (ngx_llm_cache_key(&ctx->req, ctx->req.model, tenant.data, tenant.len,
-                          (char *) ctx->cache_key)
+                          (char *) ctx->cache.key)
         != 0)
     {
         return NGX_ERROR;
@@ -134,17 +154,18 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     argvlen[0] = 3;
     argv[1] = (char *) key;
     argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
-                             ctx->cache_key) - key;
+                             ctx->cache.key) - key;
 
-    ctx->cache_cmd = ngx_http_llm_redis_send(2, argv, argvlen,
+    ctx->cache.cmd = ngx_http_llm_redis_send(2, argv, argvlen,
                                              ngx_http_llm_cache_get_done,
                                              ctx);
-    if (ctx->cache_cmd == NULL) {
-        ctx->cache_status = NGX_HTTP_LLM_CACHE_ERROR;
+    if (ctx->cache.cmd == NULL) {
+        ctx->cache.status = NGX_HTTP_LLM_CACHE_ERROR;
         return NGX_DECLINED;
     }
 
-    r->main->count++;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: cache GET %*s", argvlen[1], key);
 
     return NGX_DONE;
 }
@@ -201,13 +222,13 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
     ngx_http_request_t       *r;
     ngx_http_llm_loc_conf_t  *llcf;
 
-    ctx->cache_cmd = NULL;
+    ctx->cache.cmd = NULL;
     r = ctx->request;
 
     switch (ngx_llm_reply_get(reply, ctx->stream, &e)) {
 
     case NGX_LLM_REPLY_FOUND:
-        ngx_http_llm_cache_replay(r, ctx, &e);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_HIT, &e);
         return;
 
     case NGX_LLM_REPLY_ABSENT:
@@ -221,14 +242,14 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
                           "to GET, cache bypassed", reply->type);
         }
 
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_ERROR, NULL);
         return;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     if (!llcf->cache_lock) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
     }
 
@@ -236,7 +257,7 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
 
     key = ngx_pnalloc(r->pool, sizeof("llm:lock:") - 1 + NGX_LLM_KEY_HEX);
     if (key == NULL) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_ERROR);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_ERROR, NULL);
         return;
     }
 
@@ -244,7 +265,7 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
     argvlen[0] = 3;
     argv[1] = (char *) key;
     argvlen[1] = ngx_sprintf(key, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
-                             ctx->cache_key) - key;
+                             ctx->cache.key) - key;
     argv[2] = "1";
     argvlen[2] = 1;
     argv[3] = "NX";
@@ -254,11 +275,14 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
     argv[5] = (char *) px;
     argvlen[5] = ngx_sprintf(px, "%M", llcf->cache_lock_timeout) - px;
 
-    ctx->cache_cmd = ngx_http_llm_redis_send(6, argv, argvlen,
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: cache miss, taking the fill lock");
+
+    ctx->cache.cmd = ngx_http_llm_redis_send(6, argv, argvlen,
                                              ngx_http_llm_cache_lock_done,
                                              ctx);
-    if (ctx->cache_cmd == NULL) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+    if (ctx->cache.cmd == NULL) {
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
     }
 }
 
@@ -268,35 +292,37 @@ ngx_http_llm_cache_lock_done(void *data, redisReply *reply)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
-    ctx->cache_cmd = NULL;
+    ctx->cache.cmd = NULL;
 
     switch (ngx_llm_reply_lock(reply)) {
 
     case NGX_LLM_REPLY_LOCKED:
-        ctx->leader = 1;
-        ngx_http_llm_cache_resume(ctx->request, ctx,
-                                  NGX_HTTP_LLM_CACHE_MISS);
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "llm router: cache fill lock taken");
+        ctx->cache.leader = 1;
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
 
     case NGX_LLM_REPLY_BUSY:
         break;
 
     default:
-        ngx_http_llm_cache_resume(ctx->request, ctx,
-                                  NGX_HTTP_LLM_CACHE_MISS);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
     }
 
     /* another request is filling this key: wait for its answer */
 
-    ctx->cache_wait.handler = ngx_http_llm_cache_poll;
-    ctx->cache_wait.data = ctx;
-    ctx->cache_wait.log = ctx->request->connection->log;
-    ctx->cache_wait_start = ngx_current_msec;
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_WAITING);
+
+    ctx->cache.wait.handler = ngx_http_llm_cache_poll;
+    ctx->cache.wait.data = ctx;
+    ctx->cache.wait.log = ctx->request->connection->log;
+    ctx->cache.wait_start = ngx_current_msec;
 
     (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->cache_waits, 1);
 
-    ngx_add_timer(&ctx->cache_wait, NGX_HTTP_LLM_CACHE_POLL);
+    ngx_add_timer(&ctx->cache.wait, NGX_HTTP_LLM_CACHE_POLL);
 }
 
 
@@ -314,7 +340,7 @@ ngx_http_llm_cache_poll(ngx_event_t *ev)
 
     key = ngx_pnalloc(r->pool, 2 * (sizeof("llm:lock:") + NGX_LLM_KEY_HEX));
     if (key == NULL) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
     }
 
@@ -324,16 +350,16 @@ ngx_http_llm_cache_poll(ngx_event_t *ev)
     argvlen[0] = 4;
     argv[1] = (char *) key;
     argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
-                             ctx->cache_key) - key;
+                             ctx->cache.key) - key;
     argv[2] = (char *) lock;
     argvlen[2] = ngx_sprintf(lock, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
-                             ctx->cache_key) - lock;
+                             ctx->cache.key) - lock;
 
-    ctx->cache_cmd = ngx_http_llm_redis_send(3, argv, argvlen,
+    ctx->cache.cmd = ngx_http_llm_redis_send(3, argv, argvlen,
                                              ngx_http_llm_cache_poll_done,
                                              ctx);
-    if (ctx->cache_cmd == NULL) {
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+    if (ctx->cache.cmd == NULL) {
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
     }
 }
 
@@ -347,89 +373,77 @@ ngx_http_llm_cache_poll_done(void *data, redisReply *reply)
     ngx_http_request_t       *r;
     ngx_http_llm_loc_conf_t  *llcf;
 
-    ctx->cache_cmd = NULL;
+    ctx->cache.cmd = NULL;
     r = ctx->request;
 
     switch (ngx_llm_reply_poll(reply, ctx->stream, &e)) {
 
     case NGX_LLM_REPLY_FOUND:
-        ngx_http_llm_cache_replay(r, ctx, &e);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_HIT, &e);
         return;
 
     case NGX_LLM_REPLY_WAIT:
         break;
 
     default:
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    if ((ngx_msec_int_t) (ngx_current_msec - ctx->cache_wait_start)
+    if ((ngx_msec_int_t) (ngx_current_msec - ctx->cache.wait_start)
         >= (ngx_msec_int_t) llcf->cache_lock_timeout)
     {
         /* the holder failed, or took too long: go on alone */
-        ngx_http_llm_cache_resume(r, ctx, NGX_HTTP_LLM_CACHE_MISS);
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: cache fill lock timed out");
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_MISS, NULL);
         return;
     }
 
-    ngx_add_timer(&ctx->cache_wait, NGX_HTTP_LLM_CACHE_POLL);
+    ngx_add_timer(&ctx->cache.wait, NGX_HTTP_LLM_CACHE_POLL);
 }
 
 
-/* no answer from the cache: route the request as usual */
+/*
+ * The lookup is over: a hit's entry is copied (the reply belongs to
+ * hiredis), and the request is woken to act on the verdict.
+ */
 
 static void
-ngx_http_llm_cache_resume(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_uint_t status)
+ngx_http_llm_cache_verdict(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_cache_e status, ngx_llm_entry_t *e)
 {
-    ngx_int_t          rc;
-    ngx_connection_t  *c;
+    u_char              *p;
+    ngx_http_request_t  *r;
 
-    c = r->connection;
+    r = ctx->request;
 
-    ctx->cache_status = status;
-    ctx->lookup = 0;
-    r->main->count--;
+    if (e != NULL) {
+        p = ngx_pnalloc(r->pool, e->model_len + e->type_len + e->body_len);
 
-    rc = ngx_http_llm_route_continue(r, ctx);
+        if (p == NULL) {
+            status = NGX_HTTP_LLM_CACHE_ERROR;
 
-    if (rc == NGX_DECLINED) {
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
+        } else {
+            ctx->cache.model.data = p;
+            ctx->cache.model.len = e->model_len;
+            p = ngx_cpymem(p, e->model, e->model_len);
 
-    } else if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
+            ctx->cache.type.data = p;
+            ctx->cache.type.len = e->type_len;
+            p = ngx_cpymem(p, e->type, e->type_len);
+
+            ctx->cache.hit.data = p;
+            ctx->cache.hit.len = e->body_len;
+            ngx_memcpy(p, e->body, e->body_len);
+        }
     }
 
-    ngx_http_run_posted_requests(c);
-}
+    ctx->cache.status = status;
 
-
-static void
-ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_llm_entry_t *e)
-{
-    ngx_int_t          rc;
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    r->main->count--;
-
-    ctx->lookup = 0;
-    ctx->cache_status = NGX_HTTP_LLM_CACHE_HIT;
-    ctx->routed = 1;
-    ctx->reason = NGX_LLM_REASON_CACHE;
-
-    ngx_llm_request_free(&ctx->req);
-    ctx->req_held = 0;
-
-    rc = ngx_http_llm_cache_send(r, ctx, e);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    ngx_http_llm_resume(r, ctx, NGX_HTTP_LLM_LOOKED_UP);
 }
 
 
@@ -438,36 +452,28 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
  * lines, or SSE events ending with a blank line.
  */
 
-static ngx_int_t
-ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_llm_entry_t *e)
+ngx_int_t
+ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    u_char       *p, *end, *next, *data;
+    u_char       *p, *end, *next;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_uint_t    sse;
     ngx_chain_t   out;
 
-    data = ngx_pnalloc(r->pool, e->model_len + e->type_len + e->body_len);
-    if (data == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: replaying %uz bytes of %V",
+                   ctx->cache.hit.len, &ctx->cache.model);
 
-    /* the reply belongs to hiredis: copy before the callback returns */
-    ctx->cached_model.data = data;
-    ctx->cached_model.len = e->model_len;
-    p = ngx_cpymem(data, e->model, e->model_len);
+    r->headers_out.content_type = ctx->cache.type;
+    r->headers_out.content_type_len = ctx->cache.type.len;
 
-    r->headers_out.content_type.data = p;
-    r->headers_out.content_type.len = e->type_len;
-    r->headers_out.content_type_len = e->type_len;
-    p = ngx_cpymem(p, e->type, e->type_len);
-
-    ngx_memcpy(p, e->body, e->body_len);
-    end = p + e->body_len;
+    p = ctx->cache.hit.data;
+    end = p + ctx->cache.hit.len;
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = e->stream ? -1 : (off_t) e->body_len;
+    r->headers_out.content_length_n = ctx->stream ? -1
+                                      : (off_t) ctx->cache.hit.len;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -479,10 +485,10 @@ ngx_http_llm_cache_send(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return rc;
     }
 
-    sse = ngx_llm_entry_is_sse(e->type, e->type_len);
+    sse = ngx_llm_entry_is_sse(ctx->cache.type.data, ctx->cache.type.len);
 
     for ( ;; ) {
-        next = e->stream
+        next = ctx->stream
                ? (u_char *) ngx_llm_entry_next_event(p, end, sse) : end;
 
         b = ngx_calloc_buf(r->pool);
@@ -529,35 +535,35 @@ ngx_http_llm_cache_header_filter(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    if (ctx->cache_status == NGX_HTTP_LLM_CACHE_NONE) {
+    if (ctx->cache.status == NGX_HTTP_LLM_CACHE_NONE) {
         if (!llcf->cache) {
             return ngx_http_next_header_filter(r);
         }
 
         /* refused before any lookup (bad request, unknown model, ...) */
-        ctx->cache_status = NGX_HTTP_LLM_CACHE_BYPASS;
+        ctx->cache.status = NGX_HTTP_LLM_CACHE_BYPASS;
     }
 
     if (ngx_http_llm_add_header(r, "X-LLM-Cache",
-                                &ngx_http_llm_cache_names[ctx->cache_status])
+                                &ngx_http_llm_cache_names[ctx->cache.status])
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (ctx->cache_status == NGX_HTTP_LLM_CACHE_MISS
+    if (ctx->cache.status == NGX_HTTP_LLM_CACHE_MISS
         && r->headers_out.status == NGX_HTTP_OK
         && r->upstream != NULL
-        && !ctx->storing && !ctx->stored)
+        && !ctx->cache.copying && !ctx->cache.stored)
     {
-        ctx->storing = 1;
-        ctx->store = NULL;
-        ctx->store_last = &ctx->store;
-        ctx->store_size = 0;
-        ctx->store_type = r->headers_out.content_type;
+        ctx->cache.copying = 1;
+        ctx->cache.copy = NULL;
+        ctx->cache.copy_last = &ctx->cache.copy;
+        ctx->cache.copy_size = 0;
+        ctx->cache.copy_type = r->headers_out.content_type;
 
         if (llcf->cache_max_size == 0) {
-            ctx->storing = 0;
+            ctx->cache.copying = 0;
         }
     }
 
@@ -589,7 +595,7 @@ ngx_http_llm_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ngx_http_llm_metrics_tail(ctx, in);
     }
 
-    if (!ctx->storing) {
+    if (!ctx->cache.copying) {
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -600,39 +606,39 @@ ngx_http_llm_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (b->in_file && !ngx_buf_in_memory(b)) {
             /* spilled to a temp file: not kept (proxy_buffering off) */
-            ctx->storing = 0;
+            ctx->cache.copying = 0;
             break;
         }
 
         n = b->last - b->pos;
 
         if (n) {
-            if (ctx->store_size + n > llcf->cache_max_size) {
-                ctx->storing = 0;
+            if (ctx->cache.copy_size + n > llcf->cache_max_size) {
+                ctx->cache.copying = 0;
                 break;
             }
 
             copy = ngx_alloc_chain_link(r->pool);
             if (copy == NULL) {
-                ctx->storing = 0;
+                ctx->cache.copying = 0;
                 break;
             }
 
             copy->buf = ngx_create_temp_buf(r->pool, n);
             if (copy->buf == NULL) {
-                ctx->storing = 0;
+                ctx->cache.copying = 0;
                 break;
             }
 
             copy->buf->last = ngx_cpymem(copy->buf->pos, b->pos, n);
             copy->next = NULL;
-            *ctx->store_last = copy;
-            ctx->store_last = &copy->next;
-            ctx->store_size += n;
+            *ctx->cache.copy_last = copy;
+            ctx->cache.copy_last = &copy->next;
+            ctx->cache.copy_size += n;
         }
 
         if (b->last_buf) {
-            ctx->storing = 0;
+            ctx->cache.copying = 0;
 
             if (!r->connection->error) {
                 ngx_http_llm_cache_store(r, ctx);
@@ -660,8 +666,8 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     model = &ctx->lmcf->tiers[ctx->tier].model;
 
-    len = ngx_llm_entry_header_len(model->len, ctx->store_type.len)
-          + ctx->store_size;
+    len = ngx_llm_entry_header_len(model->len, ctx->cache.copy_type.len)
+          + ctx->cache.copy_size;
 
     value = ngx_pnalloc(r->pool, len + sizeof("llm:") + NGX_LLM_KEY_HEX
                                  + NGX_TIME_T_LEN + 8);
@@ -670,15 +676,15 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     p = ngx_llm_entry_write_header(value, ctx->stream, model->data,
-                                   model->len, ctx->store_type.data,
-                                   ctx->store_type.len);
+                                   model->len, ctx->cache.copy_type.data,
+                                   ctx->cache.copy_type.len);
 
-    for (cl = ctx->store; cl; cl = cl->next) {
+    for (cl = ctx->cache.copy; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    if (!ngx_llm_entry_complete(value + (len - ctx->store_size),
-                                ctx->store_size, ctx->stream,
+    if (!ngx_llm_entry_complete(value + (len - ctx->cache.copy_size),
+                                ctx->cache.copy_size, ctx->stream,
                                 ngx_llm_dialect_is_openai(ctx->dialect)))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -688,7 +694,7 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     key = p;
     ttl = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
-                      ctx->cache_key);
+                      ctx->cache.key);
 
     argv[0] = "SET";
     argvlen[0] = 3;
@@ -705,7 +711,7 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                 NULL)
         != NULL)
     {
-        ctx->stored = 1;
+        ctx->cache.stored = 1;
         (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->cache_stores, 1);
     }
 
@@ -720,17 +726,17 @@ ngx_http_llm_cache_unlock(ngx_http_llm_ctx_t *ctx)
     const char *argv[2];
     size_t      argvlen[2];
 
-    if (!ctx->leader) {
+    if (!ctx->cache.leader) {
         return;
     }
 
-    ctx->leader = 0;
+    ctx->cache.leader = 0;
 
     argv[0] = "DEL";
     argvlen[0] = 3;
     argv[1] = (char *) key;
     argvlen[1] = ngx_sprintf(key, "llm:lock:%*s", (size_t) NGX_LLM_KEY_HEX,
-                             ctx->cache_key) - key;
+                             ctx->cache.key) - key;
 
     (void) ngx_http_llm_redis_send(2, argv, argvlen,
                                    ngx_http_llm_cache_ignore, NULL);
@@ -776,23 +782,20 @@ ngx_http_llm_cache_ignore(void *data, redisReply *reply)
 
 /* the request is being freed: nothing may call back into it */
 
-void
-ngx_http_llm_cache_cleanup(ngx_http_llm_ctx_t *ctx)
+static void
+ngx_http_llm_cache_cleanup(void *data)
 {
-    if (ctx->cache_cmd != NULL) {
-        ngx_http_llm_redis_forget(ctx->cache_cmd);
-        ctx->cache_cmd = NULL;
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    if (ctx->cache.cmd != NULL) {
+        ngx_http_llm_redis_forget(ctx->cache.cmd);
+        ctx->cache.cmd = NULL;
     }
 
-    if (ctx->cache_wait.timer_set) {
-        ngx_del_timer(&ctx->cache_wait);
+    if (ctx->cache.wait.timer_set) {
+        ngx_del_timer(&ctx->cache.wait);
     }
 
     /* a holder that stored nothing lets the waiters go on */
     ngx_http_llm_cache_unlock(ctx);
-
-    if (ctx->req_held) {
-        ngx_llm_request_free(&ctx->req);
-        ctx->req_held = 0;
-    }
 }

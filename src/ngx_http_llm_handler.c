@@ -2,26 +2,38 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * The request path: read the body, classify, pick a tier from the live
- * state, rewrite the model, count the request in flight until it ends,
- * and on a failed tier (an error_page redirect back into a router
- * location) retry once on the other tier.  Runs in the precontent phase,
- * after access control.
+ * The request path, in the precontent phase (after access control): read
+ * the body, classify, ask the cache, pick a tier from the live state,
+ * rewrite the model, and on a failed tier (an error_page redirect back
+ * into a router location) go on to the next tier.
+ *
+ * The phase handler acts on the request's state (ngx_http_llm_ctx.h):
+ * a new request starts, a ready one is routed, a looked-up one acts on
+ * the cache's verdict, a routed one goes on to the proxy, a redirected
+ * one falls back, and a waiting one stays suspended.  Nothing else runs
+ * the phases: the body handler and the cache wake the request, and the
+ * phases bring it back here.
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include <cjson/cJSON.h>
-
+#include "ngx_http_llm_handler.h"
+#include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
+#include "ngx_http_llm_cache.h"
+#include "ngx_http_llm_ollama.h"
+#include "ngx_http_llm_metrics.h"
 #include "ngx_llm_model.h"
 
 
+static ngx_int_t ngx_http_llm_start(ngx_http_request_t *r,
+    ngx_http_llm_loc_conf_t *llcf);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_looked_up(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_send_to_tier(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_fallback(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
@@ -40,29 +52,13 @@ static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
     size_t len, ngx_uint_t copy);
-static void ngx_http_llm_cleanup(void *data);
-static ngx_int_t ngx_http_llm_answer_json(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *body);
-
-
-static ngx_str_t  ngx_http_llm_reasons[NGX_LLM_REASON_COUNT];
-
-
-ngx_str_t *
-ngx_http_llm_reason_str(ngx_llm_reason_e reason)
-{
-    return &ngx_http_llm_reasons[(unsigned) reason < NGX_LLM_REASON_COUNT
-                                 ? reason : NGX_LLM_REASON_NONE];
-}
 
 
 ngx_int_t
 ngx_http_llm_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_uint_t                 dialect, kind;
-    ngx_http_llm_ctx_t        *ctx;
-    ngx_http_llm_loc_conf_t   *llcf;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -72,45 +68,58 @@ ngx_http_llm_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_llm_get_ctx(r);
 
-    if (ctx != NULL) {
-        if (ctx->in_location) {
-            /* phases run again in the same location */
-
-            if (ctx->routed) {
-                return NGX_DECLINED;
-            }
-
-            /*
-             * Still reading the body or waiting for Redis: a write event
-             * on a kept-alive connection may run the phases meanwhile.
-             */
-
-            if (!ctx->body_ready || ctx->waiting_body || ctx->lookup
-                || ctx->answered)
-            {
-                return NGX_DONE;
-            }
-
-            return ngx_http_llm_route(r, ctx);
-        }
-
-        /* back in a router location after an internal redirect */
-        ctx->in_location = 1;
-
-        if (ctx->routed) {
-            return ngx_http_llm_fallback(r, ctx);
-        }
-
-        if (ctx->dialect != NGX_LLM_DIALECT_NONE && ctx->body_ready) {
-            return ngx_http_llm_route(r, ctx);
-        }
-
-        return NGX_DECLINED;
+    if (ctx == NULL) {
+        return ngx_http_llm_start(r, llcf);
     }
 
-    dialect = llcf->dialect;
+    if (ctx->uri_changes != r->uri_changes) {
+        /* back in a router location after an internal redirect */
+        ctx->uri_changes = r->uri_changes;
 
-    if (dialect == NGX_HTTP_LLM_DIALECT_URI) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: back in \"%V\", %s", &r->uri,
+                       ngx_http_llm_state_name(ctx->state));
+
+        if (ctx->state == NGX_HTTP_LLM_ROUTED
+            || ctx->state == NGX_HTTP_LLM_FAILED_OVER)
+        {
+            return ngx_http_llm_fallback(r, ctx);
+        }
+    }
+
+    switch (ctx->state) {
+
+    case NGX_HTTP_LLM_READY:
+        return ngx_http_llm_route(r, ctx);
+
+    case NGX_HTTP_LLM_LOOKED_UP:
+        return ngx_http_llm_looked_up(r, ctx);
+
+    case NGX_HTTP_LLM_ROUTED:
+    case NGX_HTTP_LLM_FAILED_OVER:
+        return NGX_DECLINED;
+
+    default:
+        /*
+         * Suspended (a write event on a kept-alive connection may run the
+         * phases meanwhile), or answered here.
+         */
+        return NGX_DONE;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_start(ngx_http_request_t *r, ngx_http_llm_loc_conf_t *llcf)
+{
+    ngx_int_t             rc;
+    ngx_llm_dialect_e     dialect;
+    ngx_http_llm_kind_e   kind;
+    ngx_http_llm_ctx_t   *ctx;
+
+    dialect = (ngx_llm_dialect_e) llcf->dialect;
+
+    if (llcf->dialect == NGX_HTTP_LLM_DIALECT_URI) {
         dialect = ngx_llm_dialect_from_path((char *) r->uri.data, r->uri.len);
     }
 
@@ -127,12 +136,10 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         kind = NGX_HTTP_LLM_KIND_NAMED;
     }
 
-    ctx = ngx_http_llm_ctx_create(r, dialect);
+    ctx = ngx_http_llm_ctx_create(r, dialect, kind);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->kind = kind;
 
     if (r->method != NGX_HTTP_POST && kind == NGX_HTTP_LLM_KIND_PROMPT) {
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_NOT_ALLOWED,
@@ -151,80 +158,13 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (rc == NGX_AGAIN || !ctx->body_ready) {
-        ctx->waiting_body = 1;
+    if (ctx->state == NGX_HTTP_LLM_NEW) {
+        /* the rest is on its way: nginx raised the count for it */
+        ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_READING);
         return NGX_DONE;
     }
 
     return ngx_http_llm_route(r, ctx);
-}
-
-
-/* the request's context, kept across internal redirects by its cleanup */
-
-ngx_http_llm_ctx_t *
-ngx_http_llm_ctx_create(ngx_http_request_t *r, ngx_uint_t dialect)
-{
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_llm_ctx_t  *ctx;
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    /* the cleanup ends the in-flight count and keeps ctx across redirects */
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx->request = r;
-    ctx->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-    ctx->dialect = dialect;
-    ctx->tier = NGX_LLM_NO_TIER;
-    ctx->counted = NGX_LLM_NO_TIER;
-    ctx->fallback_from = NGX_LLM_NO_TIER;
-    ctx->pinned = NGX_LLM_NO_TIER;
-    ctx->reason = NGX_LLM_REASON_NONE;
-    ctx->in_location = 1;
-
-    cln->handler = ngx_http_llm_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_llm_router_module);
-
-    return ctx;
-}
-
-
-/*
- * The module context, also after an internal redirect, which clears
- * r->ctx: the request's pool cleanup still points at it.
- */
-
-ngx_http_llm_ctx_t *
-ngx_http_llm_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_llm_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_router_module);
-
-    if (ctx != NULL) {
-        return ctx;
-    }
-
-    for (cln = r->main->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_llm_cleanup) {
-            ctx = cln->data;
-            ctx->in_location = 0;
-            ngx_http_set_ctx(r->main, ctx, ngx_http_llm_router_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -235,15 +175,17 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_llm_get_ctx(r);
 
-    ctx->body_ready = 1;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: body read, %O bytes",
+                   r->headers_in.content_length_n);
 
-    r->main->count--;
-
-    if (ctx->waiting_body) {
-        ctx->waiting_body = 0;
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
+    if (ctx->state == NGX_HTTP_LLM_READING) {
+        ngx_http_llm_resume(r, ctx, NGX_HTTP_LLM_READY);
+        return;
     }
+
+    /* read at once: the phase handler goes on */
+    ngx_http_llm_wake(r, ctx, NGX_HTTP_LLM_READY);
 }
 
 
@@ -293,9 +235,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                       "llm router: bad %s request: %s",
                       ngx_llm_dialect_name(ctx->dialect), req.error);
 
-        rc = ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req.error);
-        ngx_llm_request_free(&req);
-        return rc;
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req.error);
     }
 
     hints.max_tokens = req.max_tokens;
@@ -307,32 +247,35 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->stream = req.stream ? 1 : 0;
     ctx->result = res;
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: %uz bytes, model \"%s\", %s, "
+                   "score %.3f: %s", body.len,
+                   req.model ? req.model : "", req.stream ? "stream" : "single",
+                   res.score, ngx_llm_class_name(res.cls));
+
     rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
 
     if (rc != NGX_OK) {
-        ngx_llm_request_free(&req);
         return rc;
     }
 
     if (req.load) {
         /* a load or unload: no prompt to score, nothing to cache */
         ctx->classified = 0;
-        ctx->unload = req.unload;
 
         if (pinned == NGX_LLM_NO_TIER) {
-            rc = ngx_http_llm_load_all(r, ctx, &req, &body);
-            ngx_llm_request_free(&req);
-            return rc;
+            ctx->kind = req.unload ? NGX_HTTP_LLM_KIND_UNLOAD
+                                   : NGX_HTTP_LLM_KIND_LOAD;
+            return ngx_http_llm_load_all(r, ctx, &req, &body);
         }
 
         ctx->kind = NGX_HTTP_LLM_KIND_PASS;
         ctx->tier = pinned;
         ctx->reason = NGX_LLM_REASON_PINNED;
-        ctx->routed = 1;
+        ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
         rc = ctx->rewrite ? ngx_http_llm_rewrite(r, ctx, &req, &body)
                           : NGX_OK;
-        ngx_llm_request_free(&req);
 
         return rc == NGX_OK ? NGX_DECLINED : rc;
     }
@@ -340,16 +283,14 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     /* kept until the rewrite: a cache lookup may come in between */
     ctx->pinned = pinned;
     ctx->req = req;
-    ctx->req_held = 1;
     ctx->body = body;
 
     if (llcf->cache && ctx->lmcf->redis != NULL) {
         rc = ngx_http_llm_cache_lookup(r, ctx);
 
         if (rc == NGX_DONE) {
-            /* the Redis callback resumes the phases */
-            ctx->lookup = 1;
-            r->write_event_handler = ngx_http_request_empty_handler;
+            /* the reply wakes the request: ngx_http_llm_looked_up() */
+            ngx_http_llm_suspend(r, ctx, NGX_HTTP_LLM_LOOKUP);
             return NGX_DONE;
         }
 
@@ -358,51 +299,61 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
     }
 
-    return ngx_http_llm_route_continue(r, ctx);
+    return ngx_http_llm_send_to_tier(r, ctx);
 }
 
 
-/* after the cache said no: pick the tier and rewrite the body */
+/* the cache's verdict: a hit is replayed, anything else goes to a tier */
 
-ngx_int_t
-ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+static ngx_int_t
+ngx_http_llm_looked_up(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t          rc;
-    ngx_llm_request_t  req;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: cache %V",
+                   ngx_http_llm_cache_status_name(ctx->cache.status));
 
-    /*
-     * The parsed request is taken out of ctx first: an answer given here
-     * (a 503 when no tier can take it) may free the request, ctx with it.
-     * Its tree is in the request's pool: freeing it only forgets it.
-     */
+    if (ctx->cache.status != NGX_HTTP_LLM_CACHE_HIT) {
+        return ngx_http_llm_send_to_tier(r, ctx);
+    }
 
-    req = ctx->req;
-    ctx->req_held = 0;
+    ctx->reason = NGX_LLM_REASON_CACHE;
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_REPLAYING);
+
+    ngx_http_finalize_request(r, ngx_http_llm_cache_replay(r, ctx));
+
+    return NGX_DONE;
+}
+
+
+/* no answer from the cache: pick the tier and rewrite the body */
+
+static ngx_int_t
+ngx_http_llm_send_to_tier(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
 
     rc = ngx_http_llm_pick(r, ctx, ctx->pinned);
 
     if (rc != NGX_OK) {
-        ngx_llm_request_free(&req);
         return rc;
     }
 
-    rc = ngx_http_llm_rewrite(r, ctx, &req, &ctx->body);
-
-    ngx_llm_request_free(&req);
+    rc = ngx_http_llm_rewrite(r, ctx, &ctx->req, &ctx->body);
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    ctx->routed = 1;
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm router: %s %s score:%.3f class:%s -> %V (%s)",
+                   "llm router: %s %s class:%s -> %V (%s), %V",
                    ngx_llm_dialect_name(ctx->dialect),
-                   ctx->stream ? "stream" : "single", ctx->score,
+                   ctx->stream ? "stream" : "single",
                    ngx_llm_class_name(ctx->cls),
                    &ctx->lmcf->tiers[ctx->tier].name,
-                   ngx_llm_reason_name(ctx->reason));
+                   ngx_llm_reason_name(ctx->reason),
+                   &ctx->lmcf->tiers[ctx->tier].upstream);
 
     return NGX_DECLINED;
 }
@@ -411,16 +362,15 @@ ngx_http_llm_route_continue(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 /*
  * The tier we sent the request to failed before answering (connection
  * refused, timeout, 502/503/504) and error_page brought the request back
- * here: retry once on the other tier, or answer in JSON.
+ * here: retry once on the next tier, or answer in JSON.
  */
 
 static ngx_int_t
 ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  body;
     ngx_uint_t                 probe[NGX_LLM_MAX_TIERS];
-    ngx_llm_tier_id_t          failed, other;
+    ngx_llm_tier_id_t          failed, next;
     ngx_llm_request_t          req;
     ngx_llm_policy_in_t        in;
     ngx_http_llm_main_conf_t  *lmcf;
@@ -429,21 +379,24 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     failed = ctx->tier;
 
     if (r->upstream_states != NULL && r->upstream_states->nelts) {
-        ctx->fallback_status = ((ngx_http_upstream_state_t *)
-                                r->upstream_states->elts)
-                               [r->upstream_states->nelts - 1].status;
+        ctx->failed_status = ((ngx_http_upstream_state_t *)
+                              r->upstream_states->elts)
+                             [r->upstream_states->nelts - 1].status;
     }
 
-    ngx_http_llm_tier_answered(lmcf, failed, ctx->fallback_status,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: %V tier failed (%ui)",
+                   &lmcf->tiers[failed].name, ctx->failed_status);
+
+    ngx_http_llm_tier_answered(lmcf, failed, ctx->failed_status,
                                r->connection->log);
 
     if (ctx->kind != NGX_HTTP_LLM_KIND_PROMPT) {
         /* passed on as it came: one clean JSON answer, no other tier */
         ngx_http_llm_tier_result(lmcf, failed, 0, 0, r->connection->log);
-        ctx->outcome_done = 1;
 
         return ngx_http_llm_answer(r, ctx,
-                                   ctx->fallback_status
+                                   ctx->failed_status
                                    == NGX_HTTP_SERVICE_UNAVAILABLE
                                    ? NGX_HTTP_SERVICE_UNAVAILABLE
                                    : NGX_HTTP_BAD_GATEWAY,
@@ -457,73 +410,65 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ngx_http_llm_policy_in(r, ctx, &in, probe);
 
-    other = ngx_llm_policy_next(&in, failed, 0);
+    next = ngx_llm_policy_next(&in, failed, 0);
 
-    ngx_http_llm_metrics_fallback(lmcf, failed, other, ctx->fallback_status);
+    ngx_http_llm_metrics_fallback(lmcf, failed, next, ctx->failed_status);
 
-    if (ctx->fallback_from != NGX_LLM_NO_TIER) {
-        ctx->outcome_done = 1;
+    if (ctx->state == NGX_HTTP_LLM_FAILED_OVER) {
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
                                    "no tier could answer: both failed");
     }
 
     if (!ctx->rewrite) {
         /* a model only the failed tier's servers have */
-        ctx->outcome_done = 1;
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
                                    ngx_http_llm_failed(r, ctx));
     }
 
-    if (other == NGX_LLM_NO_TIER || in.tiers[other].down
-        || (probe[other] && !ngx_http_llm_probe_take(lmcf, other)))
+    if (next == NGX_LLM_NO_TIER || in.tiers[next].down
+        || (probe[next] && !ngx_http_llm_probe_take(lmcf, next)))
     {
-        ctx->outcome_done = 1;
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "no tier can answer now, retry later");
     }
 
-    ctx->probing = probe[other];
+    ctx->probing = probe[next];
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "llm router: %V tier failed, retrying on %V",
-                  &lmcf->tiers[failed].name, &lmcf->tiers[other].name);
+                  &lmcf->tiers[failed].name, &lmcf->tiers[next].name);
 
     ngx_http_llm_inflight_add(lmcf, failed, -1);
-    ngx_http_llm_inflight_add(lmcf, other, 1);
+    ngx_http_llm_inflight_add(lmcf, next, 1);
 
-    ctx->counted = other;
-    ctx->fallback_from = failed;
-    ctx->tier = other;
+    ctx->counted = next;
+    ctx->failed = failed;
+    ctx->tier = next;
     ctx->reason = NGX_LLM_REASON_FALLBACK;
 
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_FAILED_OVER);
+
     /*
-     * Rewritten for the other tier from the client's own body: a JARVIS
+     * Rewritten for the next tier from the client's own body: a JARVIS
      * request is translated anew (what gpt-oss was given, "think" say,
      * the small model would refuse).
      */
 
-    body = ctx->body;
+    ngx_http_llm_json_pool(r->pool);
 
-    if (ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
-                              body.len, NULL)
-        != 0)
-    {
-        ngx_llm_request_free(&req);
+    rc = ngx_llm_request_parse(&req, ctx->dialect, (char *) ctx->body.data,
+                               ctx->body.len, NULL);
+
+    ngx_http_llm_json_pool(NULL);
+    req.borrowed = 1;
+
+    if (rc != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_llm_rewrite(r, ctx, &req, &body);
-
-    ngx_llm_request_free(&req);
+    rc = ngx_http_llm_rewrite(r, ctx, &req, &ctx->body);
 
     return rc == NGX_OK ? NGX_DECLINED : rc;
-}
-
-
-void *
-ngx_http_llm_pool_alloc(void *data, size_t size)
-{
-    return ngx_pnalloc((ngx_pool_t *) data, size);
 }
 
 
@@ -659,36 +604,14 @@ ngx_http_llm_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return "the tier could not answer";
     }
 
-    if (ctx->fallback_status) {
+    if (ctx->failed_status) {
         p = ngx_sprintf(msg, "the %V tier could not answer (%ui)",
-                        &tier->name, ctx->fallback_status);
+                        &tier->name, ctx->failed_status);
 
     } else {
         p = ngx_sprintf(msg, "the %V tier could not answer", &tier->name);
     }
 
-    *p = '\0';
-
-    return (char *) msg;
-}
-
-
-/* Ollama's words for an unknown model (server/routes.go) */
-
-const char *
-ngx_http_llm_not_found(ngx_http_request_t *r, ngx_str_t *model)
-{
-    u_char  *msg, *p;
-    size_t   len;
-
-    len = ngx_min(model->len, 200);
-
-    msg = ngx_pnalloc(r->pool, len + sizeof("model '' not found"));
-    if (msg == NULL) {
-        return "model not found";
-    }
-
-    p = ngx_sprintf(msg, "model '%*s' not found", len, model->data);
     *p = '\0';
 
     return (char *) msg;
@@ -880,82 +803,6 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-ngx_int_t
-ngx_http_llm_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char                   *p;
-    off_t                     total;
-    size_t                    size;
-    ssize_t                   n;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
-    ngx_http_llm_loc_conf_t  *llcf;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
-    body->len = 0;
-    body->data = (u_char *) "";
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    total = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        total += ngx_buf_size(cl->buf);
-    }
-
-    if (total > (off_t) llcf->max_body_size) {
-        return NGX_DECLINED;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) total + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            size = (size_t) (b->file_last - b->file_pos);
-
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-
-            if (n != (ssize_t) size) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "llm router: short read of body file");
-                return NGX_ERROR;
-            }
-
-            p += size;
-            continue;
-        }
-
-        /* a chunked body's last buffer is empty, its pos NULL */
-        if (b->last > b->pos) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
-}
-
-
-
 static ngx_int_t
 ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
     ngx_uint_t copy)
@@ -999,262 +846,6 @@ ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
     r->headers_in.content_length_n = len;
 
     return NGX_OK;
-}
-
-
-
-/*
- * Runs once when the request is freed, however it ended: the request
- * leaves the in-flight count, and the tier's answer feeds its breaker.
- */
-
-static void
-ngx_http_llm_cleanup(void *data)
-{
-    ngx_http_llm_ctx_t  *ctx = data;
-
-    ngx_uint_t            status;
-    ngx_llm_tier_id_t     tier;
-    ngx_http_request_t   *r;
-
-    r = ctx->request;
-
-    ngx_http_llm_cache_cleanup(ctx);
-
-    if (ctx->kind == NGX_HTTP_LLM_KIND_PROMPT) {
-        ngx_http_llm_metrics_request(ctx);
-    }
-
-    if (ctx->counted == NGX_LLM_NO_TIER) {
-        return;
-    }
-
-    tier = ctx->counted;
-    ctx->counted = NGX_LLM_NO_TIER;
-
-    ngx_http_llm_inflight_add(ctx->lmcf, tier, -1);
-
-    if (ctx->outcome_done) {
-        return;
-    }
-
-    status = r->headers_out.status;
-
-    if (r->upstream_states != NULL && r->upstream_states->nelts) {
-        status = ((ngx_http_upstream_state_t *) r->upstream_states->elts)
-                 [r->upstream_states->nelts - 1].status;
-
-        ngx_http_llm_tier_answered(ctx->lmcf, tier, status, r->connection->log);
-
-        if (status == 0) {
-            status = r->headers_out.status;
-        }
-    }
-
-    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
-        || ngx_http_llm_refusal(status))
-    {
-        ngx_http_llm_tier_result(ctx->lmcf, tier, 0, ctx->probing,
-                                 r->connection->log);
-
-    } else if (status >= NGX_HTTP_OK && status != NGX_HTTP_CLIENT_CLOSED_REQUEST
-               && !ctx->answered)
-    {
-        ngx_http_llm_tier_result(ctx->lmcf, tier, 1, ctx->probing,
-                                 r->connection->log);
-
-    } else if (ctx->probing) {
-        /* no verdict: let another request probe */
-        ctx->lmcf->tiers[tier].sh->probing = 0;
-    }
-}
-
-
-ngx_str_t *
-ngx_http_llm_features(ngx_http_llm_ctx_t *ctx, ngx_str_t *s)
-{
-    if (!ctx->features_done) {
-        ctx->features_len = ngx_llm_classify_explain(&ctx->result,
-                                                     (char *) ctx->features,
-                                                     sizeof(ctx->features));
-        ctx->features_done = 1;
-    }
-
-    s->data = ctx->features;
-    s->len = ctx->features_len;
-
-    return s;
-}
-
-
-/*
- * cJSON allocates through hooks: while a request's body is parsed they
- * point at its pool, so the tree costs no malloc()/free() per node and is
- * released with the request.  Trees parsed with a pool are "borrowed" and
- * never passed to cJSON_Delete(); everything else cJSON allocates (the
- * JARVIS translation, printed text) uses malloc() as usual.
- */
-
-static ngx_pool_t  *ngx_http_llm_json_current;
-
-
-static void *
-ngx_http_llm_json_alloc(size_t size)
-{
-    if (ngx_http_llm_json_current != NULL) {
-        return ngx_palloc(ngx_http_llm_json_current, size);
-    }
-
-    return malloc(size);
-}
-
-
-static void
-ngx_http_llm_json_free(void *p)
-{
-    if (ngx_http_llm_json_current == NULL) {
-        free(p);
-    }
-}
-
-
-void
-ngx_http_llm_json_init(void)
-{
-    cJSON_Hooks  hooks;
-
-    hooks.malloc_fn = ngx_http_llm_json_alloc;
-    hooks.free_fn = ngx_http_llm_json_free;
-
-    cJSON_InitHooks(&hooks);
-}
-
-
-void
-ngx_http_llm_json_pool(ngx_pool_t *pool)
-{
-    ngx_http_llm_json_current = pool;
-}
-
-
-void
-ngx_http_llm_handler_init(void)
-{
-    ngx_uint_t   i;
-    const char  *name;
-
-    ngx_http_llm_json_init();
-
-    for (i = 0; i < NGX_LLM_REASON_COUNT; i++) {
-        name = ngx_llm_reason_name((ngx_llm_reason_e) i);
-        ngx_http_llm_reasons[i].data = (u_char *) name;
-        ngx_http_llm_reasons[i].len = ngx_strlen(name);
-    }
-}
-
-
-ngx_int_t
-ngx_http_llm_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_uint_t status, const char *msg)
-{
-    u_char                   *p;
-    size_t                    len;
-    ngx_str_t                 body, v;
-    ngx_http_llm_loc_conf_t  *llcf;
-
-    ctx->answered = 1;
-
-    len = ngx_strlen(msg);
-
-    body.data = ngx_pnalloc(r->pool, 6 * len + 128);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_llm_dialect_is_openai(ctx->dialect)
-        || (ctx->dialect == NGX_LLM_DIALECT_NONE
-            && ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
-                                (u_char *) "/v1/", 4 - 1) != NULL))
-    {
-        p = ngx_cpymem(body.data, "{\"error\":{\"message\":\"",
-                       sizeof("{\"error\":{\"message\":\"") - 1);
-        p += ngx_llm_json_escape((char *) p, msg, len);
-        /* Ollama's openai.NewError */
-        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-                        status == NGX_HTTP_BAD_REQUEST
-                        ? "invalid_request_error"
-                        : status == NGX_HTTP_NOT_FOUND ? "not_found_error"
-                        : "api_error");
-
-    } else {
-        p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-        p += ngx_llm_json_escape((char *) p, msg, len);
-        p = ngx_cpymem(p, "\"}", 2);
-    }
-
-    *p++ = LF;
-    body.len = p - body.data;
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        ngx_str_set(&v, "POST");
-
-        if (ngx_http_llm_add_header(r, "Allow", &v) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
-        v.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (v.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        v.len = ngx_sprintf(v.data, "%T", llcf->retry_after) - v.data;
-
-        if (ngx_http_llm_add_header(r, "Retry-After", &v) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    return ngx_http_llm_answer_json(r, status, &body);
-}
-
-
-/* a JSON answer from this phase: the request is finalized here */
-
-static ngx_int_t
-ngx_http_llm_answer_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body)
-{
-    ngx_int_t  rc;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    rc = ngx_http_llm_send(r, status, "application/json", body);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-ngx_int_t
-ngx_http_llm_uri_is(ngx_http_request_t *r, char *suffix)
-{
-    size_t  n, len;
-
-    n = ngx_strlen(suffix);
-    len = r->uri.len;
-
-    if (len > 1 && r->uri.data[len - 1] == '/') {
-        len--;
-    }
-
-    return len >= n && ngx_strncmp(r->uri.data + len - n, suffix, n) == 0;
 }
 
 

@@ -22,6 +22,7 @@
 
 #include "ngx_http_llm_state.h"
 #include "ngx_http_llm_health.h"
+#include "ngx_http_llm_util.h"
 #include "ngx_http_llm_fetch.h"
 #include "ngx_llm_model.h"
 

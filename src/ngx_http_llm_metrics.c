@@ -9,7 +9,10 @@
  */
 
 
+#include "ngx_http_llm_metrics.h"
+#include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
 #include "ngx_http_llm_redis.h"
 
 
@@ -92,7 +95,7 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
     sh = ctx->lmcf->sh;
     ts = NULL;
 
-    if (ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
+    if (ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT) {
         served = &sh->by_cache;
 
     } else if (ctx->tier != NGX_LLM_NO_TIER
@@ -108,7 +111,7 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
     cls = ctx->classified ? (ngx_uint_t) ctx->cls : NGX_HTTP_LLM_M_CLASSES - 1;
     reason = (ngx_uint_t) ctx->reason < NGX_LLM_REASON_COUNT
              ? (ngx_uint_t) ctx->reason : NGX_LLM_REASON_NONE;
-    cache = ctx->cache_status < NGX_HTTP_LLM_M_CACHE ? ctx->cache_status : 0;
+    cache = ctx->cache.status < NGX_HTTP_LLM_M_CACHE ? ctx->cache.status : 0;
 
     (void) ngx_atomic_fetch_add(&served->requests[cls][reason][cache], 1);
 
@@ -158,10 +161,10 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
 
     ngx_http_llm_metrics_tokens(ctx);
 
-    if (ctx->tokens_seen) {
-        (void) ngx_atomic_fetch_add(&ts->prompt_tokens, ctx->tokens_in);
-        (void) ngx_atomic_fetch_add(&ts->completion_tokens, ctx->tokens_out);
-        (void) ngx_atomic_fetch_add(&ts->generation_us, ctx->eval_us);
+    if (ctx->tokens.seen) {
+        (void) ngx_atomic_fetch_add(&ts->prompt_tokens, ctx->tokens.in);
+        (void) ngx_atomic_fetch_add(&ts->completion_tokens, ctx->tokens.out);
+        (void) ngx_atomic_fetch_add(&ts->generation_us, ctx->tokens.eval_us);
     }
 }
 
@@ -199,9 +202,9 @@ ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in)
     size_t      n, keep;
     ngx_buf_t  *b;
 
-    if (ctx->tail == NULL) {
-        ctx->tail = ngx_pnalloc(ctx->request->pool, NGX_HTTP_LLM_TAIL);
-        if (ctx->tail == NULL) {
+    if (ctx->tokens.tail == NULL) {
+        ctx->tokens.tail = ngx_pnalloc(ctx->request->pool, NGX_HTTP_LLM_TAIL);
+        if (ctx->tokens.tail == NULL) {
             return;
         }
     }
@@ -220,20 +223,21 @@ ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in)
         }
 
         if (n >= NGX_HTTP_LLM_TAIL) {
-            ngx_memcpy(ctx->tail, b->last - NGX_HTTP_LLM_TAIL,
+            ngx_memcpy(ctx->tokens.tail, b->last - NGX_HTTP_LLM_TAIL,
                        NGX_HTTP_LLM_TAIL);
-            ctx->tail_len = NGX_HTTP_LLM_TAIL;
+            ctx->tokens.tail_len = NGX_HTTP_LLM_TAIL;
             continue;
         }
 
-        if (ctx->tail_len + n > NGX_HTTP_LLM_TAIL) {
+        if (ctx->tokens.tail_len + n > NGX_HTTP_LLM_TAIL) {
             keep = NGX_HTTP_LLM_TAIL - n;
-            ngx_memmove(ctx->tail, ctx->tail + ctx->tail_len - keep, keep);
-            ctx->tail_len = keep;
+            ngx_memmove(ctx->tokens.tail,
+                        ctx->tokens.tail + ctx->tokens.tail_len - keep, keep);
+            ctx->tokens.tail_len = keep;
         }
 
-        ngx_memcpy(ctx->tail + ctx->tail_len, b->pos, n);
-        ctx->tail_len += n;
+        ngx_memcpy(ctx->tokens.tail + ctx->tokens.tail_len, b->pos, n);
+        ctx->tokens.tail_len += n;
     }
 }
 
@@ -249,36 +253,36 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
     u_char      *p, *last;
     ngx_uint_t   ns;
 
-    if (ctx->tokens_seen || ctx->tail_len == 0) {
+    if (ctx->tokens.seen || ctx->tokens.tail_len == 0) {
         return;
     }
 
-    p = ctx->tail;
-    last = p + ctx->tail_len;
+    p = ctx->tokens.tail;
+    last = p + ctx->tokens.tail_len;
 
-    if (ngx_http_llm_number_after(p, last, "\"eval_count\":", &ctx->tokens_out)
+    if (ngx_http_llm_number_after(p, last, "\"eval_count\":", &ctx->tokens.out)
         == NGX_OK)
     {
         (void) ngx_http_llm_number_after(p, last, "\"prompt_eval_count\":",
-                                         &ctx->tokens_in);
+                                         &ctx->tokens.in);
 
         if (ngx_http_llm_number_after(p, last, "\"eval_duration\":", &ns)
             == NGX_OK)
         {
-            ctx->eval_us = ns / 1000;
+            ctx->tokens.eval_us = ns / 1000;
         }
 
-        ctx->tokens_seen = 1;
+        ctx->tokens.seen = 1;
         return;
     }
 
     if (ngx_http_llm_number_after(p, last, "\"completion_tokens\":",
-                                  &ctx->tokens_out)
+                                  &ctx->tokens.out)
         == NGX_OK)
     {
         (void) ngx_http_llm_number_after(p, last, "\"prompt_tokens\":",
-                                         &ctx->tokens_in);
-        ctx->tokens_seen = 1;
+                                         &ctx->tokens.in);
+        ctx->tokens.seen = 1;
     }
 }
 
@@ -568,8 +572,8 @@ ngx_http_llm_prom(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf)
         down = 0;
 
         for (w = 0; w < NGX_HTTP_LLM_M_WORKERS; w++) {
-            up += (sh->redis[w] == NGX_HTTP_LLM_YES);
-            down += (sh->redis[w] == NGX_HTTP_LLM_NO);
+            up += (sh->redis[w] == NGX_HTTP_LLM_REDIS_SHARED_UP);
+            down += (sh->redis[w] == NGX_HTTP_LLM_REDIS_SHARED_DOWN);
         }
 
         P("# HELP llm_router_redis_up 1 if every worker is connected to "

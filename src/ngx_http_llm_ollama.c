@@ -29,7 +29,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "ngx_http_llm_ollama.h"
+#include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
 #include "ngx_http_llm_fetch.h"
 #include "ngx_llm_lists.h"
 #include "ngx_llm_model.h"
@@ -110,7 +113,8 @@ ngx_http_llm_endpoint(ngx_http_request_t *r)
             return ngx_http_llm_pass(r);
         }
 
-        ctx = ngx_http_llm_ctx_create(r, NGX_LLM_DIALECT_NONE);
+        ctx = ngx_http_llm_ctx_create(r, NGX_LLM_DIALECT_NONE,
+                                      NGX_HTTP_LLM_KIND_LIST);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -174,15 +178,15 @@ ngx_http_llm_pass(ngx_http_request_t *r)
 {
     ngx_http_llm_ctx_t  *ctx;
 
-    ctx = ngx_http_llm_ctx_create(r, NGX_LLM_DIALECT_NONE);
+    ctx = ngx_http_llm_ctx_create(r, NGX_LLM_DIALECT_NONE,
+                                  NGX_HTTP_LLM_KIND_PASS);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->kind = NGX_HTTP_LLM_KIND_PASS;
     ctx->tier = ctx->lmcf->default_tier;
     ctx->reason = NGX_LLM_REASON_DEFAULT;
-    ctx->routed = 1;
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
     return NGX_DECLINED;
 }
@@ -229,7 +233,7 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             ? ngx_http_llm_named_model(r, root, keys) : NULL;
 
     if (model == NULL) {
-        ctx->routed = 1;
+        ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
         return NGX_DECLINED;
     }
 
@@ -294,7 +298,7 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->reason = NGX_LLM_REASON_MODEL;
     }
 
-    ctx->routed = 1;
+    ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
     return NGX_DECLINED;
 }
@@ -433,7 +437,7 @@ ngx_http_llm_fan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     fan->ctx = ctx;
     fan->what = what;
     fan->name = *name;
-    fan->unload = ctx->unload;
+    fan->unload = (ctx->kind == NGX_HTTP_LLM_KIND_UNLOAD);
     fan->openai = (what == NGX_LLM_EP_MODELS
                    || what == NGX_LLM_EP_MODEL_INFO);
 
@@ -445,7 +449,6 @@ ngx_http_llm_fan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     cln->handler = ngx_http_llm_fan_cleanup;
     cln->data = fan;
 
-    ctx->answered = 1;
     fan->pending = 1;
 
     for (t = 0; t < ctx->lmcf->ntiers; t++) {
@@ -500,9 +503,8 @@ ngx_http_llm_fan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
     }
 
-    /* the client waits; nothing runs the phases meanwhile */
-    r->main->count++;
-    r->write_event_handler = ngx_http_request_empty_handler;
+    /* the client waits for the last server's answer */
+    ngx_http_llm_suspend(r, ctx, NGX_HTTP_LLM_ASKING);
 
     if (--fan->pending == 0) {
         ngx_http_llm_fan_answer(fan);
@@ -576,7 +578,7 @@ ngx_http_llm_fan_answer(ngx_http_llm_fan_t *fan)
     }
 
     fan->done = 1;
-    r->main->count--;
+    ngx_http_llm_wake(r, fan->ctx, NGX_HTTP_LLM_ANSWERED);
 
     f = fan->fetches.elts;
     n = fan->fetches.nelts;

@@ -18,13 +18,17 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_llm_redis.h"
+#include "ngx_http_llm_util.h"
 #include "ngx_llm_cache_entry.h"
 
 
-#define NGX_HTTP_LLM_REDIS_DOWN        0
-#define NGX_HTTP_LLM_REDIS_CONNECTING  1
-#define NGX_HTTP_LLM_REDIS_READY       2
-#define NGX_HTTP_LLM_REDIS_REFUSED     3    /* AUTH or SELECT failed */
+/* this worker's connection */
+typedef enum {
+    NGX_HTTP_LLM_REDIS_DOWN = 0,
+    NGX_HTTP_LLM_REDIS_CONNECTING,
+    NGX_HTTP_LLM_REDIS_READY,
+    NGX_HTTP_LLM_REDIS_REFUSED            /* AUTH or SELECT failed */
+} ngx_http_llm_redis_state_e;
 
 #define NGX_HTTP_LLM_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_LLM_REDIS_BACKOFF_MAX  10000
@@ -41,8 +45,8 @@ struct ngx_http_llm_redis_cmd_s {
 typedef struct {
     redisAsyncContext            *ac;
     ngx_connection_t             *conn;
-    ngx_uint_t                    state;
-    ngx_uint_t                    reported;    /* last state logged */
+    ngx_http_llm_redis_state_e    state;
+    ngx_http_llm_redis_state_e    reported;    /* last state logged */
     ngx_msec_t                    backoff;
     ngx_event_t                   retry;
     ngx_event_t                   connect_timer;
@@ -60,7 +64,8 @@ static void ngx_http_llm_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r,
     void *privdata);
-static void ngx_http_llm_redis_down(ngx_uint_t state, const char *why);
+static void ngx_http_llm_redis_down(ngx_http_llm_redis_state_e state,
+    const char *why);
 static void ngx_http_llm_redis_schedule(void);
 static void ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -210,7 +215,7 @@ ngx_http_llm_redis_init_process(ngx_cycle_t *cycle,
     rd = &ngx_http_llm_redis_worker;
 
     rd->shared_state = shared_state;
-    *shared_state = 2;
+    *shared_state = NGX_HTTP_LLM_REDIS_SHARED_DOWN;
 
     rd->conf = rcf;
     rd->log = cycle->log;
@@ -246,7 +251,7 @@ ngx_http_llm_redis_exit_process(void)
     rd = &ngx_http_llm_redis_worker;
 
     rd->state = NGX_HTTP_LLM_REDIS_REFUSED;    /* no reconnection */
-    *rd->shared_state = 0;
+    *rd->shared_state = NGX_HTTP_LLM_REDIS_SHARED_UNUSED;
 
     if (rd->retry.timer_set) {
         ngx_del_timer(&rd->retry);
@@ -321,6 +326,9 @@ ngx_http_llm_redis_connect(ngx_event_t *ev)
     rd->ac = ac;
     rd->conn = c;
     rd->state = NGX_HTTP_LLM_REDIS_CONNECTING;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "llm router: redis %V connecting", &rd->conf->addr);
 
     ac->ev.data = c;
     ac->ev.addRead = ngx_http_llm_redis_add_read;
@@ -429,7 +437,7 @@ ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r, void *privdata)
 
         rd->state = NGX_HTTP_LLM_REDIS_REFUSED;
         rd->reported = NGX_HTTP_LLM_REDIS_REFUSED;
-        *rd->shared_state = 2;
+        *rd->shared_state = NGX_HTTP_LLM_REDIS_SHARED_DOWN;
         redisAsyncDisconnect(ac);
         return;
     }
@@ -443,7 +451,7 @@ ngx_http_llm_redis_on_hello(redisAsyncContext *ac, void *r, void *privdata)
     rd->state = NGX_HTTP_LLM_REDIS_READY;
     rd->backoff = NGX_HTTP_LLM_REDIS_BACKOFF_MIN;
 
-    *rd->shared_state = 1;
+    *rd->shared_state = NGX_HTTP_LLM_REDIS_SHARED_UP;
 
     if (rd->reported != NGX_HTTP_LLM_REDIS_READY) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
@@ -479,14 +487,14 @@ ngx_http_llm_redis_on_disconnect(const redisAsyncContext *ac, int status)
 /* the connection is gone or never came: log once, retry with backoff */
 
 static void
-ngx_http_llm_redis_down(ngx_uint_t state, const char *why)
+ngx_http_llm_redis_down(ngx_http_llm_redis_state_e state, const char *why)
 {
     ngx_http_llm_redis_t  *rd;
 
     rd = &ngx_http_llm_redis_worker;
 
     rd->state = state;
-    *rd->shared_state = 2;
+    *rd->shared_state = NGX_HTTP_LLM_REDIS_SHARED_DOWN;
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);
@@ -556,6 +564,9 @@ ngx_http_llm_redis_send(int argc, const char **argv, const size_t *argvlen,
 
     ngx_add_timer(&cmd->timer, rd->conf->timeout);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "llm router: redis %*s sent, %p", argvlen[0], argv[0], cmd);
+
     return cmd;
 }
 
@@ -586,8 +597,8 @@ ngx_http_llm_redis_timeout(ngx_event_t *ev)
     /* the command stays in hiredis's queue; its reply will be dropped */
     cmd->answered = 1;
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "llm router: redis command timed out");
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "llm router: redis %p timed out", cmd);
 
     cmd->handler(cmd->data, NULL);
 }
@@ -599,6 +610,11 @@ static void
 ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     ngx_http_llm_redis_cmd_t  *cmd = privdata;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_llm_redis_worker.log, 0,
+                   "llm router: redis %p replied: %d%s", cmd,
+                   r ? ((redisReply *) r)->type : -1,
+                   cmd->answered ? ", dropped" : "");
 
     if (!cmd->answered) {
         cmd->answered = 1;
@@ -719,7 +735,7 @@ ngx_http_llm_redis_cleanup(void *privdata)
             || rd->state == NGX_HTTP_LLM_REDIS_CONNECTING)
         {
             rd->state = NGX_HTTP_LLM_REDIS_DOWN;
-            *rd->shared_state = 2;
+            *rd->shared_state = NGX_HTTP_LLM_REDIS_SHARED_DOWN;
         }
     }
 }

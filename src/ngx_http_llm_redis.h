@@ -21,6 +21,12 @@
 #include "ngx_http_llm_router_module.h"
 
 
+/* a worker's connection as its slot in the zone shows it to all */
+#define NGX_HTTP_LLM_REDIS_SHARED_UNUSED  0    /* no worker, or refused */
+#define NGX_HTTP_LLM_REDIS_SHARED_UP      1
+#define NGX_HTTP_LLM_REDIS_SHARED_DOWN    2
+
+
 struct ngx_http_llm_redis_conf_s {
     ngx_str_t                  addr;          /* host:port or unix:path */
     ngx_str_t                  host;          /* NUL terminated */

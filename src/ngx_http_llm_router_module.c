@@ -8,6 +8,11 @@
 
 
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_handler.h"
+#include "ngx_http_llm_util.h"
+#include "ngx_http_llm_cache.h"
+#include "ngx_http_llm_status.h"
+#include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
 #include "ngx_http_llm_health.h"
 #include "ngx_http_llm_redis.h"
@@ -1287,7 +1292,7 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
 
     lmcf->started = ngx_time();
 
-    ngx_http_llm_handler_init();
+    ngx_http_llm_util_init();
 
     if (ngx_http_llm_cache_init(cf) != NGX_OK) {
         return NGX_ERROR;

@@ -28,6 +28,17 @@
 #define NGX_HTTP_LLM_WHY_FETCH          1000
 
 
+/* what the response cache did with a request: a metric label too */
+
+typedef enum {
+    NGX_HTTP_LLM_CACHE_NONE = 0,
+    NGX_HTTP_LLM_CACHE_HIT,
+    NGX_HTTP_LLM_CACHE_MISS,
+    NGX_HTTP_LLM_CACHE_BYPASS,
+    NGX_HTTP_LLM_CACHE_ERROR
+} ngx_http_llm_cache_e;
+
+
 #define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
 #define NGX_HTTP_LLM_M_CACHE      5     /* off, hit, miss, bypass, error */
 #define NGX_HTTP_LLM_M_CODES      5     /* 2xx 3xx 4xx 5xx other */

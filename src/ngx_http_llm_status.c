@@ -7,7 +7,10 @@
  */
 
 
+#include "ngx_http_llm_status.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
+#include "ngx_http_llm_metrics.h"
 #include "ngx_http_llm_redis.h"
 
 

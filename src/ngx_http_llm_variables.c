@@ -8,7 +8,11 @@
  */
 
 
-#include "ngx_http_llm_router_module.h"
+#include "ngx_http_llm_variables.h"
+#include "ngx_http_llm_ctx.h"
+#include "ngx_http_llm_util.h"
+#include "ngx_http_llm_cache.h"
+#include "ngx_http_llm_metrics.h"
 
 
 enum {
@@ -136,7 +140,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_HTTP_LLM_VAR_TARGET:
-        if (ctx != NULL && ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
+        if (ctx != NULL && ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT) {
             ngx_str_set(&value, "cache");
 
         } else {
@@ -154,8 +158,8 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_MODEL:
-        if (ctx != NULL && ctx->cache_status == NGX_HTTP_LLM_CACHE_HIT) {
-            value = ctx->cached_model;
+        if (ctx != NULL && ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT) {
+            value = ctx->cache.model;
 
         } else {
             value = tier->model;
@@ -198,7 +202,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_FEATURES:
         if (ctx != NULL && ctx->classified) {
-            (void) ngx_http_llm_features(ctx, &value);
+            value = *ngx_http_llm_features(ctx);
         }
 
         break;
@@ -220,11 +224,11 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_FALLBACK:
-        if (ctx == NULL || ctx->fallback_from == NGX_LLM_NO_TIER) {
+        if (ctx == NULL || ctx->failed == NGX_LLM_NO_TIER) {
             break;
         }
 
-        from = &lmcf->tiers[ctx->fallback_from].name;
+        from = &lmcf->tiers[ctx->failed].name;
 
         p = ngx_pnalloc(r->pool, from->len + sizeof("->") - 1
                                  + tier->name.len);
@@ -237,8 +241,8 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LLM_VAR_CACHE:
-        if (ctx != NULL && ctx->cache_status != NGX_HTTP_LLM_CACHE_NONE) {
-            value = ngx_http_llm_cache_names[ctx->cache_status];
+        if (ctx != NULL && ctx->cache.status != NGX_HTTP_LLM_CACHE_NONE) {
+            value = *ngx_http_llm_cache_status_name(ctx->cache.status);
         }
 
         break;
@@ -278,7 +282,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
         ngx_http_llm_metrics_tokens(ctx);
 
-        if (!ctx->tokens_seen) {
+        if (!ctx->tokens.seen) {
             break;
         }
 
@@ -289,7 +293,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
         value.data = p;
         value.len = ngx_sprintf(p, "%ui", data == NGX_HTTP_LLM_VAR_TOKENS_IN
-                                          ? ctx->tokens_in : ctx->tokens_out)
+                                          ? ctx->tokens.in : ctx->tokens.out)
                     - p;
         break;
 

@@ -24,6 +24,7 @@
 
 #include "ngx_http_llm_state.h"
 #include "ngx_http_llm_vram.h"
+#include "ngx_http_llm_util.h"
 
 
 /* the few rocm-smi-lib entry points used, by their documented ABI */
