@@ -133,8 +133,11 @@ bench: deps
 	    echo "Portkey could not be installed: that comparison is skipped"
 	python3 bench/bench.py $(BENCH_ARGS)
 
+# everything the build, the tests and the bench write into the tree
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) t/servroot t/servroot-* t/clients/node_modules \
+	    bench/results/run bench/peers
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Debian package libnginx-mod-http-llm-router (debian/, built with nginx-dev's
 # dh-sequence-nginx against Debian's nginx, like Debian's own libnginx-mod-*):
