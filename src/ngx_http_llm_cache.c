@@ -156,6 +156,9 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
                              ctx->cache.key) - key;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: cache GET %*s", argvlen[1], key);
+
     ctx->cache.cmd = ngx_http_llm_redis_send(2, argv, argvlen,
                                              ngx_http_llm_cache_get_done,
                                              ctx);
@@ -163,9 +166,6 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->cache.status = NGX_HTTP_LLM_CACHE_ERROR;
         return NGX_DECLINED;
     }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm router: cache GET %*s", argvlen[1], key);
 
     return NGX_DONE;
 }
@@ -706,6 +706,10 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     argvlen[3] = 2;
     argv[4] = (char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%T", llcf->cache_ttl) - ttl;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: cache SET, %uz bytes for %T s", len,
+                   llcf->cache_ttl);
 
     if (ngx_http_llm_redis_send(5, argv, argvlen, ngx_http_llm_cache_stored,
                                 NULL)

@@ -308,6 +308,11 @@ ngx_http_llm_tier_result(ngx_http_llm_main_conf_t *lmcf,
 
     ts = lmcf->tiers[tier].sh;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "llm router: %V tier %s%s, %uA failures before",
+                   &lmcf->tiers[tier].name, ok ? "answered" : "failed",
+                   probing ? " a probe" : "", ts->failures);
+
     if (ok) {
         ts->failures = 0;
 

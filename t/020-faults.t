@@ -348,7 +348,10 @@ for my $code (502, 503, 504) {
     ok(LLMTest::wait_until(sub { LLMTest::inflight_zero($port) }, 10),
        "redis killed under load: in-flight 0");
     LLMTest::start_redis($rport, '--enable-debug-command', 'yes');
-    ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 15),
+    # every worker, not just the one that answers the status page
+    ok(LLMTest::wait_until(sub {
+           LLMTest::http($port, 'GET', '/status')->{content}
+               =~ /^llm_router_redis_up 1$/m }, 15),
        "redis back: reconnected");
     my @req = gen(0, "load 1");
     my $r = post($port, @req);
