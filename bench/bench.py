@@ -15,8 +15,10 @@ Scenarios:
   failover   big tier stopped for 20 s during a 60 s run
   cache      hit latency, hit rate and GPU time saved on repeats
   memory     worker RSS before/after 100 000 routed requests
+  compare    this tree's module against one built at --base=COMMIT, in the
+             same run: instructions per request (callgrind) and req/s
 
-Usage: bench/bench.py [--quick] [scenario ...]
+Usage: bench/bench.py [--quick] [--base=COMMIT] [scenario ...]
 """
 
 import atexit
@@ -48,6 +50,8 @@ CORPUS = os.environ.get('CORPUS') or os.path.join(
     os.path.dirname(TOP), 'shared', 'training', 'train.jsonl')
 
 QUICK = '--quick' in sys.argv
+BASE = next((a.split('=', 1)[1] for a in sys.argv if a.startswith('--base=')),
+            None)
 PROCS = []
 REPORT = []
 CLK = os.sysconf('SC_CLK_TCK')
@@ -703,6 +707,172 @@ def module_at(commit):
         subprocess.run(['make', '-s', '-C', d, 'module'], check=True,
                        stdout=subprocess.DEVNULL)
     return so
+
+
+# --- compare: this tree against another commit, same run --------------------
+
+GENERATE = json.dumps({'model': 'auto', 'stream': False,
+                       'prompt': 'What is the capital of France?'})
+
+
+def chat_body(size):
+    """an OpenAI chat request of about size bytes: a system and a user turn"""
+    filler = ('The assistant answers briefly and in the language of the '
+              'question, with no markdown unless asked. ')
+    system = (filler * (size // len(filler) + 1))[:max(size - 140, 20)]
+    return json.dumps({'model': 'auto', 'messages': [
+        {'role': 'system', 'content': system},
+        {'role': 'user', 'content': 'Summarise the plot of Hamlet.'}]})
+
+
+def callgrind_instructions(module, http, port, path, body, n):
+    """instructions one nginx process (master_process off) runs to start,
+    answer n kept-alive requests (ab -k -c 1) and stop"""
+    d = os.path.join(RUN, 'callgrind-%d' % port)
+    os.makedirs(os.path.join(d, 'logs'), exist_ok=True)
+    temps = ''.join('    %s_temp_path %s/%s;\n' % (t, d, t)
+                    for t in ('client_body', 'proxy', 'fastcgi', 'uwsgi',
+                              'scgi'))
+    with open(os.path.join(d, 'nginx.conf'), 'w') as f:
+        f.write('%s%sdaemon off;\nmaster_process off;\nerror_log %s/logs/'
+                'error.log warn;\npid %s/nginx.pid;\nevents { '
+                'worker_connections 256; }\nhttp {\n    access_log off;\n'
+                '%s%s\n}\n'
+                % ('load_module %s;\n' % module if module else '',
+                   'user root;\n' if os.geteuid() == 0 else '', d, d, temps,
+                   http))
+    with open(os.path.join(d, 'body.json'), 'w') as f:
+        f.write(body)
+    log = os.path.join(d, 'callgrind.log')
+    p = start(['valgrind', '--tool=callgrind', '--log-file=' + log,
+               '--callgrind-out-file=' + os.path.join(d, 'callgrind.out'),
+               NGINX, '-p', d, '-c', os.path.join(d, 'nginx.conf')],
+              port, os.path.join(d, 'stderr.log'))
+    out = subprocess.run(['ab', '-q', '-k', '-c', '1', '-n', str(n), '-p',
+                          os.path.join(d, 'body.json'), '-T',
+                          'application/json',
+                          'http://127.0.0.1:%d%s' % (port, path)],
+                         capture_output=True, text=True, timeout=600)
+    failed = re.search(r'Non-2xx responses:\s+(\d+)', out.stdout)
+    assert not failed, out.stdout
+    os.kill(p.pid, signal.SIGQUIT)
+    p.wait(120)
+    PROCS.remove(p)
+    with open(log) as f:
+        m = re.search(r'Collected : (\d+)', f.read())
+    return int(m.group(1))
+
+
+def scenario_compare():
+    base = BASE or subprocess.run(['git', '-C', TOP, 'rev-parse', '--short',
+                                   'HEAD~1'], capture_output=True,
+                                  text=True).stdout.strip()
+    say('compare: this tree against', base)
+    modules = [('base ' + base, module_at(base)), ('this tree', MODULE)]
+    bport = free_port()
+    backend = nginx('backend', '''
+    server {
+        listen 127.0.0.1:%d;
+        default_type application/json;
+        location / { return 200 '%s'; }
+    }''' % (bport, ANSWER.replace("'", "\\'")))
+    up = '''
+    upstream backend { server 127.0.0.1:%d; keepalive 64; }
+    upstream backend2 { server 127.0.0.1:%d; keepalive 64; }
+''' % (bport, bport)
+    plain = up + '''
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host localhost;
+        }
+    }'''
+    routed = up + '''
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=backend model=gpt-oss:20b max_inflight=100000;
+    llm_router_tier small upstream=backend2 model=llama3.2:3b max_inflight=100000;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }'''
+    requests = [('Ollama generate, %d B' % len(GENERATE), '/api/generate',
+                 GENERATE),
+                ('OpenAI chat, %d B' % len(chat_body(1024)),
+                 '/v1/chat/completions', chat_body(1024))]
+    small, big = (20, 220) if QUICK else (200, 2200)
+    rows = []
+    for label, path, body in requests:
+        per = []
+        for name, module in [('proxy_pass', None)] + modules:
+            conf = plain if module is None else routed
+            counts = []
+            for n in (small, big):
+                port = free_port()
+                counts.append(callgrind_instructions(module, conf % port,
+                                                     port, path, body, n))
+            per.append((counts[1] - counts[0]) / (big - small))
+            say('  %-28s %-16s %8.0f instructions/request'
+                % (label, name, per[-1]))
+        rows.append([label, '%.0f' % per[0], '%.0f' % per[1],
+                     '%.0f' % per[2], '%.0f' % (per[1] - per[0]),
+                     '%.0f' % (per[2] - per[0]),
+                     '%.3f' % ((per[2] - per[0]) / (per[1] - per[0]))])
+
+    secs = 2 if QUICK else 4
+    rounds = 1 if QUICK else 5
+    rps = {}
+    procs = []
+    for name, module in modules:
+        port = free_port()
+        d = os.path.join(RUN, 'compare-%d' % port)
+        os.makedirs(os.path.join(d, 'logs'), exist_ok=True)
+        temps = ''.join('    %s_temp_path %s/%s;\n' % (t, d, t)
+                        for t in ('client_body', 'proxy', 'fastcgi',
+                                  'uwsgi', 'scgi'))
+        with open(os.path.join(d, 'nginx.conf'), 'w') as f:
+            f.write('load_module %s;\n%sworker_processes 1;\nerror_log '
+                    '%s/logs/error.log warn;\npid %s/nginx.pid;\nevents { '
+                    'worker_connections 4096; }\nhttp {\n    access_log '
+                    'off;\n%s%s\n}\n'
+                    % (module, 'user root;\n' if os.geteuid() == 0 else '',
+                       d, d, temps, routed % port))
+        procs.append((name, port, start([NGINX, '-p', d, '-c',
+                                         os.path.join(d, 'nginx.conf'),
+                                         '-g', 'daemon off;'], port,
+                                        os.path.join(d, 'stderr.log'))))
+    for rnd in range(rounds):
+        for name, port, _ in procs:
+            r = wrk('http://127.0.0.1:%d/v1/chat/completions' % port,
+                    CHAT, 16, secs)
+            rps.setdefault(name, []).append(r['rps'])
+            say('  round %d %-16s %8.0f req/s' % (rnd + 1, name, r['rps']))
+    med = [statistics.median(rps[name]) for name, _, _ in procs]
+
+    REPORT.append('## Compare: this tree against %s\n' % base)
+    REPORT.append('Instructions per request: callgrind on one nginx '
+                  '(`master_process off`), `ab -k -c 1`, the difference '
+                  'between %d and %d requests divided by %d (start-up '
+                  'cancels out); the backend is an nginx `return 200`. '
+                  'Cache off.\n' % (big, small, big - small))
+    REPORT.append(table(['request', 'proxy_pass', 'router ' + base,
+                         'router, this tree', 'router\'s own ' + base,
+                         'router\'s own, this tree', 'own × base'], rows))
+    REPORT.append('\nThroughput, 1 worker, wrk -c 16, %d × %d s '
+                  'interleaved, medians: %s %.0f req/s, this tree %.0f '
+                  'req/s: **%.3f ×**.\n'
+                  % (rounds, secs, base, med[0], med[1], med[1] / med[0]))
+    for _, _, p in procs:
+        stop(p)
+    stop(backend)
 
 
 def routing_prompts(n, complex_share, seed=11):
