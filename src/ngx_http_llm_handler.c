@@ -468,6 +468,10 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     rc = ngx_http_llm_rewrite(r, ctx, &req, &ctx->body);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: -> %V (fallback), %V, rewritten: %i",
+                   &lmcf->tiers[next].name, &lmcf->tiers[next].upstream, rc);
+
     return rc == NGX_OK ? NGX_DECLINED : rc;
 }
 

@@ -70,6 +70,9 @@ static void ngx_http_llm_redis_schedule(void);
 static void ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_llm_redis_timeout(ngx_event_t *ev);
+#if (NGX_DEBUG)
+static const char *ngx_http_llm_redis_reply_name(redisReply *reply);
+#endif
 static void ngx_http_llm_redis_read(ngx_event_t *ev);
 static void ngx_http_llm_redis_write(ngx_event_t *ev);
 static void ngx_http_llm_redis_add_read(void *privdata);
@@ -604,6 +607,36 @@ ngx_http_llm_redis_timeout(ngx_event_t *ev)
 }
 
 
+#if (NGX_DEBUG)
+
+static const char *
+ngx_http_llm_redis_reply_name(redisReply *reply)
+{
+    if (reply == NULL) {
+        return "nothing";
+    }
+
+    switch (reply->type) {
+    case REDIS_REPLY_STRING:
+        return "a string";
+    case REDIS_REPLY_ARRAY:
+        return "an array";
+    case REDIS_REPLY_INTEGER:
+        return "an integer";
+    case REDIS_REPLY_NIL:
+        return "nil";
+    case REDIS_REPLY_STATUS:
+        return "a status";
+    case REDIS_REPLY_ERROR:
+        return "an error";
+    default:
+        return "a reply";
+    }
+}
+
+#endif
+
+
 /* hiredis calls this exactly once per command, reply NULL if dropped */
 
 static void
@@ -612,8 +645,8 @@ ngx_http_llm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     ngx_http_llm_redis_cmd_t  *cmd = privdata;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_llm_redis_worker.log, 0,
-                   "llm router: redis %p replied: %d%s", cmd,
-                   r ? ((redisReply *) r)->type : -1,
+                   "llm router: redis %p replied: %s%s", cmd,
+                   ngx_http_llm_redis_reply_name(r),
                    cmd->answered ? ", dropped" : "");
 
     if (!cmd->answered) {

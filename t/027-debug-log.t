@@ -84,7 +84,7 @@ in_order($s, 'routed',
     qr{cache GET llm:},
     qr{redis GET sent},
     qr{ready -> looking up the cache},
-    qr{redis \S+ replied},
+    qr{redis \S+ replied: nil},
     qr{cache miss, taking the fill lock},
     qr{cache fill lock taken},
     qr{looking up the cache -> looked up},
@@ -102,7 +102,7 @@ in_order($s, 'cached',
     qr{a prompt},
     qr{score [0-9.]+: simple},
     qr{ready -> looking up the cache},
-    qr{redis \S+ replied},
+    qr{redis \S+ replied: a string},
     qr{looking up the cache -> looked up},
     qr{cache HIT},
     qr{looked up -> replaying from the cache},
@@ -123,7 +123,9 @@ in_order($s, 'fallback',
     qr{big tier failed \(502\)},
     qr{big tier failed, retrying on small},
     qr{routed -> failed over},
-    qr{done, failed over});
+    qr{-> small \(fallback\), ollama_small, rewritten: 0},
+    qr{done, failed over},
+    qr{small tier answered});
 LLMTest::start_mock('big');
 
 LLMTest::stop_nginx($nginx);
