@@ -106,7 +106,8 @@ else
     # timings close to the real tiers: 20b ~22 tok/s, 3b ~52 tok/s
     start_mock big gpt-oss:20b --ttft 600 --tps 22 --tokens 12 --slots 4
     big=$addr
-    start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 --slots 8
+    start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 --slots 8 \
+        --models nomic-embed-text
     small=$addr
     say "mock Ollama tiers: big (gpt-oss:20b) on $big," \
         "small (llama3.2:3b) on $small"
@@ -163,6 +164,14 @@ for _ in $(seq 1 50); do
     sleep 0.05
 done
 ask "the complex prompt again (from the cache)" /v1/chat/completions "$complex"
+
+# embeddings (the mock small tier has nomic-embed-text; against your own
+# servers, EMBED_MODEL names a model one of them has pulled)
+if [ -z "${OLLAMA_BIG:-}" ] || [ -n "${EMBED_MODEL:-}" ]; then
+    embed='{"model":"'"${EMBED_MODEL:-nomic-embed-text}"'","input":"JARVIS, remember that the meeting moved to Friday."}'
+    ask "embeddings" /api/embed "$embed"
+    ask "the same embeddings again (from disk)" /api/embed "$embed"
+fi
 
 echo
 say "live state: GET /metrics?format=json"

@@ -35,6 +35,7 @@
 #include "ngx_http_llm_util.h"
 #include "ngx_http_llm_fetch.h"
 #include "ngx_llm_lists.h"
+#include "ngx_llm_cache_key.h"
 #include "ngx_llm_model.h"
 
 
@@ -73,6 +74,8 @@ static ngx_str_t *ngx_http_llm_named_model(ngx_http_request_t *r,
     cJSON *root, const char *const *keys);
 static ngx_int_t ngx_http_llm_is_alias(ngx_http_llm_main_conf_t *lmcf,
     ngx_str_t *name);
+static ngx_int_t ngx_http_llm_embedding_key(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, cJSON *root, ngx_str_t *model);
 
 
 
@@ -298,6 +301,10 @@ ngx_http_llm_named(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->reason = NGX_LLM_REASON_MODEL;
     }
 
+    if (ngx_http_llm_embedding_key(r, ctx, root, model) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
     return NGX_DECLINED;
@@ -400,6 +407,58 @@ ngx_http_llm_load_all(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     return ngx_http_llm_fan_start(r, ctx, NGX_HTTP_LLM_FAN_LOAD, &name,
                                   "POST", &uri, bodies);
+}
+
+
+/*
+ * $llm_cache_key of an embeddings request: the same text and model always
+ * give the same vector, so proxy_cache can keep the answer on disk under
+ * the hash of the endpoint, the model, the tenant and the canonical body.
+ */
+
+static ngx_int_t
+ngx_http_llm_embedding_key(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    cJSON *root, ngx_str_t *model)
+{
+    u_char                   *uri, *name;
+    ngx_str_t                 tenant;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    if (!ngx_http_llm_uri_is(r, "/api/embed")
+        && !ngx_http_llm_uri_is(r, "/api/embeddings")
+        && !ngx_http_llm_uri_is(r, "/v1/embeddings"))
+    {
+        return NGX_OK;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ngx_http_complex_value(r, llcf->cache_tenant, &tenant) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    uri = ngx_pnalloc(r->pool, r->uri.len + model->len + 2);
+    if (uri == NULL) {
+        return NGX_ERROR;
+    }
+
+    name = ngx_cpymem(uri, r->uri.data, r->uri.len);
+    *name++ = '\0';
+    *ngx_cpymem(name, model->data, model->len) = '\0';
+
+    if (ngx_llm_cache_key_body(root, (char *) uri, (char *) name,
+                               tenant.data, tenant.len,
+                               (char *) ctx->cache.key)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: embeddings of %V, key %*s", model,
+                   (size_t) NGX_LLM_KEY_HEX, ctx->cache.key);
+
+    return NGX_OK;
 }
 
 

@@ -13,6 +13,7 @@
 #include "ngx_http_llm_util.h"
 #include "ngx_http_llm_cache.h"
 #include "ngx_http_llm_metrics.h"
+#include "ngx_llm_cache_key.h"
 
 
 enum {
@@ -28,6 +29,7 @@ enum {
     NGX_HTTP_LLM_VAR_STREAM,
     NGX_HTTP_LLM_VAR_FALLBACK,
     NGX_HTTP_LLM_VAR_CACHE,
+    NGX_HTTP_LLM_VAR_CACHE_KEY,
     NGX_HTTP_LLM_VAR_UPSTREAM_HOST,
     NGX_HTTP_LLM_VAR_TTFB,
     NGX_HTTP_LLM_VAR_TOKENS_IN,
@@ -78,6 +80,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_cache"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cache_key"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_CACHE_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_ttfb"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_TTFB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -243,6 +248,15 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     case NGX_HTTP_LLM_VAR_CACHE:
         if (ctx != NULL && ctx->cache.status != NGX_HTTP_LLM_CACHE_NONE) {
             value = *ngx_http_llm_cache_status_name(ctx->cache.status);
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_VAR_CACHE_KEY:
+        /* the canonical request's hash: a prompt's, or an embedding's */
+        if (ctx != NULL && ctx->cache.key[0] != '\0') {
+            value.data = ctx->cache.key;
+            value.len = NGX_LLM_KEY_HEX;
         }
 
         break;

@@ -42,8 +42,12 @@ static const uint32_t  ngx_llm_sha256_k[64] = {
 
 static void ngx_llm_sha256_block(ngx_llm_sha256_t *ctx,
     const unsigned char *p);
+static void ngx_llm_key_begin(ngx_llm_sha256_t *h, const char *version,
+    const unsigned char *tenant, size_t tenant_len);
+static void ngx_llm_key_hex(ngx_llm_sha256_t *h, char *hex);
 static int ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top,
-    int stream);
+    int stream, const cJSON *skip);
+static const cJSON *ngx_llm_last_text(const ngx_llm_request_t *req);
 static void ngx_llm_canon_string(ngx_llm_sha256_t *h, const char *s);
 static int ngx_llm_cmp_keys(const void *a, const void *b);
 
@@ -187,41 +191,191 @@ int
 ngx_llm_cache_key(const ngx_llm_request_t *req, const char *model,
     const unsigned char *tenant, size_t tenant_len, char *hex)
 {
-    int                  i;
-    char                 len[32];
-    unsigned char        digest[NGX_LLM_SHA256_LEN];
-    ngx_llm_sha256_t     h;
-    const char          *dialect;
-    static const char    xdigit[] = "0123456789abcdef";
+    const char        *dialect;
+    ngx_llm_sha256_t   h;
 
-    ngx_llm_sha256_init(&h);
-
-    /* length-prefixed parts: no two (tenant, rest) pairs collide */
-    snprintf(len, sizeof(len), "llm1 %zu:", tenant_len);
-    ngx_llm_sha256_update(&h, len, strlen(len));
-    ngx_llm_sha256_update(&h, tenant, tenant_len);
+    ngx_llm_key_begin(&h, "llm1", tenant, tenant_len);
 
     dialect = ngx_llm_dialect_name(req->dialect);
     ngx_llm_sha256_update(&h, dialect, strlen(dialect) + 1);
     ngx_llm_canon_string(&h, model != NULL && model[0] ? model : "auto");
 
-    if (ngx_llm_canon(&h, req->root, 1, req->stream) != 0) {
+    if (ngx_llm_canon(&h, req->root, 1, req->stream, NULL) != 0) {
         return -1;
     }
 
-    ngx_llm_sha256_final(&h, digest);
-
-    for (i = 0; i < NGX_LLM_SHA256_LEN; i++) {
-        hex[2 * i] = xdigit[digest[i] >> 4];
-        hex[2 * i + 1] = xdigit[digest[i] & 0xf];
-    }
+    ngx_llm_key_hex(&h, hex);
 
     return 0;
 }
 
 
+int
+ngx_llm_cache_partition(const ngx_llm_request_t *req, const char *model,
+    const unsigned char *tenant, size_t tenant_len, char *hex,
+    const char **text, size_t *text_len)
+{
+    const char        *dialect;
+    const cJSON       *last;
+    ngx_llm_sha256_t   h;
+
+    last = ngx_llm_last_text(req);
+
+    if (last == NULL) {
+        return 1;
+    }
+
+    ngx_llm_key_begin(&h, "llm2", tenant, tenant_len);
+
+    dialect = ngx_llm_dialect_name(req->dialect);
+    ngx_llm_sha256_update(&h, dialect, strlen(dialect) + 1);
+    ngx_llm_canon_string(&h, model != NULL && model[0] ? model : "auto");
+
+    if (ngx_llm_canon(&h, req->root, 1, req->stream, last) != 0) {
+        return -1;
+    }
+
+    ngx_llm_key_hex(&h, hex);
+
+    *text = last->valuestring;
+    *text_len = strlen(last->valuestring);
+
+    return 0;
+}
+
+
+int
+ngx_llm_cache_key_body(const void *root, const char *endpoint,
+    const char *model, const unsigned char *tenant, size_t tenant_len,
+    char *hex)
+{
+    ngx_llm_sha256_t  h;
+
+    ngx_llm_key_begin(&h, "llm3", tenant, tenant_len);
+
+    ngx_llm_canon_string(&h, endpoint);
+    ngx_llm_canon_string(&h, model != NULL ? model : "");
+
+    if (ngx_llm_canon(&h, root, 1, -1, NULL) != 0) {
+        return -1;
+    }
+
+    ngx_llm_key_hex(&h, hex);
+
+    return 0;
+}
+
+
+/* length-prefixed parts: no two (tenant, rest) pairs collide */
+
+static void
+ngx_llm_key_begin(ngx_llm_sha256_t *h, const char *version,
+    const unsigned char *tenant, size_t tenant_len)
+{
+    char  len[32];
+
+    ngx_llm_sha256_init(h);
+
+    snprintf(len, sizeof(len), "%s %zu:", version, tenant_len);
+    ngx_llm_sha256_update(h, len, strlen(len));
+    ngx_llm_sha256_update(h, tenant, tenant_len);
+}
+
+
+static void
+ngx_llm_key_hex(ngx_llm_sha256_t *h, char *hex)
+{
+    int                  i;
+    unsigned char        digest[NGX_LLM_SHA256_LEN];
+    static const char    xdigit[] = "0123456789abcdef";
+
+    ngx_llm_sha256_final(h, digest);
+
+    for (i = 0; i < NGX_LLM_SHA256_LEN; i++) {
+        hex[2 * i] = xdigit[digest[i] >> 4];
+        hex[2 * i + 1] = xdigit[digest[i] & 0xf];
+    }
+}
+
+
+/*
+ * The text a similar prompt is compared on: the last message when it is
+ * the user's and plain text, or a generate request's prompt.  NULL when
+ * the request is not text only: images anywhere, tools, a format schema,
+ * content in parts.
+ */
+
+static const cJSON *
+ngx_llm_last_text(const ngx_llm_request_t *req)
+{
+    const cJSON         *root, *item, *msgs, *msg, *role;
+    const char *const   *k;
+
+    static const char  *not_text[] = {
+        "tools", "functions", "tool_choice", "format", "response_format",
+        "images", "suffix", NULL
+    };
+
+    root = req->root;
+
+    if (!cJSON_IsObject(root)) {
+        return NULL;
+    }
+
+    for (k = not_text; *k; k++) {
+        item = cJSON_GetObjectItemCaseSensitive(root, *k);
+
+        if (item != NULL && !cJSON_IsNull(item)
+            && !(cJSON_IsString(item) && item->valuestring[0] == '\0'))
+        {
+            return NULL;
+        }
+    }
+
+    msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+
+    if (msgs == NULL) {
+        item = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+        return cJSON_IsString(item) ? item : NULL;
+    }
+
+    if (!cJSON_IsArray(msgs)) {
+        return NULL;
+    }
+
+    item = NULL;
+
+    for (msg = msgs->child; msg != NULL; msg = msg->next) {
+        if (!cJSON_IsObject(msg)
+            || cJSON_GetObjectItemCaseSensitive(msg, "images") != NULL
+            || cJSON_GetObjectItemCaseSensitive(msg, "tool_calls") != NULL)
+        {
+            return NULL;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(msg, "content");
+
+        if (!cJSON_IsString(item)) {
+            return NULL;
+        }
+
+        role = cJSON_GetObjectItemCaseSensitive(msg, "role");
+
+        if (msg->next == NULL
+            && !(cJSON_IsString(role)
+                 && strcmp(role->valuestring, "user") == 0))
+        {
+            return NULL;
+        }
+    }
+
+    return item;
+}
+
+
 static int
-ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
+ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream,
+    const cJSON *skip)
 {
     int           n, i;
     char          num[64];
@@ -259,7 +413,7 @@ ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
 
         ngx_llm_sha256_update(h, "{", 1);
 
-        if (top) {
+        if (top && stream >= 0) {
             ngx_llm_sha256_update(h, stream ? "\"stream\":true,"
                                             : "\"stream\":false,",
                                   stream ? 14 : 15);
@@ -273,7 +427,7 @@ ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
             ngx_llm_canon_string(h, keys[i]->string ? keys[i]->string : "");
             ngx_llm_sha256_update(h, ":", 1);
 
-            if (ngx_llm_canon(h, keys[i], 0, 0) != 0) {
+            if (ngx_llm_canon(h, keys[i], 0, 0, skip) != 0) {
                 free(keys);
                 return -1;
             }
@@ -293,7 +447,7 @@ ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
                 ngx_llm_sha256_update(h, ",", 1);
             }
 
-            if (ngx_llm_canon(h, child, 0, 0) != 0) {
+            if (ngx_llm_canon(h, child, 0, 0, skip) != 0) {
                 return -1;
             }
         }
@@ -303,7 +457,11 @@ ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream)
         return 0;
     }
 
-    if (cJSON_IsString(item)) {
+    if (item == skip) {
+        /* the compared text: the partition holds everything else */
+        ngx_llm_sha256_update(h, "?", 1);
+
+    } else if (cJSON_IsString(item)) {
         ngx_llm_canon_string(h, item->valuestring);
 
     } else if (cJSON_IsNumber(item)) {

@@ -45,5 +45,27 @@ void ngx_llm_sha256_final(ngx_llm_sha256_t *ctx,
 int ngx_llm_cache_key(const ngx_llm_request_t *req, const char *model,
     const unsigned char *tenant, size_t tenant_len, char *hex);
 
+/*
+ * For the similar-prompt cache: the hex key of the request's partition
+ * (the tenant, the dialect, "model" — the model or the class an alias
+ * resolved to —, the parameters, the system prompt and every earlier
+ * turn: the whole canonical form but the compared text) and that text,
+ * the last user message or a generate request's prompt, borrowed from the
+ * tree.  Returns 0; 1 when the request is not text only (images, tools,
+ * a format schema, content in parts, the last message not the user's);
+ * -1 when out of memory.
+ */
+int ngx_llm_cache_partition(const ngx_llm_request_t *req, const char *model,
+    const unsigned char *tenant, size_t tenant_len, char *hex,
+    const char **text, size_t *text_len);
+
+/*
+ * The hex key of any JSON body (a cJSON tree; an embeddings request, say):
+ * the endpoint, the model it goes to, the tenant and the canonical body.
+ */
+int ngx_llm_cache_key_body(const void *root, const char *endpoint,
+    const char *model, const unsigned char *tenant, size_t tenant_len,
+    char *hex);
+
 
 #endif /* _NGX_LLM_CACHE_KEY_H_INCLUDED_ */

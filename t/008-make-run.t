@@ -33,6 +33,14 @@ my $json = JSON::PP->new;
     like($complex // '', qr/X-LLM-Reason: complexity/, "reason shown");
     like($complex // '', qr/body: \{"id":"chatcmpl-/, "an OpenAI answer came back");
     like($out, qr/X-LLM-Cache: HIT/, "the repeat comes from the cache");
+    my (undef, $embed) = split /==> embeddings: /, $out, 2;
+    my ($first, $again) = split /from disk/, $embed // '', 2;
+    like($first // '', qr/X-LLM-Embedding-Cache: MISS/,
+         "embeddings: asked of the tier the first time");
+    like($again // '', qr/X-LLM-Embedding-Cache: HIT/,
+         "... answered from disk the second time");
+    like($again // '', qr/body: \{"model":"nomic-embed-text","embeddings":\[\[/,
+         "... with the vectors");
     my $log = LLMTest::slurp("build/run/logs/error.log");
     unlike($log, qr/Failed to open drm|Exception caught/, "no rocm-smi noise in the error log");
 }

@@ -70,6 +70,42 @@ key(ngx_llm_dialect_e d, const char *body, const char *tenant)
 }
 
 
+/* the partition of a body ("none" when not text only) and its text */
+static const char *
+part(ngx_llm_dialect_e d, const char *body, const char *tenant,
+    const char *model, char *text)
+{
+    static char        out[16][NGX_LLM_KEY_HEX + 1];
+    static int         n;
+    int                rc;
+    char              *k;
+    size_t             len;
+    const char        *t;
+    ngx_llm_request_t  req;
+
+    k = out[n++ % 16];
+    text[0] = '\0';
+
+    if (ngx_llm_request_parse(&req, d, body, strlen(body), NULL) != 0) {
+        return "error";
+    }
+
+    rc = ngx_llm_cache_partition(&req, model, (unsigned char *) tenant,
+                                 strlen(tenant), k, &t, &len);
+    if (rc != 0) {
+        ngx_llm_request_free(&req);
+        return rc == 1 ? "none" : "error";
+    }
+
+    memcpy(text, t, len);
+    text[len] = '\0';
+    k[NGX_LLM_KEY_HEX] = '\0';
+    ngx_llm_request_free(&req);
+
+    return k;
+}
+
+
 int
 main(void)
 {
@@ -139,6 +175,102 @@ main(void)
     b = key(NGX_LLM_DIALECT_OLLAMA_GENERATE, "{\"prompt\":\"a\",\"b\":\"\"}",
             "");
     CHECK(strcmp(a, b) != 0, "strings are length-prefixed");
+
+
+    /* the similar-prompt cache's partitions */
+
+#define CHAT(sys, user)                                                       \
+    "{\"model\":\"auto\",\"stream\":false,\"messages\":["                     \
+    "{\"role\":\"system\",\"content\":\"" sys "\"},"                          \
+    "{\"role\":\"user\",\"content\":\"" user "\"}]}"
+
+    {
+        char  ta[256], tb[256];
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_CHAT, CHAT("Be brief.", "whats the "
+                 "weather tomorrow ?"), "t1", "auto/simple", ta);
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT, CHAT("Be brief.", "What is "
+                 "the weather tomorrow"), "t1", "auto/simple", tb);
+        CHECK(strlen(a) == 64 && strcmp(a, b) == 0,
+              "partition: only the last user message differs: same");
+        CHECK(strcmp(ta, "whats the weather tomorrow ?") == 0
+              && strcmp(tb, "What is the weather tomorrow") == 0,
+              "partition: the text compared is the last user message");
+
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT, CHAT("Be brief.", "x"), "t2",
+                 "auto/simple", tb);
+        CHECK(strcmp(a, b) != 0, "partition: another tenant");
+
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT, CHAT("Be brief.", "x"), "t1",
+                 "auto/complex", tb);
+        CHECK(strcmp(a, b) != 0, "partition: another class or model");
+
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT, CHAT("Be long.", "x"), "t1",
+                 "auto/simple", tb);
+        CHECK(strcmp(a, b) != 0, "partition: another system prompt");
+
+        b = part(NGX_LLM_DIALECT_OPENAI_CHAT, CHAT("Be brief.", "x"), "t1",
+                 "auto/simple", tb);
+        CHECK(strcmp(a, b) != 0, "partition: another dialect");
+
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"model\":\"auto\",\"stream\":true,\"messages\":["
+                 "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                 "{\"role\":\"user\",\"content\":\"x\"}]}", "t1",
+                 "auto/simple", tb);
+        CHECK(strcmp(a, b) != 0, "partition: streamed or not");
+
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"model\":\"auto\",\"stream\":false,\"options\":"
+                 "{\"temperature\":0},\"messages\":["
+                 "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                 "{\"role\":\"user\",\"content\":\"x\"}]}", "t1",
+                 "auto/simple", tb);
+        CHECK(strcmp(a, b) != 0, "partition: other parameters");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"model\":\"auto\",\"stream\":false,\"messages\":["
+                 "{\"role\":\"user\",\"content\":\"Hi\"},"
+                 "{\"role\":\"assistant\",\"content\":\"Hello\"},"
+                 "{\"role\":\"user\",\"content\":\"x\"}]}", "t1", "m", ta);
+        b = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"model\":\"auto\",\"stream\":false,\"messages\":["
+                 "{\"role\":\"user\",\"content\":\"Hey\"},"
+                 "{\"role\":\"assistant\",\"content\":\"Hello\"},"
+                 "{\"role\":\"user\",\"content\":\"x\"}]}", "t1", "m", tb);
+        CHECK(strcmp(a, b) != 0, "partition: other earlier turns");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"x\","
+                 "\"images\":[\"aGk=\"]}]}", "", "m", ta);
+        CHECK(strcmp(a, "none") == 0, "partition: images are not text");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"tools\":[{\"type\":\"function\"}]}", "", "m", ta);
+        CHECK(strcmp(a, "none") == 0, "partition: tools bypass");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                 "{\"prompt\":\"x\",\"format\":\"json\"}", "", "m", ta);
+        CHECK(strcmp(a, "none") == 0, "partition: a format bypasses");
+
+        a = part(NGX_LLM_DIALECT_OPENAI_CHAT,
+                 "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                 "\"text\",\"text\":\"x\"}]}]}", "", "m", ta);
+        CHECK(strcmp(a, "none") == 0, "partition: content in parts bypass");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_CHAT,
+                 "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+                 "{\"role\":\"assistant\",\"content\":\"y\"}]}", "", "m", ta);
+        CHECK(strcmp(a, "none") == 0,
+              "partition: the last message not the user's");
+
+        a = part(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+                 "{\"prompt\":\"turn on the light\",\"system\":\"s\"}", "",
+                 "m", ta);
+        CHECK(strlen(a) == 64 && strcmp(ta, "turn on the light") == 0,
+              "partition: a generate request compares its prompt");
+    }
 
     UNIT_DONE("cache_key");
 }
