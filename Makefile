@@ -24,12 +24,13 @@ DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
 PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_classify_model.c \
              src/ngx_llm_request.c src/ngx_llm_policy.c \
              src/ngx_llm_model.c src/ngx_llm_lists.c \
-             src/ngx_llm_cache_key.c src/ngx_llm_cache_entry.c
+             src/ngx_llm_cache_key.c src/ngx_llm_cache_entry.c \
+             src/ngx_llm_similar.c
 PURE_LIBS := -lcjson -lhiredis -lm
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
                src/ngx_llm_cache_entry.h src/ngx_llm_model.h src/ngx_llm_lists.h \
-               src/ngx_llm_classify_model.h
+               src/ngx_llm_classify_model.h src/ngx_llm_similar.h
 
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
         classifier-model \
