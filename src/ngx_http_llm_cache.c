@@ -26,6 +26,7 @@
 #include "ngx_http_llm_util.h"
 #include "ngx_http_llm_metrics.h"
 #include "ngx_http_llm_redis.h"
+#include "ngx_http_llm_similar.h"
 #include "ngx_llm_cache_key.h"
 #include "ngx_llm_cache_entry.h"
 
@@ -35,6 +36,12 @@
 
 static ngx_uint_t ngx_http_llm_cache_no_cache(ngx_http_request_t *r);
 static void ngx_http_llm_cache_get_done(void *data, redisReply *reply);
+static void ngx_http_llm_cache_sign(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *tenant);
+static ngx_int_t ngx_http_llm_cache_similar(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_cache_similar_done(void *data, redisReply *reply);
+static void ngx_http_llm_cache_fill(ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_cache_lock_done(void *data, redisReply *reply);
 static void ngx_http_llm_cache_poll(ngx_event_t *ev);
 static void ngx_http_llm_cache_poll_done(void *data, redisReply *reply);
@@ -59,7 +66,8 @@ static ngx_str_t  ngx_http_llm_cache_names[] = {
     ngx_string("HIT"),
     ngx_string("MISS"),
     ngx_string("BYPASS"),
-    ngx_string("ERROR")
+    ngx_string("ERROR"),
+    ngx_string("HIT-SIMILAR")
 };
 
 
@@ -79,7 +87,7 @@ ngx_http_llm_cache_init(ngx_conf_t *cf)
 ngx_str_t *
 ngx_http_llm_cache_status_name(ngx_uint_t status)
 {
-    return &ngx_http_llm_cache_names[status <= NGX_HTTP_LLM_CACHE_ERROR
+    return &ngx_http_llm_cache_names[status <= NGX_HTTP_LLM_CACHE_HIT_SIMILAR
                                      ? status : NGX_HTTP_LLM_CACHE_ERROR];
 }
 
@@ -156,6 +164,10 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
                              ctx->cache.key) - key;
 
+    if (llcf->cache_similar && ctx->lmcf->similar_zone != NULL) {
+        ngx_http_llm_cache_sign(r, ctx, &tenant);
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm router: cache GET %*s", argvlen[1], key);
 
@@ -214,13 +226,8 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
-    u_char                   *key;
-    const char               *argv[6];
-    size_t                    argvlen[6];
-    u_char                    px[NGX_INT_T_LEN];
-    ngx_llm_entry_t           e;
-    ngx_http_request_t       *r;
-    ngx_http_llm_loc_conf_t  *llcf;
+    ngx_llm_entry_t      e;
+    ngx_http_request_t  *r;
 
     ctx->cache.cmd = NULL;
     r = ctx->request;
@@ -245,6 +252,156 @@ ngx_http_llm_cache_get_done(void *data, redisReply *reply)
         ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_ERROR, NULL);
         return;
     }
+
+    if (ctx->cache.sig != NULL
+        && ngx_http_llm_cache_similar(r, ctx) == NGX_OK)
+    {
+        /* a near-identical prompt's answer is asked for */
+        return;
+    }
+
+    ngx_http_llm_cache_fill(ctx);
+}
+
+
+/*
+ * The signature of the prompt's last user message in its partition, for
+ * the similar-prompt cache; none when the request is not text only.
+ */
+
+static void
+ngx_http_llm_cache_sign(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *tenant)
+{
+    int             rc;
+    u_char          model[NGX_HTTP_LLM_TIER_NAME_LEN + 128], *p;
+    size_t          len;
+    const char     *text;
+    ngx_llm_sig_t  *sig;
+
+    /* an alias is answered by its class's tier: the class partitions */
+
+    p = ngx_snprintf(model, sizeof(model) - 1, "%s/%s",
+                     ctx->req.model ? ctx->req.model : "auto",
+                     ctx->pinned == NGX_LLM_NO_TIER
+                     ? ngx_llm_class_name(ctx->cls) : "");
+    *p = '\0';
+
+    rc = ngx_llm_cache_partition(&ctx->req, (char *) model, tenant->data,
+                                 tenant->len, (char *) ctx->cache.part,
+                                 &text, &len);
+    if (rc == -1) {
+        return;
+    }
+
+    sig = (rc == 0) ? ngx_palloc(r->pool, sizeof(ngx_llm_sig_t)) : NULL;
+
+    if (sig == NULL || ngx_llm_sig_make(sig, text, len) != 0) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: not compared for similar prompts");
+        ngx_http_llm_similar_bypassed(ctx->lmcf->similar_zone);
+        return;
+    }
+
+    ctx->cache.sig = sig;
+}
+
+
+/* NGX_OK: a similar prompt's answer is asked of Redis */
+
+static ngx_int_t
+ngx_http_llm_cache_similar(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *key;
+    const char               *argv[2];
+    size_t                    argvlen[2];
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ngx_http_llm_similar_find(ctx->lmcf->similar_zone, ctx->cache.part,
+                                  ctx->cache.sig,
+                                  llcf->cache_similar_threshold,
+                                  ctx->cache.similar, &ctx->cache.similarity,
+                                  &ctx->cache.age)
+        != NGX_OK)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm router: no similar prompt");
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm router: a similar prompt, %.3f alike, %T s old: "
+                   "GET llm:%*s", ctx->cache.similarity, ctx->cache.age,
+                   ctx->cache.similar);
+
+    key = ngx_pnalloc(r->pool, sizeof("llm:") - 1 + NGX_LLM_KEY_HEX);
+    if (key == NULL) {
+        return NGX_DECLINED;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, "llm:%*s", (size_t) NGX_LLM_KEY_HEX,
+                             ctx->cache.similar) - key;
+
+    ctx->cache.cmd = ngx_http_llm_redis_send(2, argv, argvlen,
+                                             ngx_http_llm_cache_similar_done,
+                                             ctx);
+
+    return ctx->cache.cmd != NULL ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_http_llm_cache_similar_done(void *data, redisReply *reply)
+{
+    ngx_http_llm_ctx_t  *ctx = data;
+
+    ngx_llm_entry_t  e;
+
+    ctx->cache.cmd = NULL;
+
+    switch (ngx_llm_reply_get(reply, ctx->stream, &e)) {
+
+    case NGX_LLM_REPLY_FOUND:
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_llm_similar_stats(ctx->lmcf->similar_zone)->hits,
+                   1);
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_HIT_SIMILAR, &e);
+        return;
+
+    case NGX_LLM_REPLY_ABSENT:
+        /* expired or evicted from Redis: forgotten, and filled anew */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "llm router: the similar prompt's answer is gone");
+        ngx_http_llm_similar_forget(ctx->lmcf->similar_zone,
+                                    ctx->cache.similar);
+        ngx_http_llm_cache_fill(ctx);
+        return;
+
+    default:
+        ngx_http_llm_cache_verdict(ctx, NGX_HTTP_LLM_CACHE_ERROR, NULL);
+        return;
+    }
+}
+
+
+/* a miss: take the fill lock, or wait for who holds it */
+
+static void
+ngx_http_llm_cache_fill(ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *key;
+    const char               *argv[6];
+    size_t                    argvlen[6];
+    u_char                    px[NGX_INT_T_LEN];
+    ngx_http_request_t       *r;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    r = ctx->request;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -717,6 +874,12 @@ ngx_http_llm_cache_store(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     {
         ctx->cache.stored = 1;
         (void) ngx_atomic_fetch_add(&ctx->lmcf->sh->cache_stores, 1);
+
+        if (ctx->cache.sig != NULL) {
+            ngx_http_llm_similar_add(ctx->lmcf->similar_zone,
+                                     ctx->cache.part, ctx->cache.sig,
+                                     ctx->cache.key);
+        }
     }
 
     ngx_http_llm_cache_unlock(ctx);

@@ -35,6 +35,7 @@
 
 #include "ngx_http_llm_router_module.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_llm_similar.h"
 
 
 typedef enum {
@@ -77,6 +78,14 @@ typedef struct {
     ngx_chain_t              **copy_last;
     size_t                     copy_size;
     ngx_str_t                  copy_type;
+
+    /* the similar-prompt cache: this prompt's partition and signature */
+    u_char                     part[64];
+    ngx_llm_sig_t             *sig;          /* NULL: not compared */
+    u_char                     similar[64];  /* the Redis key it matched */
+    double                     similarity;
+    time_t                     age;
+
     unsigned                   copying:1;
     unsigned                   stored:1;
     unsigned                   leader:1;     /* holds the fill lock */

@@ -312,7 +312,9 @@ ngx_http_llm_looked_up(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    "llm router: cache %V",
                    ngx_http_llm_cache_status_name(ctx->cache.status));
 
-    if (ctx->cache.status != NGX_HTTP_LLM_CACHE_HIT) {
+    if (ctx->cache.status != NGX_HTTP_LLM_CACHE_HIT
+        && ctx->cache.status != NGX_HTTP_LLM_CACHE_HIT_SIMILAR)
+    {
         return ngx_http_llm_send_to_tier(r, ctx);
     }
 

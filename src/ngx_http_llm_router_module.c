@@ -11,6 +11,7 @@
 #include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_util.h"
 #include "ngx_http_llm_cache.h"
+#include "ngx_http_llm_similar.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
@@ -229,6 +230,27 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, cache_lock_timeout),
       NULL },
 
+    { ngx_string("llm_cache_similar_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_similar_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_cache_similar"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_similar),
+      NULL },
+
+    { ngx_string("llm_cache_similar_threshold"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_fraction,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, cache_similar_threshold),
+      NULL },
+
     { ngx_string("llm_router_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_llm_status,
@@ -389,6 +411,8 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     llcf->cache_tenant = NGX_CONF_UNSET_PTR;
     llcf->cache_lock = NGX_CONF_UNSET;
     llcf->cache_lock_timeout = NGX_CONF_UNSET_MSEC;
+    llcf->cache_similar = NGX_CONF_UNSET;
+    llcf->cache_similar_threshold = -1;
 
     /*
      * set by ngx_pcalloc():
@@ -466,6 +490,25 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cache_lock, prev->cache_lock, 1);
     ngx_conf_merge_msec_value(conf->cache_lock_timeout,
                               prev->cache_lock_timeout, 30000);
+    ngx_conf_merge_value(conf->cache_similar, prev->cache_similar, 0);
+    if (conf->cache_similar_threshold < 0) {
+        conf->cache_similar_threshold = prev->cache_similar_threshold < 0
+                                        ? NGX_LLM_SIMILAR_THRESHOLD
+                                        : prev->cache_similar_threshold;
+    }
+
+    if (conf->cache_similar) {
+        lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_llm_router_module);
+
+        if (lmcf->similar_zone == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"llm_cache_similar\" is on but no "
+                               "\"llm_cache_similar_zone\" is configured "
+                               "at http level");
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->cache_tenant == NGX_CONF_UNSET_PTR) {
         conf->cache_tenant = prev->cache_tenant;

@@ -86,6 +86,7 @@ typedef struct {
     ngx_array_t                     gpus;         /* of ngx_http_llm_gpu_t */
 
     ngx_http_llm_redis_conf_t      *redis;
+    ngx_shm_zone_t                 *similar_zone;
 
     time_t                          started;
 
@@ -112,6 +113,8 @@ typedef struct {
     ngx_http_complex_value_t       *cache_tenant;
     ngx_flag_t                      cache_lock;
     ngx_msec_t                      cache_lock_timeout;
+    ngx_flag_t                      cache_similar;
+    double                          cache_similar_threshold;
 } ngx_http_llm_loc_conf_t;
 
 

@@ -35,7 +35,8 @@ typedef enum {
     NGX_HTTP_LLM_CACHE_HIT,
     NGX_HTTP_LLM_CACHE_MISS,
     NGX_HTTP_LLM_CACHE_BYPASS,
-    NGX_HTTP_LLM_CACHE_ERROR
+    NGX_HTTP_LLM_CACHE_ERROR,
+    NGX_HTTP_LLM_CACHE_HIT_SIMILAR   /* a near-identical prompt's answer */
 } ngx_http_llm_cache_e;
 
 

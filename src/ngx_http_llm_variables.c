@@ -30,6 +30,8 @@ enum {
     NGX_HTTP_LLM_VAR_FALLBACK,
     NGX_HTTP_LLM_VAR_CACHE,
     NGX_HTTP_LLM_VAR_CACHE_KEY,
+    NGX_HTTP_LLM_VAR_CACHE_SIMILARITY,
+    NGX_HTTP_LLM_VAR_CACHE_AGE,
     NGX_HTTP_LLM_VAR_UPSTREAM_HOST,
     NGX_HTTP_LLM_VAR_TTFB,
     NGX_HTTP_LLM_VAR_TOKENS_IN,
@@ -83,6 +85,12 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_cache_key"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_CACHE_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cache_similarity"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_CACHE_SIMILARITY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cache_age"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_CACHE_AGE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_ttfb"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_TTFB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -259,6 +267,26 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             value.len = NGX_LLM_KEY_HEX;
         }
 
+        break;
+
+    case NGX_HTTP_LLM_VAR_CACHE_SIMILARITY:
+    case NGX_HTTP_LLM_VAR_CACHE_AGE:
+        /* of the prompt whose answer a HIT-SIMILAR replayed */
+        if (ctx == NULL
+            || ctx->cache.status != NGX_HTTP_LLM_CACHE_HIT_SIMILAR)
+        {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 8);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = (data == NGX_HTTP_LLM_VAR_CACHE_AGE
+                     ? ngx_sprintf(p, "%T", ctx->cache.age)
+                     : ngx_sprintf(p, "%.3f", ctx->cache.similarity)) - p;
         break;
 
     case NGX_HTTP_LLM_VAR_TTFB:
