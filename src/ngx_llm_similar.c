@@ -1260,8 +1260,9 @@ ngx_llm_similar_near(const ngx_llm_sig_token_t *a,
  * optimal string alignment distance (insertions, deletions, changes,
  * swaps of two neighbours) at most 1 below 8 letters, 2 from 8, with a
  * change counting 2 below 6 letters; below 8 letters the last letter the
- * same, or the last two swapped.  A polarity word and a plain word may be near: "inrease" is a
- * typo of "increase", not another polarity; numbers never are.
+ * same, or the last two swapped.  A polarity word and a plain word may
+ * be near: "inrease" is a typo of "increase", not another polarity;
+ * numbers never are.
  */
 
 static int

@@ -27,9 +27,9 @@
  *      or 7 letters, two from 8 letters; in words of 4 or 5 letters no
  *      change (only added, dropped or swapped letters); and below 8
  *      letters the last letter stays, or swaps with the one before
- *      ("Sophie"/"Sophia", "Daniel"/"Daniela" are two names).  So "wether"/"weather", "alram"/"alarm"
- *      are near, "Paris"/"Lyon", "Paris"/"parts", "bedroom"/"bathroom"
- *      are not (WORD).  A polarity word's typo ("inrease") is near it.
+ *      ("Sophie"/"Sophia", "Daniel"/"Daniela" are two names).  So
+ *      "wether"/"weather", "alram"/"alarm" are near; "Paris"/"Lyon",
+ *      "Paris"/"parts", "bedroom"/"bathroom" are not (WORD).  A polarity word's typo ("inrease") is near it.
  *      A word after "from"/"to" ("depuis"/"vers") carries that role, so
  *      "from Paris to Lyon" is not "from Lyon to Paris";
  *   5. the similarity, Jaccard of the letter trigrams of the kept words,
@@ -52,7 +52,7 @@
  * words, or nothing left after normalisation ("hey jarvis!").
  *
  * No nginx types; compare allocates nothing, make nothing either (about
- * 3 KB of stack).  The defaults were chosen by bench/similar.py
+ * 6 KB of stack).  The defaults were chosen by bench/similar.py
  * (bench/results/SIMILAR.md).
  */
 
