@@ -29,7 +29,8 @@
  *      letters the last letter stays, or swaps with the one before
  *      ("Sophie"/"Sophia", "Daniel"/"Daniela" are two names).  So
  *      "wether"/"weather", "alram"/"alarm" are near; "Paris"/"Lyon",
- *      "Paris"/"parts", "bedroom"/"bathroom" are not (WORD).  A polarity word's typo ("inrease") is near it.
+ *      "Paris"/"parts", "bedroom"/"bathroom" are not (WORD).  A
+ *      polarity word's typo ("inrease") is near it.
  *      A word after "from"/"to" ("depuis"/"vers") carries that role, so
  *      "from Paris to Lyon" is not "from Lyon to Paris";
  *   5. the similarity, Jaccard of the letter trigrams of the kept words,
