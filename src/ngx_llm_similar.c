@@ -35,10 +35,6 @@
 #define NGX_LLM_ROLE_FROM   1
 #define NGX_LLM_ROLE_TO     2
 
-/* a near spelling: letter bigram Dice at least this, or a transposition */
-#define NGX_LLM_NEAR_DICE   0.7
-#define NGX_LLM_SWAP_DICE   0.5
-
 /* kept word counts further apart than this fail at once */
 #define NGX_LLM_LENGTH_GAP  2
 
@@ -102,6 +98,11 @@ static int ngx_llm_similar_utf8(const unsigned char *s, size_t len);
 static int ngx_llm_similar_find(const ngx_llm_sig_t *sig, uint32_t hash);
 static int ngx_llm_similar_near(const ngx_llm_sig_token_t *a,
     const ngx_llm_sig_token_t *b);
+static int ngx_llm_similar_spelling(const char *a, size_t la,
+    const char *b, size_t lb);
+static int ngx_llm_similar_like(const char *p, size_t len,
+    const char *word);
+static int ngx_llm_similar_filler_typo(const char *p, size_t len);
 static int ngx_llm_similar_cover(const ngx_llm_sig_t *a,
     const ngx_llm_sig_t *b, int kind);
 static uint64_t ngx_llm_similar_mix(uint64_t h);
@@ -207,7 +208,7 @@ static ngx_llm_dict_t  ngx_llm_dict[] = {
     { "aux", D_STOP, 0, NULL },    { "en", D_STOP, 0, NULL },
     { "dans", D_STOP, 0, NULL },   { "pour", D_STOP, 0, NULL },
     { "et", D_STOP, 0, NULL },     { "ne", D_STOP, 0, NULL },
-    { "y", D_STOP, 0, NULL },
+    { "y", D_STOP, 0, NULL },      { "s", D_STOP, 0, NULL },
 
     /* fillers */
     { "please", D_FILLER, 0, NULL },    { "kindly", D_FILLER, 0, NULL },
@@ -708,7 +709,41 @@ static void
 ngx_llm_similar_plain(ngx_llm_words_t *ws, const char *p, size_t len)
 {
     int                      i;
+    ngx_llm_word_t          *prev;
     const ngx_llm_expand_t  *e;
+
+    /* the apostrophe typed as a space: "what s", "don t" */
+
+    prev = ws->n ? &ws->word[ws->n - 1] : NULL;
+
+    if (len == 1 && p[0] == 's' && prev) {
+        for (i = 0; ngx_llm_is_bases[i]; i++) {
+            if (strlen(ngx_llm_is_bases[i]) == prev->len
+                && memcmp(ngx_llm_is_bases[i], prev->p, prev->len) == 0)
+            {
+                ngx_llm_similar_push(ws, "is", 2);
+                return;
+            }
+        }
+    }
+
+    if (len == 1 && p[0] == 't' && prev && prev->len >= 3
+        && prev->p[prev->len - 1] == 'n')
+    {
+        for (i = 0; ngx_llm_expand[i].from; i++) {
+            e = &ngx_llm_expand[i];
+
+            if (e->to[1] && strcmp(e->to[1], "not") == 0
+                && strlen(e->from) == prev->len + 1
+                && memcmp(e->from, prev->p, prev->len) == 0)
+            {
+                ws->n--;
+                ngx_llm_similar_push(ws, e->to[0], strlen(e->to[0]));
+                ngx_llm_similar_push(ws, "not", 3);
+                return;
+            }
+        }
+    }
 
     for (i = 0; ngx_llm_expand[i].from; i++) {
         e = &ngx_llm_expand[i];
@@ -755,9 +790,8 @@ ngx_llm_similar_fillers(ngx_llm_words_t *ws)
             ph = ngx_llm_phrases[j];
 
             for (k = 0; ph[k] && i + k < ws->n; k++) {
-                if (strlen(ph[k]) != ws->word[i + k].len
-                    || memcmp(ph[k], ws->word[i + k].p, ws->word[i + k].len)
-                       != 0)
+                if (!ngx_llm_similar_like(ws->word[i + k].p,
+                                          ws->word[i + k].len, ph[k]))
                 {
                     break;
                 }
@@ -823,6 +857,10 @@ ngx_llm_similar_build(ngx_llm_sig_t *sig, ngx_llm_words_t *ws)
             if (d && d->kind != D_NUMBER && d->kind != D_POLAR) {
                 d = NULL;
             }
+        }
+
+        if (d == NULL && ngx_llm_similar_filler_typo(p, len)) {
+            continue;
         }
 
         kind = d ? d->kind : 0;
@@ -954,9 +992,8 @@ ngx_llm_similar_add(ngx_llm_sig_t *sig, const char *p, size_t len, int kind,
 {
     int                   i;
     size_t                k;
-    uint8_t               bag;
     uint32_t              hash;
-    uint64_t              h, grams;
+    uint64_t              h;
     unsigned char         prev, c, c2;
     ngx_llm_sig_token_t  *t;
 
@@ -987,33 +1024,37 @@ ngx_llm_similar_add(ngx_llm_sig_t *sig, const char *p, size_t len, int kind,
         return -1;
     }
 
-    /* letter bigrams of "^word$", and the letters' bag */
-
-    grams = 0;
-    bag = 0;
-    prev = '^';
-
-    for (k = 0; k <= len; k++) {
-        c = k < len ? (unsigned char) p[k] : '$';
-        h = ngx_llm_similar_mix((uint64_t) prev << 8 | c);
-        grams |= (uint64_t) 1 << (h & 63);
-        prev = c;
-
-        if (k < len) {
-            bag += (uint8_t) ((c * 0x9e3779b1u) >> 24);
-        }
-    }
-
     t = &sig->tokens[sig->ntokens++];
     t->hash = hash;
-    t->grams = grams;
     t->len = (uint8_t) (len > 255 ? 255 : len);
-    t->first = (uint8_t) p[0];
     t->kind = (uint8_t) (kind | role << 4);
-    t->bag = bag;
+    memcpy(t->text, p, len < NGX_LLM_SIG_TEXT ? len : NGX_LLM_SIG_TEXT);
 
     if (kind == NGX_LLM_TOK_WORD) {
         sig->nwords++;
+    }
+
+    return 0;
+}
+
+
+/*
+ * "pelase", "thansk", "jarvsi": a typo of a filler of 6 letters or more
+ * (a shorter one could be a real word: "salt" is one letter from "salut")
+ */
+
+static int
+ngx_llm_similar_filler_typo(const char *p, size_t len)
+{
+    int                i;
+    static const char  *fillers[] = {
+        "please", "kindly", "thanks", "jarvis", "bonjour", "coucou", NULL
+    };
+
+    for (i = 0; fillers[i]; i++) {
+        if (ngx_llm_similar_like(p, len, fillers[i])) {
+            return 1;
+        }
     }
 
     return 0;
@@ -1151,7 +1192,7 @@ ngx_llm_similar_cover(const ngx_llm_sig_t *a, const ngx_llm_sig_t *b,
 
         found = 0;
 
-        if (kind == NGX_LLM_TOK_WORD) {
+        if (kind != NGX_LLM_TOK_NUMBER) {
             for (j = 0; j < b->ntokens; j++) {
                 if (ngx_llm_similar_near(t, &b->tokens[j])) {
                     found = 1;
@@ -1196,45 +1237,109 @@ ngx_llm_similar_find(const ngx_llm_sig_t *sig, uint32_t hash)
 }
 
 
-/*
- * A typo: two words of the same role, 4 letters or more, the same first
- * letter, lengths 1 apart (2 from 8 letters), and letter bigrams with a
- * Dice coefficient of 0.7 or more (one letter added, dropped or changed
- * in a word of 6 letters or more, added or dropped in a shorter one), or
- * the same letters in the same length with Dice 0.5 (two transposed).
- */
+/* a typo: see ngx_llm_similar_spelling() */
 
 static int
 ngx_llm_similar_near(const ngx_llm_sig_token_t *a,
     const ngx_llm_sig_token_t *b)
 {
-    int     la, lb, lmin, common, sum;
-    double  dice;
-
-    if (a->kind != b->kind || (b->kind & 0x0f) != NGX_LLM_TOK_WORD
-        || a->first != b->first)
+    if ((a->kind >> 4) != (b->kind >> 4)
+        || (a->kind & 0x0f) == NGX_LLM_TOK_NUMBER
+        || (b->kind & 0x0f) == NGX_LLM_TOK_NUMBER)
     {
         return 0;
     }
 
-    la = a->len;
-    lb = b->len;
-    lmin = la < lb ? la : lb;
+    return ngx_llm_similar_spelling(a->text, a->len, b->text, b->len);
+}
 
-    if (lmin < 4 || abs(la - lb) > (lmin >= 8 ? 2 : 1)) {
+
+/*
+ * Two spellings of one word, from their first NGX_LLM_SIG_TEXT bytes and
+ * their whole lengths: the same first letter, 4 letters or more; the
+ * optimal string alignment distance (insertions, deletions, changes,
+ * swaps of two neighbours) at most 1 below 8 letters, 2 from 8, with a
+ * change counting 2 below 6 letters; below 8 letters the last letter the
+ * same, or the last two swapped.  A polarity word and a plain word may
+ * be near: "inrease" is a typo of "increase", not another polarity;
+ * numbers never are.
+ */
+
+static int
+ngx_llm_similar_spelling(const char *a, size_t la, const char *b, size_t lb)
+{
+    int     d[NGX_LLM_SIG_TEXT + 1][NGX_LLM_SIG_TEXT + 1];
+    int     i, j, v, sub, max;
+    size_t  lmin, na, nb;
+
+    lmin = la < lb ? la : lb;
+    max = lmin >= 8 ? 2 : 1;
+
+    if (lmin < 4 || a[0] != b[0]
+        || (la > lb ? la - lb : lb - la) > (size_t) max)
+    {
         return 0;
     }
 
-    common = ngx_llm_similar_popcount(a->grams & b->grams);
-    sum = ngx_llm_similar_popcount(a->grams)
-          + ngx_llm_similar_popcount(b->grams);
-    dice = sum ? 2.0 * common / sum : 0.0;
+    if (lmin < 8 && a[la - 1] != b[lb - 1]
+        && !(la == lb && a[la - 1] == b[la - 2] && a[la - 2] == b[la - 1]))
+    {
+        return 0;
+    }
 
-    if (dice >= NGX_LLM_NEAR_DICE) {
+    sub = lmin < 6 ? 2 : 1;
+
+    na = la < NGX_LLM_SIG_TEXT ? la : NGX_LLM_SIG_TEXT;
+    nb = lb < NGX_LLM_SIG_TEXT ? lb : NGX_LLM_SIG_TEXT;
+
+    for (i = 0; i <= (int) na; i++) {
+        d[i][0] = i;
+    }
+
+    for (j = 0; j <= (int) nb; j++) {
+        d[0][j] = j;
+    }
+
+    for (i = 1; i <= (int) na; i++) {
+        for (j = 1; j <= (int) nb; j++) {
+            v = d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : sub);
+
+            if (d[i - 1][j] + 1 < v) {
+                v = d[i - 1][j] + 1;
+            }
+
+            if (d[i][j - 1] + 1 < v) {
+                v = d[i][j - 1] + 1;
+            }
+
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2]
+                && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+            {
+                v = d[i - 2][j - 2] + 1;
+            }
+
+            d[i][j] = v;
+        }
+    }
+
+    return d[na][nb] <= max;
+}
+
+
+/* the word p, or a typo of it */
+
+static int
+ngx_llm_similar_like(const char *p, size_t len, const char *word)
+{
+    size_t  n;
+
+    n = strlen(word);
+
+    if (n == len && memcmp(p, word, n) == 0) {
         return 1;
     }
 
-    return la == lb && a->bag == b->bag && dice >= NGX_LLM_SWAP_DICE;
+    return n >= 5 && len >= 5 && ngx_llm_similar_spelling(p, len, word, n);
 }
 
 

@@ -22,22 +22,30 @@
  *      start/stop, up/down, enable/disable, more/less, pas, allume/éteins,
  *      ouvre/ferme, monte/baisse...) must be the same set (NEGATION);
  *   4. every other kept word needs a counterpart on the other side: the
- *      same word, or, for words of 4 letters or more, a near spelling
- *      (same first letter, length within 1 or 2, letter bigrams alike, or
- *      the same letters transposed): "wether"/"weather" are near,
- *      "Paris"/"Lyon", "Paris"/"parts" are not (WORD).  A word after
- *      "from"/"to" ("depuis"/"vers") carries that role, so "from Paris to
- *      Lyon" is not "from Lyon to Paris";
+ *      same word, or a typo of it: the same first letter, and one edit
+ *      (a letter added, dropped, changed, or two swapped) in words of 6
+ *      or 7 letters, two from 8 letters; in words of 4 or 5 letters no
+ *      change (only added, dropped or swapped letters); and below 8
+ *      letters the last letter stays, or swaps with the one before
+ *      ("Sophie"/"Sophia", "Daniel"/"Daniela" are two names).  So
+ *      "wether"/"weather", "alram"/"alarm" are near; "Paris"/"Lyon",
+ *      "Paris"/"parts", "bedroom"/"bathroom" are not (WORD).  A
+ *      polarity word's typo ("inrease") is near it.
+ *      A word after "from"/"to" ("depuis"/"vers") carries that role, so
+ *      "from Paris to Lyon" is not "from Lyon to Paris";
  *   5. the similarity, Jaccard of the letter trigrams of the kept words,
  *      order-free, must reach the threshold: it measures how much typing
  *      noise separates two prompts that passed 2-4 (SIMILARITY).
  *
  * The signature is fixed-size and pointer-free, so it can be copied into
- * shared memory.  It keeps no text: per kept word a 32-bit hash, its
- * length, first letter, a 64-bit set of its letter bigrams and an 8-bit
- * hash of its sorted letters; and a 512-bit set of letter trigrams.  The
- * prompt cannot be read back from it, though a word list could be tested
- * against the hashes.
+ * shared memory (472 bytes).  What it keeps of the prompt: the kept words
+ * (after normalisation: no fillers, stop words, case or accents), each
+ * cut to its first 14 bytes, sorted by hash so their order is lost, with
+ * a 32-bit hash of the whole word; and a 512-bit set of letter trigrams.
+ * The words are needed for the typo test: hashed letter sets (an earlier
+ * version) collide, and "bedroom" passed for "bathroom" in the bench.
+ * So the gist of a prompt can be read back from a signature; treat the
+ * zone like the cache keys.
  *
  * Texts that are not compared (ngx_llm_sig_make() returns -1): empty,
  * longer than NGX_LLM_SIG_MAX_LEN bytes, invalid UTF-8, more than
@@ -45,7 +53,7 @@
  * words, or nothing left after normalisation ("hey jarvis!").
  *
  * No nginx types; compare allocates nothing, make nothing either (about
- * 3 KB of stack).  The defaults were chosen by bench/similar.py
+ * 6 KB of stack).  The defaults were chosen by bench/similar.py
  * (bench/results/SIMILAR.md).
  */
 
@@ -60,7 +68,8 @@
 
 #define NGX_LLM_SIG_MAX_LEN      1024   /* bytes of text at most */
 #define NGX_LLM_SIG_WORDS        192    /* words before normalisation */
-#define NGX_LLM_SIG_TOKENS       24     /* distinct kept words */
+#define NGX_LLM_SIG_TOKENS       20     /* distinct kept words */
+#define NGX_LLM_SIG_TEXT         14     /* bytes kept of each */
 #define NGX_LLM_SIG_BITS         512    /* the trigram set */
 
 /* the default threshold: see bench/results/SIMILAR.md */
@@ -79,12 +88,10 @@ typedef enum {
 
 
 typedef struct {
-    uint64_t  grams;      /* letter bigrams with ^ and $, hashed to 64 bits */
-    uint32_t  hash;       /* the normalised word, its role mixed in */
+    uint32_t  hash;       /* the normalised word, its kind and role mixed in */
     uint8_t   len;        /* bytes, 255 at most */
-    uint8_t   first;      /* first byte */
     uint8_t   kind;       /* low 4 bits: word, number, polar; high: role */
-    uint8_t   bag;        /* hash of the word's sorted letters */
+    char      text[NGX_LLM_SIG_TEXT];   /* its first bytes, NUL-padded */
 } ngx_llm_sig_token_t;
 
 
