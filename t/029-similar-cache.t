@@ -157,18 +157,18 @@ is(cache('How tall is the Eiffel tower'), 'MISS', 'lru: a');
 is(cache('How old is the Eiffel tower'), 'MISS', 'lru: b');
 is(cache('how tall is the eiffel tower ?'), 'HIT-SIMILAR', 'lru: a used');
 is(cache('How far is the Eiffel tower'), 'MISS', 'lru: c evicts b');
-is(cache('how old is the eiffel tower ?'), 'MISS', 'lru: b is gone');
 is(cache('How tall is the Eiffel tower please'), 'HIT-SIMILAR', 'lru: a stays');
+is(cache('how old is the eiffel tower ?'), 'MISS', 'lru: b is gone');
 LLMTest::stop_nginx($nginx);
 
 # a zone too small for its entries: nginx -t says so
-my $t = `$ENV{TEST_NGINX_BINARY} -t -p $root -c $root/conf/nginx.conf 2>&1`;
+my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $conf = LLMTest::slurp("$root/conf/nginx.conf");
 $conf =~ s/similar:1m entries=2/similar:64k entries=100000/;
 open my $f, '>', "$root/conf/small.conf" or die;
 print $f $conf;
 close $f;
-$t = `$ENV{TEST_NGINX_BINARY} -t -p $root -c $root/conf/small.conf 2>&1`;
+my $t = `$bin -t -p $root/ -c conf/small.conf 2>&1`;
 like($t, qr/zone "similar" is too small for 100000 entries in "llm_cache_similar_zone", it must be at least \d+k/,
      'a zone too small: a clear nginx -t error');
 
