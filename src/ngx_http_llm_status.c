@@ -49,7 +49,7 @@ static char  *ngx_http_llm_yes_no[] = { "null", "true", "false" };
 #include "ngx_http_llm_status_page.h"
 
 /* where the page takes the metrics table */
-#define NGX_HTTP_LLM_PAGE_TABLE  "/*TABLE*/"
+#define NGX_HTTP_LLM_PAGE_TABLE  "/*TABLE*/[]"
 
 
 char *
