@@ -84,7 +84,7 @@ ngx_http_llm_prom_series(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
     ngx_http_llm_label_t   *l;
     ngx_http_llm_metric_t  *m;
 
-    m = (ngx_http_llm_metric_t *) s->metric;
+    m = s->metric;
 
     if (depth < NGX_HTTP_LLM_MAX_LABELS && m->labels[depth] != NULL) {
         l = m->labels[depth];
@@ -155,7 +155,7 @@ ngx_http_llm_prom_labels(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
     ngx_http_llm_label_t   *l;
     ngx_http_llm_metric_t  *m;
 
-    m = (ngx_http_llm_metric_t *) s->metric;
+    m = s->metric;
 
     ngx_http_llm_out_printf(out, "%s%s", m->name, suffix);
 

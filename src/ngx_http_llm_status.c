@@ -117,9 +117,9 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_status_json(ngx_http_request_t *r)
 {
+    ngx_str_t                  label;
     ngx_uint_t                 i, k;
     ngx_time_t                *tp;
-    ngx_str_t                  label;
     ngx_http_llm_out_t         out;
     ngx_http_llm_main_conf_t  *lmcf;
 
@@ -496,7 +496,7 @@ ngx_http_llm_status_value(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
     ngx_http_llm_label_t   *l;
     ngx_http_llm_metric_t  *m;
 
-    m = (ngx_http_llm_metric_t *) s->metric;
+    m = s->metric;
 
     if (depth < NGX_HTTP_LLM_MAX_LABELS && m->labels[depth] != NULL) {
         l = m->labels[depth];

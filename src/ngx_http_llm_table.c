@@ -510,7 +510,7 @@ ngx_http_llm_series_value(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
     ngx_http_llm_label_t   *l;
     ngx_http_llm_metric_t  *m;
 
-    m = (ngx_http_llm_metric_t *) s->metric;
+    m = s->metric;
 
     v->n = 0;
     v->digits = m->digits;

@@ -70,7 +70,7 @@ typedef struct ngx_http_llm_metric_s  ngx_http_llm_metric_t;
 
 typedef struct {
     ngx_http_llm_main_conf_t      *lmcf;
-    const ngx_http_llm_metric_t   *metric;
+    ngx_http_llm_metric_t         *metric;
     u_char                        *base;      /* the member's numbers */
     ngx_uint_t                     who;       /* tier or GPU index */
     ngx_uint_t                     to;        /* a pair's second tier */
