@@ -349,8 +349,10 @@ ngx_http_llm_status_latency(ngx_http_llm_out_t *out,
 
 
 /*
- * The ring of recent decisions, newest first.  An entry being written,
- * or written again while we copied it, is left out.
+ * The ring of recent decisions, newest first: "n" is the request's
+ * number in the order requests ended (their times come from each
+ * worker's cached clock, and may be a little out of order).  An entry
+ * being written, or written again while we copied it, is left out.
  */
 
 static void
@@ -403,9 +405,9 @@ ngx_http_llm_status_recent(ngx_http_llm_out_t *out,
         ngx_http_llm_label_value(&s, &ngx_http_llm_label_cache, e.cache,
                                  &cache);
 
-        ngx_http_llm_out_printf(out, "%s{\"time_ms\":%uL,\"class\":\"%V\","
-                                "\"score\":",
-                                first ? "" : ",", e.end_ms, &cls);
+        ngx_http_llm_out_printf(out, "%s{\"n\":%uA,\"time_ms\":%uL,"
+                                "\"class\":\"%V\",\"score\":",
+                                first ? "" : ",", seq, e.end_ms, &cls);
 
         if (e.cls == NGX_HTTP_LLM_M_CLASSES - 1) {
             ngx_http_llm_out_printf(out, "null");
