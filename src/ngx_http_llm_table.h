@@ -35,7 +35,7 @@
 
 #define NGX_HTTP_LLM_F_NONZERO   0x01 /* series that are 0 are left out */
 #define NGX_HTTP_LLM_F_REDIS     0x02 /* only when Redis is configured */
-#define NGX_HTTP_LLM_F_JSON      0x04 /* JSON only, not in Prometheus */
+#define NGX_HTTP_LLM_F_JSON      0x04 /* JSON only: its name is not exported */
 #define NGX_HTTP_LLM_F_CACHE     0x08 /* a zone row: in the JSON "cache" */
 #define NGX_HTTP_LLM_F_OMIT      0x10 /* JSON: no key when unknown */
 
