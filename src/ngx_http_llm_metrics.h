@@ -2,8 +2,9 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * Metrics: recorded as each request ends, in the shared zone, and served
- * as Prometheus text by llm_router_metrics.
+ * Metrics: recorded as each request ends, in the shared zone (the
+ * Prometheus text and the status JSON read them through the metrics
+ * table, ngx_http_llm_table.h).
  */
 
 
@@ -19,7 +20,6 @@ void ngx_http_llm_metrics_fallback(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t from, ngx_llm_tier_id_t to, ngx_uint_t status);
 void ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in);
 void ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx);
-ngx_int_t ngx_http_llm_metrics_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_LLM_METRICS_H_INCLUDED_ */

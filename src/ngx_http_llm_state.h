@@ -47,6 +47,11 @@ typedef enum {
 #define NGX_HTTP_LLM_M_SCORES     10
 #define NGX_HTTP_LLM_M_FALLBACK   4     /* 502 503 504 error */
 #define NGX_HTTP_LLM_M_WORKERS    128
+#define NGX_HTTP_LLM_M_RECENT     32    /* requests in the recent ring */
+
+/* a recent request's "who": a tier's slot, or the cache, or no one */
+#define NGX_HTTP_LLM_WHO_CACHE    NGX_LLM_MAX_TIERS
+#define NGX_HTTP_LLM_WHO_NONE     (NGX_LLM_MAX_TIERS + 1)
 
 
 typedef struct {
@@ -54,6 +59,26 @@ typedef struct {
     ngx_atomic_t    sum_ms;
     ngx_atomic_t    count;
 } ngx_http_llm_hist_t;
+
+
+/*
+ * One routed request, as the status page lists it: what was decided and
+ * how it went, never its prompt.  seq is the request's number + 1, and 0
+ * while a worker writes the entry: a reader keeps an entry only if seq
+ * is the one it expects before and after copying it.
+ */
+
+typedef struct {
+    ngx_atomic_t    seq;
+    uint64_t        end_ms;       /* when it ended, ms since the epoch */
+    uint32_t        duration_ms;
+    uint16_t        score_milli;  /* 0 to 1000 */
+    uint16_t        status;       /* HTTP */
+    u_char          who;          /* tier slot, WHO_CACHE, WHO_NONE */
+    u_char          cls;          /* NGX_HTTP_LLM_M_CLASSES - 1: none */
+    u_char          reason;       /* ngx_llm_reason_e */
+    u_char          cache;        /* ngx_http_llm_cache_e */
+} ngx_http_llm_recent_t;
 
 
 /* requests answered by one tier, by the cache, or by no one */
@@ -135,6 +160,8 @@ struct ngx_http_llm_sh_s {
     ngx_atomic_t                    redis[NGX_HTTP_LLM_M_WORKERS];
                                                   /* per worker: YES, NO */
     ngx_http_llm_gpu_sh_t           gpus[NGX_HTTP_LLM_MAX_GPUS];
+    ngx_atomic_t                    recent_next;  /* requests so far */
+    ngx_http_llm_recent_t           recent[NGX_HTTP_LLM_M_RECENT];
 };
 
 

@@ -2,38 +2,54 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * llm_router_status: the live state of the tiers and GPUs, in JSON, read
- * from the shared zone without taking any lock.
+ * llm_router_status: the live state of the tiers and GPUs, read from the
+ * shared zone without taking any lock, as Prometheus text
+ * (ngx_http_llm_prom.c), as JSON, or as a self-contained HTML page that
+ * polls the JSON.  The JSON's numbers are the metrics table's rows that
+ * have a JSON key, each in its member's object (a tier's, a GPU's, the
+ * cache's, ...); the page gets the table's rows too, to list and explain
+ * them.  Besides the numbers: each tier's state in words, the breaker's
+ * state by name, and the ring of recent decisions.
  */
 
 
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_state.h"
-#include "ngx_http_llm_util.h"
-#include "ngx_http_llm_metrics.h"
+#include "ngx_http_llm_out.h"
+#include "ngx_http_llm_prom.h"
+#include "ngx_http_llm_table.h"
 #include "ngx_http_llm_redis.h"
 
 
 static ngx_int_t ngx_http_llm_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_status_json(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_status_html(ngx_http_request_t *r);
-static u_char *ngx_http_llm_status_extra(u_char *p,
-    ngx_http_llm_main_conf_t *lmcf);
-static double ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q);
-static u_char *ngx_http_llm_status_tier(u_char *p,
-    ngx_http_llm_main_conf_t *lmcf, ngx_llm_tier_id_t i);
-static u_char *ngx_http_llm_status_gpu(u_char *p,
+static void ngx_http_llm_status_tier(ngx_http_llm_out_t *out,
     ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
-
-
-#define NGX_HTTP_LLM_STATUS_TIER_LEN  640
-#define NGX_HTTP_LLM_STATUS_EXTRA_LEN 2048
-#define NGX_HTTP_LLM_STATUS_GPU_LEN   384
+static void ngx_http_llm_status_gpu(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
+static void ngx_http_llm_status_cache(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf);
+static void ngx_http_llm_status_decisions(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf);
+static void ngx_http_llm_status_latency(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf);
+static void ngx_http_llm_status_recent(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf);
+static void ngx_http_llm_status_rows(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t by, ngx_uint_t k,
+    ngx_uint_t cache, ngx_uint_t after);
+static void ngx_http_llm_status_value(ngx_http_llm_out_t *out,
+    ngx_http_llm_series_t *s, ngx_uint_t depth);
+static void ngx_http_llm_status_table(ngx_http_llm_out_t *out);
 
 
 static char  *ngx_http_llm_yes_no[] = { "null", "true", "false" };
 
 #include "ngx_http_llm_status_page.h"
+
+/* where the page takes the metrics table */
+#define NGX_HTTP_LLM_PAGE_TABLE  "/*TABLE*/[]"
 
 
 char *
@@ -80,7 +96,7 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
             return ngx_http_llm_status_html(r);
         }
 
-        return ngx_http_llm_metrics_handler(r);
+        return ngx_http_llm_prom_handler(r);
     }
 
     accept = r->headers_in.accept;
@@ -94,224 +110,196 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
         return ngx_http_llm_status_json(r);
     }
 
-    return ngx_http_llm_metrics_handler(r);
+    return ngx_http_llm_prom_handler(r);
 }
 
 
 static ngx_int_t
 ngx_http_llm_status_json(ngx_http_request_t *r)
 {
-    u_char                    *p;
-    size_t                     len;
-    ngx_str_t                  body;
-    ngx_uint_t                 i;
-    ngx_http_llm_gpu_t        *gpu;
+    ngx_str_t                  label;
+    ngx_uint_t                 i, k;
+    ngx_time_t                *tp;
+    ngx_http_llm_out_t         out;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-    gpu = lmcf->gpus.elts;
 
-    len = NGX_HTTP_LLM_STATUS_EXTRA_LEN
-          + sizeof("{\"shared\":false,\"tiers\":{},\"gpus\":{},\"cache\":{"
-                 "\"redis\":\"down\",\"stores\":,"
-                 "\"single_flight_waits\":}}\n") + 2 * NGX_ATOMIC_T_LEN
-          + (lmcf->ntiers + 2) * NGX_HTTP_LLM_STATUS_TIER_LEN;
+    ngx_http_llm_out_init(&out, r->pool);
 
-    for (i = 0; i < lmcf->ntiers; i++) {
-        len += 3 * lmcf->tiers[i].model.len + lmcf->tiers[i].upstream.len
-               + lmcf->tiers[i].gpu_name.len + lmcf->tiers[i].host.len
-               + sizeof(",\"host\":\"\",\"down_reason\":,\"refusing\":,"
-                        "\"refusals\":") + 6 * 512 + 2 * NGX_ATOMIC_T_LEN;
-    }
+    tp = ngx_timeofday();
 
-    for (i = 0; i < lmcf->gpus.nelts; i++) {
-        len += NGX_HTTP_LLM_STATUS_GPU_LEN + gpu[i].name.len;
-    }
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(body.data, "{\"shared\":%s,\"tiers\":{",
-                    lmcf->shm_zone ? "true" : "false");
+    ngx_http_llm_out_printf(&out, "{\"shared\":%s,\"time_ms\":%T%03M,"
+                            "\"tiers\":{",
+                            lmcf->shm_zone ? "true" : "false",
+                            tp->sec, tp->msec);
 
     for (i = 0; i < lmcf->ntiers; i++) {
-        if (i) {
-            *p++ = ',';
-        }
-
-        p = ngx_http_llm_status_tier(p, lmcf, (ngx_llm_tier_id_t) i);
+        ngx_http_llm_out_printf(&out, i ? "," : "");
+        ngx_http_llm_status_tier(&out, lmcf, i);
     }
 
-    p = ngx_cpymem(p, "},\"gpus\":{", sizeof("},\"gpus\":{") - 1);
+    ngx_http_llm_out_printf(&out, "},\"gpus\":{");
 
     for (i = 0; i < lmcf->gpus.nelts; i++) {
-        if (i) {
-            *p++ = ',';
-        }
-
-        p = ngx_http_llm_status_gpu(p, lmcf, i);
+        ngx_http_llm_out_printf(&out, i ? "," : "");
+        ngx_http_llm_status_gpu(&out, lmcf, i);
     }
 
-    p = ngx_sprintf(p, "},\"cache\":{\"redis\":%s,\"stores\":%uA,"
-                    "\"single_flight_waits\":%uA,",
-                    lmcf->redis == NULL ? "null"
-                    : ngx_http_llm_redis_ready() ? "\"up\"" : "\"down\"",
-                    lmcf->sh->cache_stores, lmcf->sh->cache_waits);
+    ngx_http_llm_out_printf(&out, "},\"cache\":{");
+    ngx_http_llm_status_cache(&out, lmcf);
 
-    p = ngx_http_llm_status_extra(p, lmcf);
+    ngx_http_llm_out_printf(&out, "},\"decisions\":{");
+    ngx_http_llm_status_decisions(&out, lmcf);
 
-    body.len = p - body.data;
+    ngx_http_llm_out_printf(&out, "},\"latency_seconds\":{");
+    ngx_http_llm_status_latency(&out, lmcf);
 
-    return ngx_http_llm_send(r, NGX_HTTP_OK, "application/json", &body);
+    /* who answered: the tiers, the cache, the router itself */
+
+    ngx_http_llm_out_printf(&out, "},\"served\":{");
+
+    for (k = 0; ngx_http_llm_served_at(lmcf, k, &label); k++) {
+        ngx_http_llm_out_printf(&out, "%s\"", k ? "," : "");
+        ngx_http_llm_out_json(&out, label.data, label.len);
+        ngx_http_llm_out_printf(&out, "\":{");
+        ngx_http_llm_status_rows(&out, lmcf, NGX_HTTP_LLM_BY_SERVED, k, 0, 0);
+        ngx_http_llm_out_printf(&out, "}");
+    }
+
+    ngx_http_llm_out_printf(&out, "},\"router\":{");
+    ngx_http_llm_status_rows(&out, lmcf, NGX_HTTP_LLM_BY_ZONE, 0, 0, 0);
+
+    ngx_http_llm_out_printf(&out, "},\"recent\":[");
+    ngx_http_llm_status_recent(&out, lmcf);
+
+    ngx_http_llm_out_printf(&out, "]}\n");
+
+    return ngx_http_llm_out_send(r, &out, "application/json");
 }
 
 
-static u_char *
-ngx_http_llm_status_tier(u_char *p, ngx_http_llm_main_conf_t *lmcf,
-    ngx_llm_tier_id_t i)
+static void
+ngx_http_llm_status_tier(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i)
 {
-    char                    *breaker;
     u_char                   why[512];
     size_t                   len;
-    ngx_msec_t               age;
     ngx_http_llm_tier_t     *tier;
     ngx_http_llm_tier_sh_t  *ts;
 
     tier = &lmcf->tiers[i];
     ts = tier->sh;
 
-    switch (ts->breaker) {
+    ngx_http_llm_out_printf(out, "\"%V\":{\"upstream\":\"%V\","
+                            "\"model\":\"%V\",\"host\":\"%V\","
+                            "\"gpu\":\"%V\",\"breaker\":\"%s\","
+                            "\"healthy\":%s,\"model_loaded\":%s,"
+                            "\"refusing\":",
+                            &tier->name, &tier->upstream, &tier->model,
+                            &tier->host, &tier->gpu_name,
+                            ngx_http_llm_breaker_name(
+                                ngx_http_llm_breaker_state(lmcf, i)),
+                            ngx_http_llm_yes_no[ts->health % 3],
+                            ngx_http_llm_yes_no[ts->loaded % 3]);
 
-    case NGX_HTTP_LLM_BREAKER_OPEN:
-        age = ngx_current_msec - (ngx_msec_t) ts->opened_at;
-        breaker = ((ngx_msec_int_t) age
-                   >= (ngx_msec_int_t) lmcf->breaker_cooldown)
-                  ? "half-open" : "open";
-        break;
+    if (ts->refused) {
+        ngx_http_llm_out_printf(out, "%uA", ts->refused);
 
-    default:
-        breaker = "closed";
+    } else {
+        ngx_http_llm_out_printf(out, "null");
     }
 
-    p = ngx_sprintf(p, "\"%V\":{\"upstream\":\"%V\",\"model\":\"%V\","
-                    "\"host\":\"%V\","
-                    "\"inflight\":%uA,\"max_inflight\":%ui,\"queue\":%ui,"
-                    "\"requests\":%uA,\"fallbacks\":%uA,"
-                    "\"failures\":%uA,\"breaker\":\"%s\","
-                    "\"healthy\":%s,\"model_loaded\":%s,"
-                    "\"gpu\":\"%V\",\"refusals\":%uA,\"refusing\":",
-                    &tier->name, &tier->upstream, &tier->model, &tier->host,
-                    ts->inflight, tier->max_inflight, tier->queue,
-                    ts->requests, ts->fallbacks, ts->failures, breaker,
-                    ngx_http_llm_yes_no[ts->health % 3],
-                    ngx_http_llm_yes_no[ts->loaded % 3],
-                    &tier->gpu_name, ts->refusals);
-
-    p = ts->refused ? ngx_sprintf(p, "%uA", ts->refused)
-                    : ngx_cpymem(p, "null", 4);
-
-    p = ngx_cpymem(p, ",\"down_reason\":", sizeof(",\"down_reason\":") - 1);
+    ngx_http_llm_out_printf(out, ",\"down_reason\":");
 
     if (ts->health != NGX_HTTP_LLM_NO) {
-        p = ngx_cpymem(p, "null}", 5);
-        return p;
+        ngx_http_llm_out_printf(out, "null");
+
+    } else {
+        /* why the health check found it down, in a person's words */
+        len = ngx_http_llm_why(lmcf, (ngx_llm_tier_id_t) i, ts->down_why, 1,
+                               why, sizeof(why));
+
+        ngx_http_llm_out_printf(out, "\"");
+        ngx_http_llm_out_json(out, why, len);
+        ngx_http_llm_out_printf(out, "\"");
     }
 
-    /* why the health check found it down, in a person's words */
-    len = ngx_http_llm_why(lmcf, i, ts->down_why, 1, why, sizeof(why));
-
-    *p++ = '"';
-    p += ngx_llm_json_escape((char *) p, (char *) why, len);
-    *p++ = '"';
-    *p++ = '}';
-
-    return p;
+    ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_TIER, i, 0, 1);
+    ngx_http_llm_out_printf(out, "}");
 }
 
 
-static u_char *
-ngx_http_llm_status_gpu(u_char *p, ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t i)
+static void
+ngx_http_llm_status_gpu(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i)
 {
-    double                  vram;
-    ngx_http_llm_gpu_t     *gpu;
-    ngx_http_llm_gpu_sh_t  *gs;
+    ngx_http_llm_gpu_t  *gpu;
 
     gpu = &((ngx_http_llm_gpu_t *) lmcf->gpus.elts)[i];
-    gs = &lmcf->sh->gpus[i];
 
-    vram = ngx_http_llm_gpu_vram(lmcf, i);
+    ngx_http_llm_out_printf(out, "\"%V\":{\"source\":\"%s\"", &gpu->name,
+                            gpu->source == NGX_HTTP_LLM_GPU_SYSFS ? "sysfs"
+                            : gpu->source == NGX_HTTP_LLM_GPU_ROCM_SMI
+                              ? "rocm_smi" : "off");
 
-    p = ngx_sprintf(p, "\"%V\":{\"source\":\"%s\",", &gpu->name,
-                    gpu->source == NGX_HTTP_LLM_GPU_SYSFS ? "sysfs"
-                    : gpu->source == NGX_HTTP_LLM_GPU_ROCM_SMI ? "rocm_smi"
-                    : "off");
-
-    if (vram < 0) {
-        return ngx_sprintf(p, "\"vram_used_bytes\":null,"
-                           "\"vram_total_bytes\":null,"
-                           "\"vram_percent\":null}");
-    }
-
-    p = ngx_sprintf(p, "\"vram_used_bytes\":%uA,\"vram_total_bytes\":%uA,"
-                    "\"vram_percent\":%.1f",
-                    gs->used, gs->total, vram * 100);
-
-    if (gs->busy) {
-        p = ngx_sprintf(p, ",\"busy_percent\":%uA", gs->busy - 1);
-    }
-
-    if (gs->temp) {
-        p = ngx_sprintf(p, ",\"temperature_celsius\":%.1f",
-                        (double) (gs->temp - 1) / 1000);
-    }
-
-    if (gs->power) {
-        p = ngx_sprintf(p, ",\"power_watts\":%.1f",
-                        (double) (gs->power - 1) / 1e6);
-    }
-
-    *p++ = '}';
-
-    return p;
+    ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_GPU, i, 0, 1);
+    ngx_http_llm_out_printf(out, "}");
 }
 
 
-/* cache results, decisions by reason, latency quantiles */
-
-static u_char *
-ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
+static void
+ngx_http_llm_status_cache(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf)
 {
-    double                  q;
-    ngx_str_t               label;
-    ngx_uint_t              t, c, re, ca, first;
-    ngx_atomic_uint_t       n, hits, lookups;
-    ngx_http_llm_sh_t      *sh;
-    ngx_http_llm_served_t  *sv;
+    ngx_http_llm_sh_t  *sh;
+    ngx_atomic_uint_t   hits, misses, lookups;
 
     sh = lmcf->sh;
 
+    ngx_http_llm_out_printf(out, "\"redis\":%s",
+                            lmcf->redis == NULL ? "null"
+                            : ngx_http_llm_redis_ready() ? "\"up\""
+                            : "\"down\"");
+
+    ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_ZONE, 0, 1, 1);
+
     hits = sh->cache[NGX_HTTP_LLM_CACHE_HIT];
-    lookups = hits + sh->cache[NGX_HTTP_LLM_CACHE_MISS];
+    misses = sh->cache[NGX_HTTP_LLM_CACHE_MISS];
+    lookups = hits + misses;
 
-    p = ngx_sprintf(p, "\"hits\":%uA,\"misses\":%uA,\"bypasses\":%uA,"
-                    "\"errors\":%uA,\"hit_rate\":",
-                    hits, sh->cache[NGX_HTTP_LLM_CACHE_MISS],
-                    sh->cache[NGX_HTTP_LLM_CACHE_BYPASS],
-                    sh->cache[NGX_HTTP_LLM_CACHE_ERROR]);
+    ngx_http_llm_out_printf(out, ",\"hits\":%uA,\"misses\":%uA,"
+                            "\"bypasses\":%uA,\"errors\":%uA,\"hit_rate\":",
+                            hits, misses,
+                            sh->cache[NGX_HTTP_LLM_CACHE_BYPASS],
+                            sh->cache[NGX_HTTP_LLM_CACHE_ERROR]);
 
-    p = lookups ? ngx_sprintf(p, "%.3f", (double) hits / lookups)
-                : ngx_sprintf(p, "null");
+    if (lookups) {
+        ngx_http_llm_out_printf(out, "%.3f", (double) hits / lookups);
 
-    p = ngx_sprintf(p, "},\"decisions\":{");
+    } else {
+        ngx_http_llm_out_printf(out, "null");
+    }
+}
+
+
+/* requests by routing reason, whoever answered them */
+
+static void
+ngx_http_llm_status_decisions(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf)
+{
+    ngx_str_t               label;
+    ngx_uint_t              k, c, re, ca, first;
+    ngx_atomic_uint_t       n;
+    ngx_http_llm_served_t  *sv;
+
     first = 1;
 
     for (re = 0; re < NGX_LLM_REASON_COUNT; re++) {
         n = 0;
 
-        for (t = 0; (sv = ngx_http_llm_served_at(lmcf, t, &label)); t++) {
+        for (k = 0; (sv = ngx_http_llm_served_at(lmcf, k, &label)); k++) {
             for (c = 0; c < NGX_HTTP_LLM_M_CLASSES; c++) {
                 for (ca = 0; ca < NGX_HTTP_LLM_M_CACHE; ca++) {
                     n += sv->requests[c][re][ca];
@@ -323,87 +311,291 @@ ngx_http_llm_status_extra(u_char *p, ngx_http_llm_main_conf_t *lmcf)
             continue;
         }
 
-        p = ngx_sprintf(p, "%s\"%s\":%uA", first ? "" : ",",
-                        ngx_llm_reason_name((ngx_llm_reason_e) re), n);
+        ngx_http_llm_out_printf(out, "%s\"%s\":%uA", first ? "" : ",",
+                                ngx_llm_reason_name((ngx_llm_reason_e) re),
+                                n);
         first = 0;
     }
+}
 
-    p = ngx_sprintf(p, "},\"latency_seconds\":{");
 
-    /* the tiers and the cache, not the router's own answers */
+/* quantiles of the tiers' and the cache's, not the router's own answers */
 
-    for (t = 0; t <= lmcf->ntiers; t++) {
-        sv = ngx_http_llm_served_at(lmcf, t, &label);
+static void
+ngx_http_llm_status_latency(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf)
+{
+    ngx_str_t               label;
+    ngx_uint_t              k;
+    ngx_http_llm_served_t  *sv;
 
-        p = ngx_sprintf(p, "%s\"%V\":{\"count\":%uA", t ? "," : "",
-                        &label, sv->duration.count);
+    for (k = 0; k <= lmcf->ntiers; k++) {
+        sv = ngx_http_llm_served_at(lmcf, k, &label);
+
+        ngx_http_llm_out_printf(out, "%s\"%V\":{\"count\":%uA", k ? "," : "",
+                                &label, sv->duration.count);
 
         if (sv->duration.count) {
-            q = ngx_http_llm_quantile(&sv->duration, 0.5);
-            p = ngx_sprintf(p, ",\"p50\":%.3f", q);
-            q = ngx_http_llm_quantile(&sv->duration, 0.95);
-            p = ngx_sprintf(p, ",\"p95\":%.3f", q);
-            q = ngx_http_llm_quantile(&sv->duration, 0.99);
-            p = ngx_sprintf(p, ",\"p99\":%.3f", q);
+            ngx_http_llm_out_printf(out,
+                          ",\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f",
+                          ngx_http_llm_quantile(&sv->duration, 0.5),
+                          ngx_http_llm_quantile(&sv->duration, 0.95),
+                          ngx_http_llm_quantile(&sv->duration, 0.99));
         }
 
-        *p++ = '}';
+        ngx_http_llm_out_printf(out, "}");
     }
-
-    return ngx_sprintf(p, "}}\n");
 }
 
 
-/* a quantile from histogram buckets, interpolated inside its bucket */
+/*
+ * The ring of recent decisions, newest first: "n" is the request's
+ * number in the order requests ended (their times come from each
+ * worker's cached clock, and may be a little out of order).  An entry
+ * being written, or written again while we copied it, is left out.
+ */
 
-static double
-ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q)
+static void
+ngx_http_llm_status_recent(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf)
 {
-    double             rank, lo, hi;
-    ngx_uint_t         i;
-    ngx_atomic_uint_t  n, seen;
+    u_char                 *name;
+    ngx_str_t               cls, cache;
+    ngx_uint_t              i, first;
+    ngx_atomic_uint_t       next, seq;
+    ngx_http_llm_sh_t      *sh;
+    ngx_http_llm_series_t   s;
+    ngx_http_llm_recent_t   e, *re;
 
-    static ngx_msec_t  bounds[NGX_HTTP_LLM_M_BUCKETS - 1] = {
-        50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000, 60000
-    };
+    sh = lmcf->sh;
+    next = sh->recent_next;
+    first = 1;
 
-    n = 0;
+    ngx_memzero(&s, sizeof(ngx_http_llm_series_t));
+    s.lmcf = lmcf;
 
-    for (i = 0; i < NGX_HTTP_LLM_M_BUCKETS; i++) {
-        n += h->bucket[i];
-    }
+    for (i = 0; i < NGX_HTTP_LLM_M_RECENT && i < next; i++) {
+        seq = next - i;
+        re = &sh->recent[(seq - 1) % NGX_HTTP_LLM_M_RECENT];
 
-    if (n == 0) {
-        return 0;
-    }
-
-    rank = q * n;
-    seen = 0;
-
-    for (i = 0; i < NGX_HTTP_LLM_M_BUCKETS - 1; i++) {
-
-        if (seen + h->bucket[i] >= rank && h->bucket[i]) {
-            lo = i ? bounds[i - 1] : 0;
-            hi = bounds[i];
-
-            return (lo + (hi - lo) * (rank - seen) / h->bucket[i]) / 1000;
+        if (re->seq != seq) {
+            continue;
         }
 
-        seen += h->bucket[i];
-    }
+        ngx_memory_barrier();
+        e = *re;
+        ngx_memory_barrier();
 
-    return (double) bounds[NGX_HTTP_LLM_M_BUCKETS - 2] / 1000;
+        if (re->seq != seq || e.cls >= NGX_HTTP_LLM_M_CLASSES
+            || e.cache >= NGX_HTTP_LLM_M_CACHE
+            || e.reason >= NGX_LLM_REASON_COUNT)
+        {
+            continue;
+        }
+
+        if (e.who < NGX_LLM_MAX_TIERS) {
+            name = sh->tiers[e.who].name;
+
+        } else {
+            name = (u_char *) (e.who == NGX_HTTP_LLM_WHO_CACHE
+                               ? "cache" : "none");
+        }
+
+        ngx_http_llm_label_value(&s, &ngx_http_llm_label_class, e.cls, &cls);
+        ngx_http_llm_label_value(&s, &ngx_http_llm_label_cache, e.cache,
+                                 &cache);
+
+        ngx_http_llm_out_printf(out, "%s{\"n\":%uA,\"time_ms\":%uL,"
+                                "\"class\":\"%V\",\"score\":",
+                                first ? "" : ",", seq, e.end_ms, &cls);
+
+        if (e.cls == NGX_HTTP_LLM_M_CLASSES - 1) {
+            ngx_http_llm_out_printf(out, "null");
+
+        } else {
+            ngx_http_llm_out_fixed(out, e.score_milli, 3);
+        }
+
+        ngx_http_llm_out_printf(out, ",\"tier\":\"");
+        ngx_http_llm_out_json(out, name,
+                              ngx_strnlen(name, NGX_HTTP_LLM_TIER_NAME_LEN));
+        ngx_http_llm_out_printf(out, "\",\"reason\":\"%s\",\"cache\":\"%V\","
+                                "\"status\":%uD,\"duration_ms\":%uD}",
+                                ngx_llm_reason_name(
+                                    (ngx_llm_reason_e) e.reason),
+                                &cache, (uint32_t) e.status, e.duration_ms);
+        first = 0;
+    }
 }
 
+
+/*
+ * "key":value for each row of the table that has a JSON key and whose
+ * series are the k-th member's of "by", after other keys or not; zone
+ * rows go to the "cache" object or to "router" as their flag says.
+ */
+
+static void
+ngx_http_llm_status_rows(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t by, ngx_uint_t k,
+    ngx_uint_t cache, ngx_uint_t after)
+{
+    ngx_uint_t                 first;
+    ngx_http_llm_value_t       v;
+    ngx_http_llm_series_t      s;
+    ngx_http_llm_metric_t     *m;
+    ngx_http_llm_hist_read_t   h;
+
+    first = !after;
+
+    for (m = ngx_http_llm_metrics; m->name; m++) {
+
+        if (m->json == NULL || m->by != by
+            || !ngx_http_llm_metric_shown(lmcf, m)
+            || (by == NGX_HTTP_LLM_BY_ZONE
+                && !(m->flags & NGX_HTTP_LLM_F_CACHE) != !cache)
+            || !ngx_http_llm_series_at(lmcf, m, k, &s))
+        {
+            continue;
+        }
+
+        if (m->type == NGX_HTTP_LLM_HISTOGRAM) {
+            ngx_http_llm_series_hist(&s, &h);
+
+            ngx_http_llm_out_printf(out, "%s\"%s\":{\"count\":%uA,\"sum\":",
+                                    first ? "" : ",", m->json, h.count);
+            ngx_http_llm_out_fixed(out, h.sum, h.digits);
+            ngx_http_llm_out_printf(out, "}");
+            first = 0;
+            continue;
+        }
+
+        if (m->labels[0] == NULL && (m->flags & NGX_HTTP_LLM_F_OMIT)) {
+            ngx_http_llm_series_value(&s, &v);
+
+            if (!v.known) {
+                continue;
+            }
+        }
+
+        ngx_http_llm_out_printf(out, "%s\"%s\":", first ? "" : ",",
+                                m->json);
+        ngx_http_llm_status_value(out, &s, 0);
+        first = 0;
+    }
+}
+
+
+/* a number, null, or an object by the inner label at depth */
+
+static void
+ngx_http_llm_status_value(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
+    ngx_uint_t depth)
+{
+    ngx_str_t               value;
+    ngx_uint_t              i, n;
+    ngx_http_llm_value_t    v;
+    ngx_http_llm_label_t   *l;
+    ngx_http_llm_metric_t  *m;
+
+    m = s->metric;
+
+    if (depth < NGX_HTTP_LLM_MAX_LABELS && m->labels[depth] != NULL) {
+        l = m->labels[depth];
+        n = ngx_http_llm_label_count(l);
+
+        ngx_http_llm_out_printf(out, "{");
+
+        for (i = 0; i < n; i++) {
+            ngx_http_llm_label_value(s, l, i, &value);
+
+            ngx_http_llm_out_printf(out, "%s\"", i ? "," : "");
+            ngx_http_llm_out_json(out, value.data, value.len);
+            ngx_http_llm_out_printf(out, "\":");
+
+            s->at[depth] = l->first + i;
+            ngx_http_llm_status_value(out, s, depth + 1);
+        }
+
+        ngx_http_llm_out_printf(out, "}");
+        return;
+    }
+
+    ngx_http_llm_series_value(s, &v);
+
+    if (v.known) {
+        ngx_http_llm_out_fixed(out, v.n, v.digits);
+
+    } else {
+        ngx_http_llm_out_printf(out, "null");
+    }
+}
+
+
+/*
+ * The page, with the metrics table where it says so: the rows that are
+ * in the JSON, so that it can list and explain every one.
+ */
 
 static ngx_int_t
 ngx_http_llm_status_html(ngx_http_request_t *r)
 {
-    ngx_str_t  body;
+    u_char              *page, *mark;
+    size_t               len;
+    ngx_http_llm_out_t   out;
 
-    body.data = (u_char *) ngx_http_llm_status_page;
-    body.len = sizeof(ngx_http_llm_status_page) - 1;
+    page = (u_char *) ngx_http_llm_status_page;
+    len = sizeof(ngx_http_llm_status_page) - 1;
 
-    return ngx_http_llm_send(r, NGX_HTTP_OK, "text/html; charset=utf-8",
-                             &body);
+    ngx_http_llm_out_init(&out, r->pool);
+
+    mark = ngx_strnstr(page, NGX_HTTP_LLM_PAGE_TABLE, len);
+
+    if (mark == NULL) {
+        ngx_http_llm_out_static(&out, page, len);
+
+    } else {
+        ngx_http_llm_out_static(&out, page, mark - page);
+        ngx_http_llm_status_table(&out);
+
+        mark += sizeof(NGX_HTTP_LLM_PAGE_TABLE) - 1;
+        ngx_http_llm_out_static(&out, mark, page + len - mark);
+    }
+
+    return ngx_http_llm_out_send(r, &out, "text/html; charset=utf-8");
+}
+
+
+static void
+ngx_http_llm_status_table(ngx_http_llm_out_t *out)
+{
+    ngx_uint_t              first;
+    ngx_http_llm_metric_t  *m;
+
+    ngx_http_llm_out_printf(out, "[");
+    first = 1;
+
+    for (m = ngx_http_llm_metrics; m->name; m++) {
+
+        if (m->json == NULL) {
+            continue;
+        }
+
+        ngx_http_llm_out_printf(out, "%s{\"key\":\"%s\",\"name\":\"%s\","
+                                "\"by\":\"%s\",\"type\":\"%s\",\"cache\":%s,"
+                                "\"prometheus\":%s,\"help\":\"",
+                                first ? "" : ",\n", m->json,
+                                m->name, ngx_http_llm_by_names[m->by],
+                                ngx_http_llm_type_names[m->type],
+                                (m->flags & NGX_HTTP_LLM_F_CACHE)
+                                ? "true" : "false",
+                                (m->flags & NGX_HTTP_LLM_F_JSON)
+                                ? "false" : "true");
+        ngx_http_llm_out_json(out, (u_char *) m->help,
+                              ngx_strlen(m->help));
+        ngx_http_llm_out_printf(out, "\"}");
+        first = 0;
+    }
+
+    ngx_http_llm_out_printf(out, "]");
 }

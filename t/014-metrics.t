@@ -172,6 +172,27 @@ my $j = LLMTest::status($port, '/metrics');
 is($j->{decisions}{fallback}, 1, "JSON: decisions by reason");
 ok(abs($j->{cache}{hit_rate} - 0.2) < 1e-9, "JSON: cache hit rate (1 of 5 lookups)");
 ok(defined $j->{latency_seconds}{small}{p95}, "JSON: latency percentiles");
+
+# the ring of recent decisions: newest first, what was decided, no prompt
+my $recent = $j->{recent} || [];
+is(scalar @$recent, 7, "JSON: the 7 requests are in the recent decisions");
+is(join(' ', map { $recent->[0]{$_} } qw(class tier reason cache status)),
+   'none none none bypass 400', "... the newest first: the bad request");
+is(join(' ', map { $recent->[1]{$_} } qw(class tier reason cache status)),
+   'complex small fallback miss 200', "... then the fallback, answered by small");
+is(join(' ', map { "$_->{tier}/$_->{cache}" } reverse @$recent),
+   'small/miss cache/hit big/miss small/miss small/bypass small/miss none/bypass',
+   "... in the order they were made");
+ok(!grep({ $_->{duration_ms} !~ /^\d+$/ || $_->{time_ms} < 1e12 } @$recent),
+   "... each with its time and duration");
+ok(abs($recent->[1]{score} - 0.999) < 0.01 && !defined $recent->[0]{score},
+   "... and its score (none for a request never classified)");
+unlike(LLMTest::http($port, 'GET', '/metrics?format=json')->{content},
+       qr/Hello there|irrational|Good night|Thanks!/, "... and no prompt text");
+is($j->{tiers}{small}{completion_tokens}, 32, "JSON: a table row's key (completion tokens)");
+is($j->{served}{none}{responses}{'4xx'}, 1, "JSON: who answered, by status class");
+is($j->{served}{small}{duration_seconds}{count}, 4, "JSON: answer times by who answered");
+is($j->{tiers}{big}{breaker}, 'closed', "JSON: the breaker by name");
 $r = LLMTest::http($port, 'GET', '/metrics', undef, { Accept => 'application/json' });
 like($r->{content}, qr/^\{"shared":true/, "Accept: application/json gives JSON");
 $r = LLMTest::http($port, 'GET', '/metrics?format=html');
@@ -196,6 +217,10 @@ for (1 .. 25) {
 waitpid($load, 0);
 is($scrapes, 25, "25 scrapes answered during a burst of 40 requests");
 is($valid, 25, "... every one a valid exposition");
+$recent = LLMTest::status($port, '/metrics')->{recent};
+is(scalar @$recent, 32, "the recent decisions keep the last 32 requests");
+ok(!grep({ $recent->[$_]{n} != $recent->[$_ + 1]{n} + 1 } 0 .. 30),
+   "... newest first, none missing");
 
 # --- alert rules, scrape config and dashboard use exported metrics only ----------
 
@@ -247,6 +272,101 @@ SKIP: {
     unlink $png;
     system("$chromium @flags --window-size=1280,900 --screenshot=$png '$url' >/dev/null 2>&1");
     ok(-s $png, "screenshot saved: $png");
+}
+
+# --- the page's live charts and recent decisions, while requests flow ------------
+
+SKIP: {
+    skip "chromium not installed", 14 unless $chromium;
+    my $profile = File::Temp::tempdir(CLEANUP => 1);
+    # 8 s of the page's own time: 8 polls, or so, of the JSON
+    my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                 '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync',
+                 "--user-data-dir=$profile", '--virtual-time-budget=8000');
+    my $url = "http://127.0.0.1:$port/metrics?format=html";
+    my $sparks = sub {
+        my %s;
+        while ($_[0] =~ /<svg[^>]* id="spark-(\w+)-(rate|latency|vram)"[^>]*data-points="(\d+)"[^>]*>(.*?)<\/svg>/sg) {
+            my ($tier, $what, $n, $svg) = ($1, $2, $3, $4);
+            my ($d) = $svg =~ /<path class="line" d="([^"]*)"/;
+            $s{"$tier.$what"} = { n => $n, d => $d // '' };
+        }
+        return \%s;
+    };
+    my $rows = sub {
+        my ($body) = $_[0] =~ /<table id="recent">.*?<tbody>(.*?)<\/tbody>/s;
+        return [ map { [ map { s/<[^>]*>//gr } /<td[^>]*>(.*?)<\/td>/g ] }
+                 ($body // '') =~ /<tr>(.*?)<\/tr>/g ];
+    };
+    my $vram = sub {
+        open my $f, '>', "$dev/mem_info_vram_used" or die;
+        print $f "$_[0]\n";
+        close $f;
+    };
+
+    # simple prompts, one after another, while the page polls
+    my $stop = "$root/page-load.stop";
+    unlink $stop;
+    my $load = fork;
+    if ($load == 0) {
+        for my $i (1 .. 400) {
+            last if -e $stop;
+            post('/api/generate', qq({"model":"auto","stream":false,"prompt":"spark $i"}),
+                 { 'Cache-Control' => 'no-cache' });
+        }
+        POSIX::_exit(0);
+    }
+    my $dom1 = `$chromium @flags --dump-dom '$url' 2>/dev/null`;
+    my $png = File::Spec->rel2abs("$root/status-page-live.png");
+    unlink $png;
+    system("$chromium @flags --window-size=1280,1000 --screenshot=$png '$url' >/dev/null 2>&1");
+    open my $sf, '>', $stop;
+    close $sf;
+    waitpid($load, 0);
+    unlink $stop;
+
+    my $s1 = $sparks->($dom1);
+    is(join(' ', sort keys %$s1), 'big.latency big.rate big.vram small.latency small.rate small.vram',
+       "the page draws request rate, latency and VRAM for each tier");
+    ok(!grep({ $s1->{"$_.rate"}{n} < 2 || $s1->{"$_.vram"}{n} < 2 } qw(big small)),
+       "... each rate and VRAM chart holds more than one sample ("
+       . join(', ', map { "$_ $s1->{$_}{n}" } sort keys %$s1) . ")");
+    my %ys = map { $_ => 1 } $s1->{'small.rate'}{d} =~ /[ML][\d.]+ ([\d.]+)/g;
+    cmp_ok(scalar keys %ys, '>', 1, "... and small's request rate moved while requests were sent");
+    cmp_ok($s1->{'small.latency'}{n}, '>', 0, "... and its latency chart has samples");
+    like($dom1, qr/id="spark-big-vram-now">87\.5 %</, "... VRAM now: 87.5 %");
+    my $rows1 = $rows->($dom1);
+    ok(@$rows1 && $rows1->[0][1] eq 'simple' && $rows1->[0][3] eq 'small'
+       && $rows1->[0][5] eq 'bypass' && $rows1->[0][6] eq '200',
+       "the recent decisions list the requests just made: simple, small, bypass, 200")
+        or diag(explain($rows1->[0]));
+
+    # VRAM at half, one complex prompt to big: a second look
+    $vram->(8 * 1024 ** 3);
+    ok(LLMTest::wait_until(sub {
+           (LLMTest::status($port, '/metrics')->{gpus}{gpu0}{vram_percent} // 0) == 50 }, 5),
+       "VRAM reading now 50 %");
+    my $cx = post('/api/generate', '{"model":"auto","stream":false,"prompt":"Analyze the'
+                  . ' trade-offs of B-trees versus LSM trees, prove the write amplification'
+                  . ' bounds and compare them step by step."}', { 'Cache-Control' => 'no-cache' });
+    is($cx->{headers}{'x-mock-name'}, 'big', "a complex prompt answered by big");
+    my $dom2 = `$chromium @flags --dump-dom '$url' 2>/dev/null`;
+    my $s2 = $sparks->($dom2);
+    isnt($s2->{'big.vram'}{d}, $s1->{'big.vram'}{d}, "the VRAM chart changed between two looks");
+    like($dom2, qr/id="spark-big-vram-now">50\.0 %</, "... VRAM now: 50.0 %");
+    my $rows2 = $rows->($dom2);
+    is(join(' ', @{ $rows2->[0] || [] }[1, 3, 4, 5, 6]), 'complex big complexity bypass 200',
+       "the newest decision: complex, big, complexity, bypass, 200");
+    like($rows2->[0][2] // '', qr/^[01]\.\d{3}$/, "... with its score");
+    unlike($dom2, qr/trade-offs|B-trees|spark \d/, "no prompt text on the page");
+
+    my $head = '';
+    if (open my $pf, '<:raw', $png) { read($pf, $head, 24); close $pf; }
+    my ($w, $h) = length($head) == 24 ? unpack('N2', substr($head, 16, 8)) : (0, 0);
+    ok(substr($head, 0, 8) eq "\x89PNG\r\n\x1a\n" && $w == 1280 && $h == 1000
+       && (-s $png) > 40000, "screenshot of the live page: $png (${w}x$h, " . (-s $png // 0)
+       . " bytes)");
 }
 
 LLMTest::stop_nginx($nginx);
