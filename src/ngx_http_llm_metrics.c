@@ -70,7 +70,9 @@ ngx_http_llm_metrics_request(ngx_http_llm_ctx_t *ctx)
     sh = ctx->lmcf->sh;
     ts = NULL;
 
-    if (ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT) {
+    if (ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT
+        || ctx->cache.status == NGX_HTTP_LLM_CACHE_HIT_SIMILAR)
+    {
         served = &sh->by_cache;
         who = NGX_HTTP_LLM_WHO_CACHE;
 

@@ -162,6 +162,7 @@ ngx_http_llm_prom_labels(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
     switch (m->by) {
 
     case NGX_HTTP_LLM_BY_ZONE:
+    case NGX_HTTP_LLM_BY_SIMILAR:
         sep = "{";
         break;
 

@@ -256,6 +256,30 @@ ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf,
 
 
 /*
+ * The one place the breaker's state is worked out: an open breaker whose
+ * cool-down has passed is half-open (it lets one probe through).
+ */
+
+ngx_uint_t
+ngx_http_llm_breaker_state(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier)
+{
+    ngx_msec_int_t           age;
+    ngx_http_llm_tier_sh_t  *ts;
+
+    ts = lmcf->tiers[tier].sh;
+
+    if (ts->breaker != NGX_HTTP_LLM_BREAKER_OPEN) {
+        return NGX_HTTP_LLM_BREAKER_CLOSED;
+    }
+
+    age = (ngx_msec_int_t) (ngx_current_msec - (ngx_msec_t) ts->opened_at);
+
+    return (age >= (ngx_msec_int_t) lmcf->breaker_cooldown)
+           ? NGX_HTTP_LLM_BREAKER_HALF_OPEN : NGX_HTTP_LLM_BREAKER_OPEN;
+}
+
+
+/*
  * Is the tier to be avoided?  A breaker whose cool-down has passed lets
  * one request through: *probe is set when the caller must take the probe
  * with ngx_http_llm_probe_take() before sending to this tier.
@@ -270,25 +294,24 @@ ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf,
     ts = lmcf->tiers[tier].sh;
     *probe = 0;
 
-    if (ts->breaker != NGX_HTTP_LLM_BREAKER_OPEN) {
+    switch (ngx_http_llm_breaker_state(lmcf, tier)) {
+
+    case NGX_HTTP_LLM_BREAKER_CLOSED:
         return ts->health == NGX_HTTP_LLM_NO;
-    }
 
-    if ((ngx_msec_int_t) (ngx_current_msec - (ngx_msec_t) ts->opened_at)
-        < (ngx_msec_int_t) lmcf->breaker_cooldown)
-    {
+    case NGX_HTTP_LLM_BREAKER_OPEN:
         return 1;
+
+    default: /* NGX_HTTP_LLM_BREAKER_HALF_OPEN: one request probes */
+
+        if (ts->probing) {
+            return 1;
+        }
+
+        *probe = 1;
+
+        return 0;
     }
-
-    /* half-open */
-
-    if (ts->probing) {
-        return 1;
-    }
-
-    *probe = 1;
-
-    return 0;
 }
 
 

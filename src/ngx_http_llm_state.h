@@ -41,7 +41,8 @@ typedef enum {
 
 
 #define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
-#define NGX_HTTP_LLM_M_CACHE      5     /* off, hit, miss, bypass, error */
+#define NGX_HTTP_LLM_M_CACHE      6     /* off, hit, miss, bypass, error,
+                                           hit-similar */
 #define NGX_HTTP_LLM_M_CODES      5     /* 2xx 3xx 4xx 5xx other */
 #define NGX_HTTP_LLM_M_BUCKETS    13    /* 12 bounds and +Inf */
 #define NGX_HTTP_LLM_M_SCORES     10
@@ -180,6 +181,8 @@ ngx_uint_t ngx_http_llm_elect(ngx_atomic_t *last, ngx_msec_t interval);
 
 void ngx_http_llm_inflight_add(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, ngx_atomic_int_t n);
+ngx_uint_t ngx_http_llm_breaker_state(ngx_http_llm_main_conf_t *lmcf,
+    ngx_uint_t tier);
 ngx_uint_t ngx_http_llm_tier_down(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, ngx_uint_t *probe);
 ngx_uint_t ngx_http_llm_probe_take(ngx_http_llm_main_conf_t *lmcf,

@@ -264,6 +264,13 @@ ngx_http_llm_status_cache(ngx_http_llm_out_t *out,
 
     ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_ZONE, 0, 1, 1);
 
+    if (lmcf->similar_zone != NULL) {
+        ngx_http_llm_out_printf(out, ",\"similar\":{");
+        ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_SIMILAR, 0, 0,
+                                 0);
+        ngx_http_llm_out_printf(out, "}");
+    }
+
     hits = sh->cache[NGX_HTTP_LLM_CACHE_HIT];
     misses = sh->cache[NGX_HTTP_LLM_CACHE_MISS];
     lookups = hits + misses;

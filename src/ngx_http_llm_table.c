@@ -19,6 +19,7 @@
 
 #include "ngx_http_llm_table.h"
 #include "ngx_http_llm_redis.h"
+#include "ngx_http_llm_similar.h"
 
 
 #define NGX_HTTP_LLM_TIER_ROW(field)                                          \
@@ -29,6 +30,8 @@
     offsetof(ngx_http_llm_sh_t, field)
 #define NGX_HTTP_LLM_GPU_ROW(field)                                           \
     offsetof(ngx_http_llm_gpu_sh_t, field)
+#define NGX_HTTP_LLM_SIMILAR_ROW(field)                                       \
+    offsetof(ngx_http_llm_similar_stats_t, field)
 
 
 static void ngx_http_llm_read_max_inflight(ngx_http_llm_series_t *s,
@@ -98,7 +101,13 @@ static char  *ngx_http_llm_classes[] = {
 };
 
 static char  *ngx_http_llm_caches[] = {
-    "off", "hit", "miss", "bypass", "error"
+    "off", "hit", "miss", "bypass", "error", "hit-similar"
+};
+
+/* why no similar prompt matched (ngx_llm_similar_e, "match" not shown) */
+static char  *ngx_http_llm_similar_whys[] = {
+    "match", "numbers", "negation", "length", "word", "similarity",
+    "invalid"
 };
 
 static char  *ngx_http_llm_codes[] = {
@@ -133,6 +142,10 @@ static ngx_http_llm_label_t  ngx_http_llm_label_fallback = {
     "reason", 0, NGX_HTTP_LLM_M_FALLBACK, ngx_http_llm_fallback_whys
 };
 
+static ngx_http_llm_label_t  ngx_http_llm_label_similar = {
+    "reason", 1, NGX_HTTP_LLM_SIMILAR_REASONS, ngx_http_llm_similar_whys
+};
+
 static ngx_http_llm_label_t  ngx_http_llm_label_check = {
     "result", 0, 2, ngx_http_llm_checks
 };
@@ -150,7 +163,9 @@ static ngx_http_llm_label_t  ngx_http_llm_label_model = {
 
 char  *ngx_http_llm_type_names[] = { "counter", "gauge", "histogram" };
 
-char  *ngx_http_llm_by_names[] = { "zone", "served", "tier", "pair", "gpu" };
+char  *ngx_http_llm_by_names[] = {
+    "zone", "served", "tier", "pair", "gpu", "similar"
+};
 
 static char  *ngx_http_llm_breaker_names[] = {
     "closed", "open", "half-open"
@@ -284,6 +299,50 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       NGX_HTTP_LLM_ZONE_ROW(cache_waits), 0, NULL, NULL, NULL,
       "single_flight_waits", NGX_HTTP_LLM_F_CACHE },
 
+    { "llm_router_cache_similar_lookups_total",
+      "Exact misses looked up in the similar-prompt cache.",
+      C, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(lookups), 0, NULL, NULL, NULL,
+      "lookups", 0 },
+
+    { "llm_router_cache_similar_hits_total",
+      "Answers replayed for a near-identical prompt (HIT-SIMILAR).",
+      C, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(hits), 0, NULL, NULL, NULL,
+      "hits", 0 },
+
+    { "llm_router_cache_similar_rejects_total",
+      "Lookups with no match, by why the nearest prompt of the partition "
+      "was refused.",
+      C, NGX_HTTP_LLM_BY_SIMILAR, { &ngx_http_llm_label_similar },
+      NGX_HTTP_LLM_SIMILAR_ROW(rejects), 0, NULL, NULL, NULL,
+      "rejects", 0 },
+
+    { "llm_router_cache_similar_stale_total",
+      "Matches whose answer was gone from Redis (the entry is dropped).",
+      C, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(stale), 0, NULL, NULL, NULL,
+      "stale", 0 },
+
+    { "llm_router_cache_similar_bypassed_total",
+      "Requests not compared: not text only (images, tools, a format), "
+      "or a text too long or empty.",
+      C, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(bypassed), 0, NULL, NULL, NULL,
+      "bypassed", 0 },
+
+    { "llm_router_cache_similar_entries",
+      "Prompts the similar-prompt cache holds.",
+      G, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(entries), 0, NULL, NULL, NULL,
+      "entries", 0 },
+
+    { "llm_router_cache_similar_capacity",
+      "Prompts it can hold (llm_cache_similar_zone entries=).",
+      G, NGX_HTTP_LLM_BY_SIMILAR, { NULL },
+      NGX_HTTP_LLM_SIMILAR_ROW(capacity), 0, NULL, NULL, NULL,
+      "capacity", 0 },
+
     { "llm_router_redis_up",
       "1 if every worker is connected to Redis.",
       G, NGX_HTTP_LLM_BY_ZONE, { NULL },
@@ -401,6 +460,10 @@ ngx_http_llm_metric_shown(ngx_http_llm_main_conf_t *lmcf,
         return 0;
     }
 
+    if (m->by == NGX_HTTP_LLM_BY_SIMILAR && lmcf->similar_zone == NULL) {
+        return 0;
+    }
+
     return 1;
 }
 
@@ -427,6 +490,10 @@ ngx_http_llm_series_at(ngx_http_llm_main_conf_t *lmcf,
     case NGX_HTTP_LLM_BY_ZONE:
         s->base = (u_char *) lmcf->sh;
         return k == 0;
+
+    case NGX_HTTP_LLM_BY_SIMILAR:
+        s->base = (u_char *) ngx_http_llm_similar_stats(lmcf->similar_zone);
+        return k == 0 && s->base != NULL;
 
     case NGX_HTTP_LLM_BY_SERVED:
         s->base = (u_char *) ngx_http_llm_served_at(lmcf, k, &s->label[0]);
@@ -778,30 +845,6 @@ ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q)
     }
 
     return (double) bounds[NGX_HTTP_LLM_M_BUCKETS - 2] / 1000;
-}
-
-
-/*
- * The one place the breaker's state is worked out: an open breaker whose
- * cool-down has passed is half-open (it lets one probe through).
- */
-
-ngx_uint_t
-ngx_http_llm_breaker_state(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t tier)
-{
-    ngx_msec_int_t           age;
-    ngx_http_llm_tier_sh_t  *ts;
-
-    ts = lmcf->tiers[tier].sh;
-
-    if (ts->breaker != NGX_HTTP_LLM_BREAKER_OPEN) {
-        return NGX_HTTP_LLM_BREAKER_CLOSED;
-    }
-
-    age = (ngx_msec_int_t) (ngx_current_msec - (ngx_msec_t) ts->opened_at);
-
-    return (age >= (ngx_msec_int_t) lmcf->breaker_cooldown)
-           ? NGX_HTTP_LLM_BREAKER_HALF_OPEN : NGX_HTTP_LLM_BREAKER_OPEN;
 }
 
 

@@ -29,6 +29,8 @@
 #define NGX_HTTP_LLM_BY_TIER     2    /* tier="": the tiers */
 #define NGX_HTTP_LLM_BY_PAIR     3    /* from="",to="": two tiers */
 #define NGX_HTTP_LLM_BY_GPU      4    /* gpu="": the GPUs */
+#define NGX_HTTP_LLM_BY_SIMILAR  5    /* one series, the similar-prompt
+                                         cache's zone (JSON: cache.similar) */
 
 
 /* row flags */
@@ -140,8 +142,6 @@ void ngx_http_llm_label_value(ngx_http_llm_series_t *s,
 double ngx_http_llm_quantile(ngx_http_llm_hist_t *h, double q);
 
 /* the breaker: NGX_HTTP_LLM_BREAKER_CLOSED, _OPEN or _HALF_OPEN */
-ngx_uint_t ngx_http_llm_breaker_state(ngx_http_llm_main_conf_t *lmcf,
-    ngx_uint_t tier);
 char *ngx_http_llm_breaker_name(ngx_uint_t state);
 
 
