@@ -1243,8 +1243,8 @@ def scenario_retyped():
         stop(ngx)
     distinct = len(set(i for i, _ in traffic))
     canonical = len(set((i, t) for i, t in traffic))
-    REPORT.append('## Cache levels on retyped repeats\n')
-    REPORT.append('%d one-turn requests of assistant traffic drawn from %d '
+    text = ['## Cache levels on retyped repeats\n']
+    text.append('%d one-turn requests of assistant traffic drawn from %d '
                   'intents (the templates and slot values of '
                   '`bench/similar.py`, English and French) with a '
                   'popularity skew: %d distinct intents asked, %d distinct '
@@ -1256,11 +1256,18 @@ def scenario_retyped():
                   'stored for another intent.\n'
                   % (len(traffic), 120, distinct, canonical,
                      100.0 * (len(traffic) - distinct) / len(traffic)))
-    REPORT.append(table(['cache', 'requests', 'hit rate', 'of which similar',
-                         'wrong hits', 'wrong / hits'], rows))
-    REPORT.append('\nThe study\'s target is an 85 %% hit rate; the ceiling '
-                  'of this traffic is %.1f %%.\n'
-                  % (100.0 * (len(traffic) - distinct) / len(traffic)))
+    text.append(table(['cache', 'requests', 'hit rate', 'of which similar',
+                       'wrong hits', 'wrong / hits'], rows))
+    text.append('\nThe study\'s target is an 85 %% hit rate; the ceiling '
+                'of this traffic is %.1f %%.\n'
+                % (100.0 * (len(traffic) - distinct) / len(traffic)))
+    REPORT.extend(text)
+    if not QUICK:
+        with open(os.path.join(RESULTS, 'RETYPED.md'), 'w') as f:
+            f.write('# Cache levels on retyped repeats\n\nCommand: '
+                    '`python3 bench/bench.py retyped` (%s UTC).\n\n'
+                    % time.strftime('%Y-%m-%d %H:%M', time.gmtime()))
+            f.write('\n'.join(text[1:]) + '\n')
     for p in (small, big, rd):
         stop(p)
 
