@@ -162,7 +162,7 @@ is(cache('how old is the eiffel tower ?'), 'MISS', 'lru: b is gone');
 LLMTest::stop_nginx($nginx);
 
 # a zone too small for its entries: nginx -t says so
-my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $bin = LLMTest::nginx_command();
 my $conf = LLMTest::slurp("$root/conf/nginx.conf");
 $conf =~ s/similar:1m entries=2/similar:64k entries=100000/;
 open my $f, '>', "$root/conf/small.conf" or die;
