@@ -152,6 +152,10 @@ LLMTest::stop_nginx($nginx);
 
 # LRU: two entries; the least recently used goes
 $nginx = LLMTest::start_nginx($root, $port, conf(2));
+ok(LLMTest::wait_until(sub {
+       LLMTest::http($port, 'GET', '/status')->{content}
+           =~ /^llm_router_redis_up 1$/m }, 30),
+   'lru: connected to redis');
 LLMTest::redis($rport, 'FLUSHALL');
 is(cache('How tall is the Eiffel tower'), 'MISS', 'lru: a');
 is(cache('How old is the Eiffel tower'), 'MISS', 'lru: b');
