@@ -2,8 +2,9 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * Tier choice: a pure function of the prompt's class and of the live state
- * (in-flight requests, health, VRAM).  No nginx types.
+ * Tier choice: a pure function of the prompt's class, of what the request
+ * needs (images, tools, embeddings) and of the live state (in-flight
+ * requests, health, VRAM, budgets).  No nginx types, no allocation.
  */
 
 
@@ -18,12 +19,34 @@
  * A tier is an index into the configured tiers, in the order they were
  * declared; NGX_LLM_NO_TIER is none.  What a tier is for comes from its
  * rank: the lowest rank answers simple prompts, the highest complex ones.
+ * An overflow tier (a paid or cloud one) has a rank too, but takes no part
+ * in that: it is used only when no local tier has room.
  */
 
 typedef int  ngx_llm_tier_id_t;
 
 #define NGX_LLM_NO_TIER          (-1)
 #define NGX_LLM_MAX_TIERS        8
+
+
+/*
+ * What a tier can serve, and what a request needs: a bit each.  Zero means
+ * the default in both places, so that a caller that knows nothing of them
+ * gets the two-tier behaviour: a tier with serves == 0 serves
+ * NGX_LLM_SERVES_DEFAULT, a request with needs == 0 needs
+ * NGX_LLM_SERVES_CHAT.  A tier can serve a request when it serves every
+ * bit the request needs.
+ */
+
+#define NGX_LLM_SERVES_CHAT      0x01
+#define NGX_LLM_SERVES_GENERATE  0x02
+#define NGX_LLM_SERVES_EMBED     0x04     /* embeddings */
+#define NGX_LLM_SERVES_VISION    0x08     /* images in the prompt */
+#define NGX_LLM_SERVES_TOOLS     0x10     /* tool (function) calls */
+
+#define NGX_LLM_SERVES_DEFAULT   (NGX_LLM_SERVES_CHAT                        \
+                                  |NGX_LLM_SERVES_GENERATE                    \
+                                  |NGX_LLM_SERVES_TOOLS)
 
 
 typedef enum {
@@ -41,6 +64,13 @@ typedef enum {
     NGX_LLM_REASON_MODEL,             /* a model one tier's servers have */
     NGX_LLM_REASON_DEFAULT,           /* passed on to the default tier */
     NGX_LLM_REASON_NONE,              /* not routed (yet) */
+    NGX_LLM_REASON_OVERFLOW,          /* no local tier had room */
+    NGX_LLM_REASON_CAPABILITY,        /* the class's tier cannot serve the
+                                         request's needs; or, with no tier,
+                                         none can */
+    NGX_LLM_REASON_BUDGET,            /* the class's tier's budget is spent;
+                                         or, with no tier, every tier that
+                                         could serve has its budget spent */
     NGX_LLM_REASON_COUNT
 } ngx_llm_reason_e;
 
@@ -62,6 +92,11 @@ typedef struct {
     unsigned            rank;            /* 0: the least capable */
     double              vram;            /* its GPU's VRAM in use, fraction;
                                             < 0 unknown or none */
+    unsigned            serves;          /* NGX_LLM_SERVES_*, 0: default */
+    int                 overflow;        /* a paid or cloud tier, used only
+                                            when no local tier has room */
+    int                 budget_spent;    /* the tenant's token budget for
+                                            this tier is used up */
 } ngx_llm_policy_tier_t;
 
 
@@ -82,19 +117,26 @@ typedef struct {
     unsigned            ntiers;
     ngx_llm_tier_id_t   pinned;          /* or NGX_LLM_NO_TIER */
     ngx_llm_tier_id_t   override;        /* or NGX_LLM_NO_TIER */
+    unsigned            needs;           /* NGX_LLM_SERVES_*, 0: chat */
 } ngx_llm_policy_in_t;
 
 
 void ngx_llm_policy_conf_default(ngx_llm_policy_conf_t *conf);
 
-/* returns the tier, or NGX_LLM_NO_TIER to refuse (all full, reject) */
+/*
+ * Returns the tier, or NGX_LLM_NO_TIER to refuse; then the reason says why:
+ * "full" (all full, both_full reject) or "down" (503), "budget" (429),
+ * "capability" (no tier can serve what the request needs).
+ */
 ngx_llm_tier_id_t ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     const ngx_llm_policy_conf_t *conf, ngx_llm_reason_e *reason);
 
 /*
- * The tier to retry on when "failed" failed before answering: the nearest
- * in rank among those not in "tried" (a bit per tier), the lower one on a
- * tie; NGX_LLM_NO_TIER if none is left.
+ * The tier to retry on when "failed" failed before answering: among those
+ * that can serve the request's needs, are not budget-spent, not down and
+ * not in "tried" (a bit per tier), a local tier before an overflow one,
+ * then the nearest in rank to the failed one, the lower on a tie;
+ * NGX_LLM_NO_TIER if none is left.
  */
 ngx_llm_tier_id_t ngx_llm_policy_next(const ngx_llm_policy_in_t *in,
     ngx_llm_tier_id_t failed, unsigned tried);
