@@ -120,6 +120,8 @@ struct ngx_http_llm_ctx_s {
     ngx_llm_tier_id_t          pinned;
     ngx_llm_tier_id_t          counted;      /* in flight on */
     ngx_llm_tier_id_t          failed;       /* the tier that failed */
+    ngx_uint_t                 tried;        /* a bit per tier asked */
+    ngx_uint_t                 needs;        /* NGX_LLM_SERVES_* */
     ngx_uint_t                 failed_status;
     ngx_llm_class_e            cls;
     double                     score;

@@ -16,6 +16,8 @@
  */
 
 
+#include <cjson/cJSON.h>
+
 #include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
@@ -24,6 +26,10 @@
 #include "ngx_http_llm_ollama.h"
 #include "ngx_http_llm_metrics.h"
 #include "ngx_llm_model.h"
+
+
+/* a request is tried on this many tiers at most before a JSON error */
+#define NGX_HTTP_LLM_MAX_ATTEMPTS  3
 
 
 static ngx_int_t ngx_http_llm_start(ngx_http_request_t *r,
@@ -41,6 +47,9 @@ static ngx_int_t ngx_http_llm_pinned(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req,
     ngx_llm_tier_id_t *pinned);
 static ngx_llm_tier_id_t ngx_http_llm_override(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_llm_needs(ngx_llm_request_t *req);
+static const char *ngx_http_llm_unserved(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_policy_in(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_policy_in_t *in,
     ngx_uint_t *probe);
@@ -253,6 +262,8 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    req.model ? req.model : "", req.stream ? "stream" : "single",
                    res.score, ngx_llm_class_name(res.cls));
 
+    ctx->needs = ngx_http_llm_needs(&req);
+
     rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
 
     if (rc != NGX_OK) {
@@ -347,6 +358,7 @@ ngx_http_llm_send_to_tier(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
+    ctx->tried = 1u << ctx->tier;
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm router: %s %s class:%s -> %V (%s), %V",
@@ -371,7 +383,7 @@ static ngx_int_t
 ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     ngx_int_t                  rc;
-    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS];
+    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS], attempts, i;
     ngx_llm_tier_id_t          failed, next;
     ngx_llm_request_t          req;
     ngx_llm_policy_in_t        in;
@@ -412,13 +424,23 @@ ngx_http_llm_fallback(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ngx_http_llm_policy_in(r, ctx, &in, probe);
 
-    next = ngx_llm_policy_next(&in, failed, 0);
+    ctx->tried |= 1u << failed;
+
+    for (attempts = 0, i = 0; i < lmcf->ntiers; i++) {
+        attempts += (ctx->tried >> i) & 1;
+    }
+
+    next = (attempts < NGX_HTTP_LLM_MAX_ATTEMPTS)
+           ? ngx_llm_policy_next(&in, failed, ctx->tried) : NGX_LLM_NO_TIER;
 
     ngx_http_llm_metrics_fallback(lmcf, failed, next, ctx->failed_status);
 
-    if (ctx->state == NGX_HTTP_LLM_FAILED_OVER) {
+    if (ctx->state == NGX_HTTP_LLM_FAILED_OVER && next == NGX_LLM_NO_TIER) {
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                   "no tier could answer: both failed");
+                                   attempts == 2
+                                   ? "no tier could answer: both failed"
+                                   : "no tier could answer: every tier "
+                                     "asked failed");
     }
 
     if (!ctx->rewrite) {
@@ -683,6 +705,76 @@ ngx_http_llm_override(ngx_http_request_t *r)
 }
 
 
+/*
+ * What the request needs of a tier: to see images, to call tools; a
+ * prompt otherwise (chat or generate, which every tier serves).
+ */
+
+static ngx_uint_t
+ngx_http_llm_needs(ngx_llm_request_t *req)
+{
+    cJSON       *root, *msgs, *msg, *item, *part;
+    ngx_uint_t   needs;
+
+    root = req->root;
+    needs = 0;
+
+    if (root == NULL) {
+        return 0;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "tools");
+
+    if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
+        needs |= NGX_LLM_SERVES_TOOLS;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "images");
+
+    if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
+        needs |= NGX_LLM_SERVES_VISION;
+    }
+
+    msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+
+    cJSON_ArrayForEach(msg, msgs) {
+
+        /* Ollama's "images", or OpenAI's content parts of type image_url */
+
+        item = cJSON_GetObjectItemCaseSensitive(msg, "images");
+
+        if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
+            needs |= NGX_LLM_SERVES_VISION;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(msg, "content");
+
+        cJSON_ArrayForEach(part, item) {
+            if (cJSON_GetObjectItemCaseSensitive(part, "image_url") != NULL) {
+                needs |= NGX_LLM_SERVES_VISION;
+            }
+        }
+    }
+
+    return needs;
+}
+
+
+/* why no tier could serve the request */
+
+static const char *
+ngx_http_llm_unserved(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    return (ctx->needs & NGX_LLM_SERVES_VISION)
+           ? "no tier can serve this request: it has images and no tier "
+             "serves vision"
+           : (ctx->needs & NGX_LLM_SERVES_TOOLS)
+           ? "no tier can serve this request: it has tools and no tier "
+             "serves tools"
+           : "no tier can serve this request";
+}
+
+
 /* the policy's view of the tiers: live counts, health, residency, VRAM */
 
 static void
@@ -702,6 +794,7 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     in->pinned = NGX_LLM_NO_TIER;
     in->override = NGX_LLM_NO_TIER;
     in->ntiers = lmcf->ntiers;
+    in->needs = ctx->needs;
 
     for (i = 0; i < lmcf->ntiers; i++) {
         tier = &lmcf->tiers[i];
@@ -713,6 +806,9 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         t->max_inflight = tier->max_inflight;
         t->queue = tier->queue;
         t->rank = tier->rank;
+        t->serves = tier->serves;
+        t->overflow = tier->overflow;
+        t->budget_spent = 0;
         t->down = ngx_http_llm_tier_down(lmcf, (ngx_llm_tier_id_t) i,
                                          &probe[i]);
         t->loaded = loaded == NGX_HTTP_LLM_YES ? 1
@@ -749,6 +845,23 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (tier == NGX_LLM_NO_TIER) {
             ctx->reason = reason;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm router: no tier (%s)",
+                           ngx_llm_reason_name(reason));
+
+            if (reason == NGX_LLM_REASON_CAPABILITY) {
+                return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                           ngx_http_llm_unserved(r, ctx));
+            }
+
+            if (reason == NGX_LLM_REASON_BUDGET) {
+                return ngx_http_llm_answer(r, ctx,
+                                           NGX_HTTP_TOO_MANY_REQUESTS,
+                                           "token budget spent for every "
+                                           "tier that can answer, retry in "
+                                           "the next period");
+            }
 
             return ngx_http_llm_answer(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        reason == NGX_LLM_REASON_DOWN

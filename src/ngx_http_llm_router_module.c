@@ -28,6 +28,10 @@ typedef struct {
 } ngx_http_llm_tier_kind_t;
 
 
+/* a tier's capacity when it has no default and no max_inflight= */
+#define NGX_HTTP_LLM_MAX_INFLIGHT  4
+
+
 static void *ngx_http_llm_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_llm_create_loc_conf(ngx_conf_t *cf);
@@ -60,6 +64,8 @@ static ngx_llm_tier_id_t ngx_http_llm_tier_find(
     ngx_http_llm_main_conf_t *lmcf, ngx_str_t *name);
 static ngx_llm_tier_id_t ngx_http_llm_lowest_tier(
     ngx_http_llm_main_conf_t *lmcf);
+static ngx_int_t ngx_http_llm_tier_name_valid(ngx_str_t *name);
+static ngx_int_t ngx_http_llm_serves(ngx_str_t *list, ngx_uint_t *serves);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_host_valid(ngx_str_t *host);
 static void ngx_http_llm_tier_host(ngx_http_llm_tier_t *tier);
@@ -592,15 +598,17 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    kind = ngx_http_llm_tier_kind(&value[1]);
-
-    if (kind == NULL) {
+    if (ngx_http_llm_tier_name_valid(&value[1]) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid tier \"%V\" in \"%V\", "
-                           "it must be \"big\" or \"small\"",
-                           &value[1], &cmd->name);
+                           "invalid tier name \"%V\" in \"%V\", it must "
+                           "be 1 to %d letters, digits, \"-\", \"_\" or "
+                           "\".\"", &value[1], &cmd->name,
+                           NGX_HTTP_LLM_TIER_NAME_LEN - 1);
         return NGX_CONF_ERROR;
     }
+
+    /* big and small have a rank and a capacity of their own */
+    kind = ngx_http_llm_tier_kind(&value[1]);
 
     if (ngx_http_llm_tier_find(lmcf, &value[1]) != NGX_LLM_NO_TIER) {
         return "is duplicate";
@@ -615,8 +623,8 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     tier = &lmcf->tiers[lmcf->ntiers];
 
-    tier->name = kind->name;
-    tier->rank = kind->rank;
+    tier->name = value[1];
+    tier->rank = kind ? kind->rank : NGX_CONF_UNSET_UINT;
     tier->gpu = NGX_HTTP_LLM_NO_GPU;
     tier->file = cf->conf_file->file.name.data;
     tier->line = cf->conf_file->line;
@@ -678,6 +686,59 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[j].data, "rank=", 5) == 0) {
+            n = ngx_atoi(value[j].data + 5, value[j].len - 5);
+
+            if (n == NGX_ERROR || n > 255) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid rank \"%V\" in \"%V\", "
+                                   "it must be a number from 0 to 255",
+                                   &value[j], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            tier->rank = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[j].data, "serves=", 7) == 0) {
+            v.data = value[j].data + 7;
+            v.len = value[j].len - 7;
+
+            if (ngx_http_llm_serves(&v, &tier->serves) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"%V\", it must be "
+                                   "a list of chat, generate, embed, "
+                                   "vision, tools", &value[j], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[j].data, "api=ollama") == 0) {
+            tier->api = NGX_HTTP_LLM_API_OLLAMA;
+            continue;
+        }
+
+        if (ngx_strcmp(value[j].data, "api=openai") == 0) {
+            tier->api = NGX_HTTP_LLM_API_OPENAI;
+            continue;
+        }
+
+        if (ngx_strncmp(value[j].data, "api=", 4) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in \"%V\", it must be "
+                               "\"api=ollama\" or \"api=openai\"",
+                               &value[j], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strcmp(value[j].data, "overflow") == 0) {
+            tier->overflow = 1;
+            continue;
+        }
+
         if (ngx_strncmp(value[j].data, "max_inflight=", 13) == 0) {
             v.data = value[j].data + 13;
             v.len = value[j].len - 13;
@@ -716,8 +777,21 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (tier->rank == NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" %V: missing \"rank=\" (only big and "
+                           "small have one by default)",
+                           &cmd->name, &tier->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (tier->max_inflight == 0) {
-        tier->max_inflight = kind->max_inflight;
+        tier->max_inflight = kind ? kind->max_inflight
+                                  : NGX_HTTP_LLM_MAX_INFLIGHT;
+    }
+
+    if (tier->serves == 0) {
+        tier->serves = NGX_LLM_SERVES_DEFAULT;
     }
 
     lmcf->ntiers++;
@@ -1146,6 +1220,79 @@ ngx_http_llm_lowest_tier(ngx_http_llm_main_conf_t *lmcf)
 
 
 static ngx_int_t
+ngx_http_llm_tier_name_valid(ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len >= NGX_HTTP_LLM_TIER_NAME_LEN) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "chat,generate,embed,vision,tools" */
+
+static ngx_int_t
+ngx_http_llm_serves(ngx_str_t *list, ngx_uint_t *serves)
+{
+    u_char      *p, *end, *comma;
+    ngx_uint_t   i;
+    ngx_str_t    word;
+
+    static struct {
+        ngx_str_t   name;
+        ngx_uint_t  bit;
+    }  caps[] = {
+        { ngx_string("chat"), NGX_LLM_SERVES_CHAT },
+        { ngx_string("generate"), NGX_LLM_SERVES_GENERATE },
+        { ngx_string("embed"), NGX_LLM_SERVES_EMBED },
+        { ngx_string("vision"), NGX_LLM_SERVES_VISION },
+        { ngx_string("tools"), NGX_LLM_SERVES_TOOLS }
+    };
+
+    *serves = 0;
+    p = list->data;
+    end = p + list->len;
+
+    while (p < end) {
+        comma = ngx_strlchr(p, end, ',');
+        word.data = p;
+        word.len = (comma ? comma : end) - p;
+
+        for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+            if (word.len == caps[i].name.len
+                && ngx_strncmp(word.data, caps[i].name.data, word.len) == 0)
+            {
+                *serves |= caps[i].bit;
+                break;
+            }
+        }
+
+        if (i == sizeof(caps) / sizeof(caps[0])) {
+            return NGX_ERROR;
+        }
+
+        p = comma ? comma + 1 : end;
+    }
+
+    return *serves ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
 ngx_http_llm_model_name_valid(ngx_str_t *name)
 {
     ngx_uint_t  i;
@@ -1243,7 +1390,6 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     ngx_http_llm_gpu_t             *gpu;
     ngx_http_handler_pt            *h;
     ngx_http_llm_tier_t            *tier;
-    ngx_http_llm_tier_kind_t       *kind;
     ngx_http_core_main_conf_t      *cmcf;
     ngx_http_llm_main_conf_t       *lmcf;
     ngx_http_upstream_main_conf_t  *umcf;
@@ -1254,19 +1400,20 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
     uscfp = umcf->upstreams.elts;
 
-    for (kind = ngx_http_llm_tier_kinds; kind->name.len; kind++) {
-
-        if (lmcf->used
-            && ngx_http_llm_tier_find(lmcf, &kind->name) == NGX_LLM_NO_TIER)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"llm_router\" is on but the %V tier is not "
-                          "declared: add \"llm_router_tier %V "
-                          "upstream=... model=...;\" at http level "
-                          "in %s:%ui", &kind->name, &kind->name,
-                          lmcf->used_file, lmcf->used_line);
-            return NGX_ERROR;
+    for (i = 0; lmcf->used && i < lmcf->ntiers; i++) {
+        if (!lmcf->tiers[i].overflow) {
+            break;
         }
+    }
+
+    if (lmcf->used && i == lmcf->ntiers) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"llm_router\" is on but no %stier is declared: add "
+                      "\"llm_router_tier NAME upstream=... model=... "
+                      "[rank=N];\" at http level in %s:%ui",
+                      lmcf->ntiers ? "local (not overflow) " : "",
+                      lmcf->used_file, lmcf->used_line);
+        return NGX_ERROR;
     }
 
     if (lmcf->default_name.len) {

@@ -23,6 +23,9 @@
 
 #define NGX_HTTP_LLM_DIALECT_URI     ((ngx_uint_t) -1)
 
+#define NGX_HTTP_LLM_API_OLLAMA      0    /* Ollama's own API */
+#define NGX_HTTP_LLM_API_OPENAI      1    /* an OpenAI-compatible server */
+
 #define NGX_HTTP_LLM_MAX_GPUS        8
 #define NGX_HTTP_LLM_NO_GPU          ((ngx_uint_t) -1)
 
@@ -45,6 +48,10 @@ typedef struct {
     ngx_str_t                       upstream;
     ngx_str_t                       model;
     ngx_str_t                       host;        /* Host sent to it */
+    ngx_uint_t                      serves;      /* NGX_LLM_SERVES_* */
+    ngx_uint_t                      api;         /* NGX_HTTP_LLM_API_* */
+    ngx_uint_t                      overflow;    /* only when the local
+                                                    tiers have no room */
     ngx_uint_t                      max_inflight;
     ngx_uint_t                      queue;
     ngx_uint_t                      gpu;

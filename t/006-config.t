@@ -17,13 +17,13 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a tier name other than big or small
+=== TEST 1: a tier named other than big or small needs its rank
 --- http_config
     upstream u { server 127.0.0.1:1; }
     llm_router_tier medium upstream=u model=m;
 --- must_die
 --- error_log
-invalid tier "medium" in "llm_router_tier", it must be "big" or "small"
+"llm_router_tier" medium: missing "rank=" (only big and small have one by default)
 
 
 
@@ -102,7 +102,7 @@ invalid model name "a"b" in "llm_router_tier"
 --- http_config
 --- must_die
 --- error_log
-"llm_router" is on but the big tier is not declared
+"llm_router" is on but no tier is declared: add "llm_router_tier NAME upstream=... model=... [rank=N];"
 
 
 
