@@ -51,10 +51,14 @@
  *    "complexity".  With two (ranks 0 and 1) this is the two-tier rule
  *    the project started with, reason for reason.
  *
- * 5. Capability and budget: when the walk gave a tier, the same walk is
- *    run as if every local tier were a candidate; if that gives another
- *    tier, one that is not a candidate, the reason becomes why it is not:
- *    "capability" (it cannot serve the needs), else "budget".
+ * 5. Capability and budget: when the walk gave a tier, the reason says
+ *    why the class did not get the tier it would have had:
+ *    "capability" if the same walk over the general local tiers (those
+ *    that serve chat, spent or not) gives another tier, one that cannot
+ *    serve the needs (an image for a text-only small tier, say, or any
+ *    embeddings request, which no chat tier serves);
+ *    else "budget" if the same walk over the local tiers that can serve
+ *    the needs, spent or not, gives another tier, a spent one.
  *
  * 6. No walk gave a tier: the least loaded of the local candidates that
  *    are up (small on a tie, big for complex prompts), or if none is up,
@@ -142,8 +146,8 @@ ngx_llm_tier_id_t
 ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     const ngx_llm_policy_conf_t *conf, ngx_llm_reason_e *reason)
 {
-    unsigned                      i, n, needs, local, all, overflow, able,
-                                  usable;
+    unsigned                      i, n, needs, local, general, serving,
+                                  overflow, able, usable;
     ngx_llm_reason_e              why;
     ngx_llm_tier_id_t             tier, other, preferred;
     ngx_llm_policy_walk_t         w;
@@ -179,7 +183,8 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     needs = ngx_llm_policy_needs(in);
 
     local = 0;
-    all = 0;
+    general = 0;
+    serving = 0;
     overflow = 0;
     able = 0;
     usable = 0;
@@ -187,8 +192,8 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
     for (i = 0; i < n; i++) {
         t = &in->tiers[i];
 
-        if (!t->overflow) {
-            all |= 1u << i;
+        if (!t->overflow && ngx_llm_policy_can(t, NGX_LLM_SERVES_CHAT)) {
+            general |= 1u << i;
         }
 
         if (!ngx_llm_policy_can(t, needs)) {
@@ -196,6 +201,10 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
         }
 
         able |= 1u << i;
+
+        if (!t->overflow) {
+            serving |= 1u << i;
+        }
 
         if (t->budget_spent) {
             continue;
@@ -239,21 +248,33 @@ ngx_llm_policy_pick(const ngx_llm_policy_in_t *in,
                                       reason);
     }
 
-    if (all == local) {
-        return tier;
+    /* what the class would have had, had every tier served the needs */
+
+    if (general != local) {
+        ngx_llm_policy_order(&w, general);
+
+        other = ngx_llm_policy_walk(&w, &why, &preferred);
+
+        if (other != NGX_LLM_NO_TIER && other != tier
+            && !ngx_llm_policy_can(&in->tiers[other], needs))
+        {
+            *reason = NGX_LLM_REASON_CAPABILITY;
+            return tier;
+        }
     }
 
-    /* what the class would have had, had every local tier been a candidate */
+    /* and had no budget been spent */
 
-    ngx_llm_policy_order(&w, all);
+    if (serving != local) {
+        ngx_llm_policy_order(&w, serving);
 
-    other = ngx_llm_policy_walk(&w, &why, &preferred);
+        other = ngx_llm_policy_walk(&w, &why, &preferred);
 
-    if (other != NGX_LLM_NO_TIER && other != tier
-        && !(local & (1u << other)))
-    {
-        *reason = ngx_llm_policy_can(&in->tiers[other], needs)
-                  ? NGX_LLM_REASON_BUDGET : NGX_LLM_REASON_CAPABILITY;
+        if (other != NGX_LLM_NO_TIER && other != tier
+            && in->tiers[other].budget_spent)
+        {
+            *reason = NGX_LLM_REASON_BUDGET;
+        }
     }
 
     return tier;
