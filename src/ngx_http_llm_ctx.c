@@ -29,6 +29,8 @@ static const char  *ngx_http_llm_states[] = {
     "looking up the cache",
     "waiting for another request's answer",
     "looked up",
+    "checking budgets",
+    "budgets known",
     "routed",
     "failed over",
     "replaying from the cache",

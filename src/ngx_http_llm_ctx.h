@@ -45,6 +45,8 @@ typedef enum {
     NGX_HTTP_LLM_LOOKUP,
     NGX_HTTP_LLM_WAITING,
     NGX_HTTP_LLM_LOOKED_UP,
+    NGX_HTTP_LLM_BUDGETING,
+    NGX_HTTP_LLM_BUDGETED,
     NGX_HTTP_LLM_ROUTED,
     NGX_HTTP_LLM_FAILED_OVER,
     NGX_HTTP_LLM_REPLAYING,
@@ -121,6 +123,11 @@ struct ngx_http_llm_ctx_s {
     ngx_llm_tier_id_t          counted;      /* in flight on */
     ngx_llm_tier_id_t          failed;       /* the tier that failed */
     ngx_uint_t                 tried;        /* a bit per tier asked */
+    ngx_uint_t                 spent;        /* a bit per tier whose budget
+                                                is spent */
+    void                      *budget_cmd;   /* pending Redis command */
+    time_t                     budget_at;
+    u_char                     budget_tenant[NGX_LLM_MAX_TIERS][16];
     ngx_uint_t                 needs;        /* NGX_LLM_SERVES_* */
     ngx_uint_t                 failed_status;
     ngx_llm_class_e            cls;

@@ -25,6 +25,7 @@
 #include "ngx_http_llm_cache.h"
 #include "ngx_http_llm_ollama.h"
 #include "ngx_http_llm_metrics.h"
+#include "ngx_http_llm_budget.h"
 #include "ngx_llm_model.h"
 
 
@@ -103,6 +104,9 @@ ngx_http_llm_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_LLM_LOOKED_UP:
         return ngx_http_llm_looked_up(r, ctx);
+
+    case NGX_HTTP_LLM_BUDGETED:
+        return ngx_http_llm_send_to_tier(r, ctx);
 
     case NGX_HTTP_LLM_ROUTED:
     case NGX_HTTP_LLM_FAILED_OVER:
@@ -344,6 +348,20 @@ static ngx_int_t
 ngx_http_llm_send_to_tier(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     ngx_int_t  rc;
+
+    if (ctx->lmcf->budgets && ctx->state != NGX_HTTP_LLM_BUDGETED) {
+        rc = ngx_http_llm_budget_check(r, ctx);
+
+        if (rc == NGX_DONE) {
+            /* the reply wakes the request: NGX_HTTP_LLM_BUDGETED */
+            ngx_http_llm_suspend(r, ctx, NGX_HTTP_LLM_BUDGETING);
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     rc = ngx_http_llm_pick(r, ctx, ctx->pinned);
 
@@ -808,7 +826,7 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         t->rank = tier->rank;
         t->serves = tier->serves;
         t->overflow = tier->overflow;
-        t->budget_spent = 0;
+        t->budget_spent = (ctx->spent >> i) & 1;
         t->down = ngx_http_llm_tier_down(lmcf, (ngx_llm_tier_id_t) i,
                                          &probe[i]);
         t->loaded = loaded == NGX_HTTP_LLM_YES ? 1

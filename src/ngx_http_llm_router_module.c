@@ -12,6 +12,7 @@
 #include "ngx_http_llm_util.h"
 #include "ngx_http_llm_cache.h"
 #include "ngx_http_llm_similar.h"
+#include "ngx_http_llm_budget.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
@@ -255,6 +256,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       ngx_http_llm_fraction,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_loc_conf_t, cache_similar_threshold),
+      NULL },
+
+    { ngx_string("llm_router_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_budget,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("llm_router_status"),

@@ -52,6 +52,9 @@ typedef struct {
     ngx_uint_t                      api;         /* NGX_HTTP_LLM_API_* */
     ngx_uint_t                      overflow;    /* only when the local
                                                     tiers have no room */
+    ngx_uint_t                      budget;      /* tokens a period, 0: none */
+    time_t                          budget_period;
+    ngx_http_complex_value_t       *budget_key;
     ngx_uint_t                      max_inflight;
     ngx_uint_t                      queue;
     ngx_uint_t                      gpu;
@@ -94,6 +97,7 @@ typedef struct {
 
     ngx_http_llm_redis_conf_t      *redis;
     ngx_shm_zone_t                 *similar_zone;
+    ngx_uint_t                      budgets;      /* a tier has a budget */
 
     time_t                          started;
 

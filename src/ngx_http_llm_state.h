@@ -125,6 +125,9 @@ struct ngx_http_llm_tier_sh_s {
     /* metrics */
     ngx_http_llm_served_t           served;
     ngx_http_llm_hist_t             ttfb;
+    ngx_atomic_t                    budget_tokens;   /* counted against
+                                                        its budgets */
+    ngx_atomic_t                    budget_refusals; /* skipped: spent */
     ngx_atomic_t                    prompt_tokens;
     ngx_atomic_t                    completion_tokens;
     ngx_atomic_t                    generation_us;

@@ -275,6 +275,19 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       NGX_HTTP_LLM_TIER_ROW(refusals), 0, NULL, NULL, NULL,
       "refusals", 0 },
 
+    { "llm_router_tier_budget_tokens_total",
+      "Tokens counted against the tier's budgets (llm_router_budget), "
+      "by this router.",
+      C, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(budget_tokens), 0, NULL, NULL, NULL,
+      "budget_tokens", 0 },
+
+    { "llm_router_tier_budget_refusals_total",
+      "Requests that found the tenant's budget for the tier spent.",
+      C, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(budget_refusals), 0, NULL, NULL, NULL,
+      "budget_refusals", 0 },
+
     { "llm_router_health_checks_total",
       "Health check results.",
       C, NGX_HTTP_LLM_BY_TIER, { &ngx_http_llm_label_check },
