@@ -807,6 +807,14 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     lmcf = ctx->lmcf;
 
+    /*
+     * what is not filled here keeps the policy's zero defaults: each tier
+     * serves the default set, is local, has budget left; the request
+     * needs chat
+     */
+
+    ngx_memzero(in, sizeof(ngx_llm_policy_in_t));
+
     in->cls = ctx->cls;
     in->score = ctx->score;
     in->pinned = NGX_LLM_NO_TIER;

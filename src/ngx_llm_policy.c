@@ -7,7 +7,7 @@
  * 1. override, then pinned: the tier named, whatever its state or what it
  *    serves (the client named the model); but a pinned tier whose budget
  *    is spent is refused: NO_TIER, "budget".  Override is the operator's
- *    and beats that too.
+ *    and beats that too.  No tier at all: NO_TIER, "down".
  *
  * 2. Candidates: the tiers that serve every capability the request needs
  *    (serves 0: NGX_LLM_SERVES_DEFAULT; needs 0: chat) and whose budget is
@@ -19,7 +19,8 @@
  *
  * 3. Overflow: if no local candidate is usable (up and not full), the
  *    lowest-ranked overflow candidate that is, "overflow".  So an overflow
- *    tier never takes a request while a local candidate has room.
+ *    tier never takes a request while a local candidate has room (a local
+ *    tier at the VRAM mark has room: step 6 may still queue there).
  *
  * 4. The class picks among the local candidates.  A tier's VRAM is at the
  *    mark when its GPU's is known and >= vram_high; small's own VRAM never
@@ -45,7 +46,8 @@
  *    simple:  small if usable: "complexity".  If small is down, the
  *             nearest usable tier above it: "down".  Else (small full)
  *             the nearest usable idle tier above: "spillover"; else, if a
- *             tier above is not full (busy), small's queue: "queue".
+ *             tier above is not full (busy; by count alone), small's
+ *             queue: "queue".  VRAM plays no part for simple prompts.
  *
  *    With a single local candidate there is no choice: it, if usable,
  *    "complexity".  With two (ranks 0 and 1) this is the two-tier rule
@@ -401,7 +403,8 @@ ngx_llm_policy_medium(ngx_llm_policy_walk_t *w, ngx_llm_reason_e *reason)
         id = w->order[p];
         t = &w->in->tiers[id];
 
-        if (ngx_llm_policy_usable(t) && !ngx_llm_policy_vram_high(t, w->conf))
+        if (ngx_llm_policy_usable(t)
+            && !ngx_llm_policy_vram_high(t, w->conf))
         {
             *reason = NGX_LLM_REASON_SPILLOVER;
             return id;
@@ -589,7 +592,8 @@ ngx_llm_policy_lowest(const ngx_llm_policy_in_t *in, unsigned set)
             continue;
         }
 
-        if (best == NGX_LLM_NO_TIER || in->tiers[i].rank < in->tiers[best].rank)
+        if (best == NGX_LLM_NO_TIER
+            || in->tiers[i].rank < in->tiers[best].rank)
         {
             best = (ngx_llm_tier_id_t) i;
         }
