@@ -321,7 +321,7 @@ ngx_http_llm_budget_cleanup(void *data)
 {
     ngx_http_llm_ctx_t  *ctx = data;
 
-    u_char                *key;
+    u_char                 key[NGX_HTTP_LLM_BUDGET_KEY_LEN];
     u_char                 n[NGX_INT_T_LEN], ttl[NGX_TIME_T_LEN];
     const char            *argv[3];
     size_t                 argvlen[3];
@@ -353,10 +353,7 @@ ngx_http_llm_budget_cleanup(void *data)
 
     (void) ngx_atomic_fetch_add(&tier->sh->budget_tokens, tokens);
 
-    key = ngx_pnalloc(ctx->request->pool, NGX_HTTP_LLM_BUDGET_KEY_LEN);
-    if (key == NULL) {
-        return;
-    }
+    /* the request's pool is being destroyed: the key is on the stack */
 
     argv[0] = "INCRBY";
     argvlen[0] = 6;

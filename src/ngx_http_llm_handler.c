@@ -848,7 +848,7 @@ static ngx_int_t
 ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_tier_id_t pinned)
 {
-    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS], tries, free_choice;
+    ngx_uint_t                 probe[NGX_LLM_MAX_TIERS], tries, free_choice, i;
     ngx_atomic_uint_t          n;
     ngx_llm_tier_id_t          tier;
     ngx_llm_reason_e           reason;
@@ -870,6 +870,19 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         tier = ngx_llm_policy_pick(&in, &llcf->policy, &reason);
 
         if (tier == NGX_LLM_NO_TIER) {
+
+            /* the only tiers up are those whose budget is spent */
+
+            for (i = 0;
+                 ctx->spent && reason != NGX_LLM_REASON_CAPABILITY
+                 && i < lmcf->ntiers;
+                 i++)
+            {
+                if (((ctx->spent >> i) & 1) && !in.tiers[i].down) {
+                    reason = NGX_LLM_REASON_BUDGET;
+                }
+            }
+
             ctx->reason = reason;
 
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
