@@ -11,6 +11,28 @@
  * Ollama does the reverse in its compatibility layer (openai/openai.go,
  * middleware/openai.go); the comments in ngx_llm_translate.c name the
  * functions there each mapping mirrors.
+ *
+ * How a server calls it, for an Ollama-dialect request to such a tier
+ * (OpenAI-dialect requests pass through untouched):
+ *
+ *   - where the body is rewritten for the tier, ngx_llm_translate_request()
+ *     instead of ngx_llm_request_rewrite_into(), and the upstream URI
+ *     /v1/chat/completions; _LOAD is answered locally as Ollama would
+ *     ({"model", "created_at", "response": "", "done": true,
+ *     "done_reason": "load"});
+ *   - req->stream says which answer comes back: SSE, whose Content-Type
+ *     becomes application/x-ndjson, or JSON, which stays application/json
+ *     (Content-Length removed in both cases: the length changes);
+ *   - a stream goes through ngx_llm_sse_init() (once, the state in the
+ *     request's pool), ngx_llm_sse_feed() for each upstream buffer and
+ *     ngx_llm_sse_finish() at its last one, output() appending the lines
+ *     to the chain passed on; total_ns and eval_ns are set before each
+ *     feed if the server measures them;
+ *   - a JSON answer is gathered whole, then ngx_llm_translate_response();
+ *     an answer with an error status goes through it too (never the SSE
+ *     translator): _UPSTREAM keeps that status, or makes a 200 a 502;
+ *   - cJSON's hooks must point at malloc() (not at a pool) during the
+ *     stream calls: each event's tree is freed as soon as it is read.
  */
 
 
@@ -49,11 +71,11 @@ typedef void *(*ngx_llm_alloc_pt)(void *data, size_t size);
  * Translates "req", an Ollama chat or generate request parsed with
  * ngx_llm_request_parse(), into an OpenAI chat completions body for
  * "model".  The text goes into a buffer from alloc(data, size), never
- * freed here; *out and *len describe it (not NUL terminated in length,
- * but followed by a NUL).  Returns NGX_LLM_TRANSLATE_OK, _LOAD (a load
- * or unload request: answer it locally) or _ERROR with *error set.
- * cJSON's allocator (hooks) is used for scratch nodes and freed before
- * returning; the parsed tree of "req" is only read.
+ * freed here; *out and *len describe it (a NUL follows, not counted).
+ * Returns NGX_LLM_TRANSLATE_OK, _LOAD (a load or unload request: answer
+ * it locally) or _ERROR with *error set.  cJSON's allocator (hooks) is
+ * used for scratch nodes, freed before returning; the parsed tree of
+ * "req" is only read, and may live in a pool.
  */
 int ngx_llm_translate_request(ngx_llm_request_t *req, const char *model,
     unsigned flags, ngx_llm_alloc_pt alloc, void *data, char **out,
