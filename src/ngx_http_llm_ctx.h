@@ -141,11 +141,14 @@ struct ngx_http_llm_ctx_s {
 
     ngx_http_llm_cache_ctx_t   cache;
     ngx_http_llm_tokens_t      tokens;
+    void                      *translation;  /* of an api=openai answer */
 
     unsigned                   classified:1;
     unsigned                   stream:1;
     unsigned                   rewrite:1;    /* the model is a tier's */
     unsigned                   probing:1;    /* this request probes a tier */
+    unsigned                   openai:1;     /* sent in OpenAI's dialect,
+                                                answered in Ollama's */
 };
 
 

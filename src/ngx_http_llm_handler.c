@@ -26,6 +26,7 @@
 #include "ngx_http_llm_ollama.h"
 #include "ngx_http_llm_metrics.h"
 #include "ngx_http_llm_budget.h"
+#include "ngx_http_llm_openai.h"
 #include "ngx_llm_model.h"
 
 
@@ -525,9 +526,32 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     char                 *out;
     size_t                len;
     ngx_int_t             rc;
+    const char           *error;
     ngx_http_llm_tier_t  *tier;
 
     tier = &ctx->lmcf->tiers[ctx->tier];
+    ctx->openai = 0;
+
+    if (tier->api == NGX_HTTP_LLM_API_OPENAI) {
+        rc = ngx_http_llm_openai_rewrite(r, req, &tier->model, &out, &len,
+                                         &error);
+
+        if (rc == NGX_OK) {
+            ctx->openai = 1;
+            return ngx_http_llm_set_body(r, out, len, 0) == NGX_OK
+                   ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llm router: not sent to the %V tier: %s",
+                          &tier->name, error);
+
+            return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_GATEWAY, error);
+        }
+
+        /* OpenAI's own dialects: the model rewritten, as for any tier */
+    }
 
     if (!ctx->rewrite && req->dialect != NGX_LLM_DIALECT_JARVIS) {
         /* another model of the tier's servers: sent as the client named it */

@@ -208,6 +208,11 @@ ngx_http_llm_hc_start(ngx_event_t *ev)
     tier = &t->lmcf->tiers[t->tier];
     uscf = tier->uscf;
 
+    if (tier->api == NGX_HTTP_LLM_API_OPENAI) {
+        /* no /api/ps to ask: its answers feed its breaker */
+        return;
+    }
+
     if (uscf == NULL || uscf->servers == NULL || uscf->servers->nelts == 0) {
         return;
     }

@@ -13,6 +13,7 @@
 #include "ngx_http_llm_cache.h"
 #include "ngx_http_llm_similar.h"
 #include "ngx_http_llm_budget.h"
+#include "ngx_http_llm_openai.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
@@ -1493,6 +1494,11 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
     ngx_http_llm_util_init();
 
     if (ngx_http_llm_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* after the cache's: its filters see the translated answer */
+    if (ngx_http_llm_openai_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
