@@ -267,7 +267,8 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    req.model ? req.model : "", req.stream ? "stream" : "single",
                    res.score, ngx_llm_class_name(res.cls));
 
-    ctx->needs = ngx_http_llm_needs(&req);
+    /* what tiers serve matters once a tier says it (serves=) */
+    ctx->needs = ctx->lmcf->capabilities ? ngx_http_llm_needs(&req) : 0;
 
     rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
 

@@ -714,6 +714,8 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             v.data = value[j].data + 7;
             v.len = value[j].len - 7;
 
+            lmcf->capabilities = 1;
+
             if (ngx_http_llm_serves(&v, &tier->serves) != NGX_OK) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid \"%V\" in \"%V\", it must be "

@@ -98,6 +98,7 @@ typedef struct {
     ngx_http_llm_redis_conf_t      *redis;
     ngx_shm_zone_t                 *similar_zone;
     ngx_uint_t                      budgets;      /* a tier has a budget */
+    ngx_uint_t                      capabilities; /* a tier has serves= */
 
     time_t                          started;
 

@@ -126,9 +126,14 @@ LLMTest::mock_restore('big', 'small', 'vision');
 
 LLMTest::stop_nginx($nginx);
 
-# no tier that sees: an image gets a clear 400
+# no tier that sees (tiers that say what they serve): an image gets a
+# clear 400; a config where no tier says (serves=) routes as before
 $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
-${\ LLMTest::tiers_conf() }
+    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
+    upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
+    llm_router_zone llm 1m;
+    llm_router_tier small upstream=ollama_small model=llama3.2:3b serves=chat,generate,tools;
+    llm_router_tier big upstream=ollama_big model=gpt-oss:20b serves=chat,generate,tools;
     server {
         listen 127.0.0.1:$port;
 ${\ LLMTest::fallback_server() }
