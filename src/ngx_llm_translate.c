@@ -71,6 +71,7 @@ static void ngx_llm_tr_clean(char *dst, size_t size, const char *src,
 static int ngx_llm_tr_final_fields(cJSON *out, const char *reason,
     uint64_t total_ns, uint64_t eval_ns, double prompt, double eval);
 static const char *ngx_llm_tr_done_reason(const char *finish);
+static int64_t ngx_llm_tr_seconds(cJSON *item);
 static int ngx_llm_tr_add_ref(cJSON *obj, const char *name, cJSON *item);
 static void ngx_llm_tr_lower(char *s);
 
@@ -1026,7 +1027,7 @@ ngx_llm_tr_answer(ngx_llm_dialect_e dialect, const char *model,
     item = cJSON_GetObjectItemCaseSensitive(root, "created");
 
     ngx_llm_rfc3339(date, sizeof(date), cJSON_IsNumber(item)
-                                        ? (int64_t) item->valuedouble
+                                        ? ngx_llm_tr_seconds(item)
                                         : (int64_t) time(NULL));
 
     if (cJSON_AddStringToObject(out, "model", model) == NULL
@@ -1358,6 +1359,23 @@ ngx_llm_tr_done_reason(const char *finish)
     }
 
     return "stop";
+}
+
+
+/* a "created" number as a time, clamped before it is converted */
+
+static int64_t
+ngx_llm_tr_seconds(cJSON *item)
+{
+    double  d;
+
+    d = item->valuedouble;
+
+    if (!(d > 0)) {
+        return 0;
+    }
+
+    return d < 253402300799.0 ? (int64_t) d : 253402300799LL;
 }
 
 
@@ -1709,7 +1727,7 @@ ngx_llm_sse_delta(ngx_llm_sse_t *sse, cJSON *root)
 
     if (cJSON_IsNumber(item)) {
         ngx_llm_rfc3339(sse->created_at, sizeof(sse->created_at),
-                        (int64_t) item->valuedouble);
+                        ngx_llm_tr_seconds(item));
     }
 
     /* in its own chunk (choices empty) or, on some servers, the last */

@@ -34,6 +34,12 @@ for t in build/unit-*; do
     fi
 done
 
+# the api=openai translation through the mock's /v1/chat/completions
+echo "== translation against the mock's OpenAI API"
+out=$(t/unit/translate-mock.py 2>&1)
+grep -E 'FAIL|^translate-mock' <<< "$out"
+add_counts "$(tail -n 1 <<< "$out")"
+
 echo "== fuzz smoke (libFuzzer + ASan + UBSan, fixed seed)"
 if command -v clang >/dev/null 2>&1; then
     out=$(make --no-print-directory -s fuzz-smoke 2>&1)

@@ -628,6 +628,13 @@ test_answer(void)
     IS(j, "thinking", "\"hmm\"");
     IS(j, "prompt_eval_count", "0");
     cJSON_Delete(j);
+
+    /* a "created" no time_t holds (found by the fuzzer) */
+    s = "{\"created\":1e300,\"choices\":[{\"message\":{}}]}";
+    j = answer(NGX_LLM_DIALECT_OLLAMA_CHAT, NULL, s, strlen(s), &rc);
+    IS(j, "created_at", "\"9999-12-31T23:59:59Z\"");
+    IS(j, "model", "\"\"");
+    cJSON_Delete(j);
 }
 
 

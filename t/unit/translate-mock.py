@@ -83,12 +83,15 @@ CASES = [
                    'properties': {'a': {'type': 'string'}}}}),
 ]
 
+passes = 0
 failures = 0
 
 
 def check(cond, what):
-    global failures
-    if not cond:
+    global passes, failures
+    if cond:
+        passes += 1
+    else:
         failures += 1
         print('  FAIL', what)
     return cond
@@ -245,8 +248,7 @@ def main():
             mock.terminate()
             mock.wait()
 
-    print('translate-mock: %s' % ('ok' if failures == 0
-                                  else '%d failed' % failures))
+    print('translate-mock: %d passed, %d failed' % (passes, failures))
     sys.exit(1 if failures else 0)
 
 
