@@ -69,7 +69,8 @@ sub render {
     mkdir "$p/modules";
     mkdir "$p/logs";
     copy("conf/$_", "$p/conf/$_") or die "$_: $!"
-        for qw(llm_router_locations.conf llm_log_format.conf);
+        for qw(llm_router_locations.conf llm_router_embeddings.conf
+               llm_log_format.conf);
     copy("conf/$_", "$p/conf/templates/$_") or die "$_: $!"
         for qw(nginx.conf jarvis-5010.conf);
     copy('docker/llm_router_http.conf.template', "$p/conf/templates/") or die;
