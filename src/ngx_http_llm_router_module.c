@@ -68,6 +68,8 @@ static ngx_llm_tier_id_t ngx_http_llm_lowest_tier(
     ngx_http_llm_main_conf_t *lmcf);
 static ngx_int_t ngx_http_llm_tier_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_serves(ngx_str_t *list, ngx_uint_t *serves);
+static ngx_int_t ngx_http_llm_key_file(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *authorization);
 static ngx_int_t ngx_http_llm_model_name_valid(ngx_str_t *name);
 static ngx_int_t ngx_http_llm_host_valid(ngx_str_t *host);
 static void ngx_http_llm_tier_host(ngx_http_llm_tier_t *tier);
@@ -745,6 +747,19 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (ngx_strncmp(value[j].data, "key_file=", 9) == 0) {
+            v.data = value[j].data + 9;
+            v.len = value[j].len - 9;
+
+            if (ngx_http_llm_key_file(cf, &v, &tier->authorization)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strcmp(value[j].data, "overflow") == 0) {
             tier->overflow = 1;
             continue;
@@ -1300,6 +1315,87 @@ ngx_http_llm_serves(ngx_str_t *list, ngx_uint_t *serves)
     }
 
     return *serves ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * A cloud tier's API key, read once from a file (so it is in no nginx
+ * configuration, and never logged): "Authorization: Bearer <key>" through
+ * $llm_upstream_authorization.
+ */
+
+static ngx_int_t
+ngx_http_llm_key_file(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *authorization)
+{
+    u_char           *p, *end, buf[1024];
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = *path;
+    file.log = cf->log;
+    file.fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"llm_router_tier\": cannot open key_file "
+                           "\"%V\"", path);
+        return NGX_ERROR;
+    }
+
+    n = NGX_ERROR;
+
+    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR
+        && ngx_file_size(&fi) < (off_t) sizeof(buf))
+    {
+        n = ngx_read_file(&file, buf, sizeof(buf), 0);
+    }
+
+    ngx_close_file(file.fd);
+
+    /* the key: the file's first line, without spaces around it */
+
+    p = buf;
+    end = (n > 0) ? buf + n : buf;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    end = (p < end) ? ngx_strlchr(p, end, LF) ? ngx_strlchr(p, end, LF) : end
+                    : p;
+
+    while (end > p && (end[-1] == '\r' || end[-1] == ' '
+                       || end[-1] == '\t'))
+    {
+        end--;
+    }
+
+    if (n == NGX_ERROR || end == p) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llm_router_tier\": key_file \"%V\" is "
+                           "empty, unreadable or over 1k", path);
+        return NGX_ERROR;
+    }
+
+    authorization->data = ngx_pnalloc(cf->pool,
+                                      sizeof("Bearer ") - 1 + (end - p));
+    if (authorization->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    authorization->len = ngx_sprintf(authorization->data, "Bearer %*s",
+                                     (size_t) (end - p), p)
+                         - authorization->data;
+
+    return NGX_OK;
 }
 
 

@@ -33,6 +33,7 @@ enum {
     NGX_HTTP_LLM_VAR_CACHE_SIMILARITY,
     NGX_HTTP_LLM_VAR_CACHE_AGE,
     NGX_HTTP_LLM_VAR_UPSTREAM_HOST,
+    NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION,
     NGX_HTTP_LLM_VAR_TTFB,
     NGX_HTTP_LLM_VAR_TOKENS_IN,
     NGX_HTTP_LLM_VAR_TOKENS_OUT
@@ -53,6 +54,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_upstream_host"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_UPSTREAM_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_upstream_authorization"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("llm_model"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -168,6 +172,17 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_UPSTREAM_HOST:
         value = tier->host;
+        break;
+
+    case NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION:
+        /* the tier's key (key_file=), else what the client sent */
+        if (tier->authorization.len) {
+            value = tier->authorization;
+
+        } else if (r->headers_in.authorization) {
+            value = r->headers_in.authorization->value;
+        }
+
         break;
 
     case NGX_HTTP_LLM_VAR_MODEL:

@@ -9,6 +9,7 @@ use lib 't/lib';
 use LLMTest;
 use Test::More;
 use JSON::PP;
+use Cwd ();
 
 $LLMTest::Tiers{cloud} = { model => 'gpt-oss:120b', name => 'cloud',
                            env => 'TEST_NGINX_CLOUD_PORT' };
@@ -18,14 +19,33 @@ my $json = JSON::PP->new->canonical;
 my $port = LLMTest::free_port();
 my $cloud = LLMTest::mock_port('cloud');
 
+# a paid Ollama-API tier behind a front that shows the Authorization it got
+my $front = LLMTest::free_port();
+mkdir 't/servroot-openai';
+open my $kf, '>', 't/servroot-openai/cloud.key' or die;
+print $kf "  sk-test-0123456789  \n";
+close $kf;
+my $keyfile = Cwd::getcwd() . '/t/servroot-openai/cloud.key';
+
 my $nginx = LLMTest::start_nginx('t/servroot-openai', $port, <<"CONF");
 ${\ LLMTest::tiers_conf() }
     upstream ollama_cloud { server 127.0.0.1:$cloud; keepalive 8; }
+    upstream ollama_paid { server 127.0.0.1:$front; }
     llm_router_tier cloud upstream=ollama_cloud model=gpt-oss:120b rank=3 api=openai overflow;
+    llm_router_tier paid upstream=ollama_paid model=gpt-oss:120b rank=4 api=ollama key_file=$keyfile overflow;
+
+    server {
+        listen 127.0.0.1:$front;
+        location / {
+            add_header X-Got-Authorization \$http_authorization always;
+            proxy_pass http://127.0.0.1:$cloud;
+        }
+    }
 
     server {
         listen 127.0.0.1:$port;
 ${\ LLMTest::fallback_server() }
+        proxy_set_header Authorization \$llm_upstream_authorization;
         llm_router_override_header X-LLM-Tier;
         add_header X-LLM-Route \$llm_target always;
     }
@@ -77,6 +97,18 @@ $r = post('/v1/chat/completions', { model => 'auto', stream => JSON::PP::true,
 like($r->{content}, qr/^data: \{.*"chat\.completion\.chunk"/m,
      'OpenAI dialect: passed as it is (SSE)');
 like($r->{content}, qr/^data: \[DONE\]/m, '... to its end');
+
+# a paid tier's key from key_file=, sent in its place of the client's
+$r = LLMTest::http($port, 'POST', '/api/chat',
+                   $json->encode({ model => 'auto', stream => JSON::PP::false,
+                                   messages => [{ role => 'user',
+                                                  content => 'Hi' }] }),
+                   { 'X-LLM-Tier' => 'paid', Authorization => 'Bearer client' });
+is("$r->{status} $r->{headers}{'x-llm-route'}", '200 paid', 'the paid tier');
+is($r->{headers}{'x-got-authorization'}, 'Bearer sk-test-0123456789',
+   '... got the key of its key_file, not the client\'s');
+unlike(LLMTest::slurp('t/servroot-openai/logs/error.log'), qr/sk-test/,
+       '... and the key is in no log');
 
 # the real ollama JS client, streaming and not, through the cloud tier
 my $js = <<'JS';
