@@ -107,15 +107,27 @@ else
     start_mock big gpt-oss:20b --ttft 600 --tps 22 --tokens 12 --slots 4
     big=$addr
     start_mock small llama3.2:3b --ttft 150 --tps 52 --tokens 12 --slots 8 \
-        --models nomic-embed-text
+        --models nomic-embed-text,gemma3
     small=$addr
     say "mock Ollama tiers: big (gpt-oss:20b) on $big," \
         "small (llama3.2:3b) on $small"
 fi
 
+# a tier that sees: gemma3 on the small tier's server (the mock has it;
+# your own servers: VISION_MODEL names one they have pulled)
+vision="# no vision tier (VISION_MODEL=... adds one)"
+if [ -z "${OLLAMA_BIG:-}" ] || [ -n "${VISION_MODEL:-}" ]; then
+    vision="llm_router_tier  vision  upstream=ollama_small  model=${VISION_MODEL:-gemma3}  rank=1  max_inflight=2  gpu=rx7800  serves=chat,generate,vision;"
+fi
+
+# the paid API an overflow goes to: a mock of an OpenAI-compatible server
+start_mock cloud gpt-oss:120b --ttft 300 --tps 80 --tokens 12 --slots 16
+cloud=$addr
+
 sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
     -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
-    -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" \
+    -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" -e "s|@CLOUD@|$cloud|" \
+    -e "s|@VISION@|$vision|" \
     -e "s|@REDIS_PORT@|$REDIS_PORT|" -e "s|@CONF@|$top/conf|" \
     -e "s|@GPU@|$gpu|" \
     "$top/conf/demo.conf.in" > "$prefix/nginx.conf"
@@ -164,6 +176,35 @@ for _ in $(seq 1 50); do
     sleep 0.05
 done
 ask "the complex prompt again (from the cache)" /v1/chat/completions "$complex"
+
+if [ -z "${OLLAMA_BIG:-}" ]; then
+    # an image: the tier that sees (gemma3 on the small tier's server)
+    ask "a photo" /api/chat '{"model":"auto","stream":false,"messages":[{"role":"user","content":"What is in this photo?","images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="]}]}'
+
+    # every local tier full (30 answers at once, each slow to start): the
+    # cloud tier
+    for t in "$big" "$small"; do
+        curl -s -o /dev/null -X POST "http://$t/_mock/config" -d '{"ttft":3000}'
+    done
+    curls=()
+    for i in $(seq 1 30); do
+        curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT/api/generate" \
+            -d '{"model":"auto","stream":false,"prompt":"Prove step by step that there are infinitely many primes, case '"$i"'.","options":{"num_predict":60}}' &
+        curls+=($!)
+    done
+    for _ in $(seq 1 200); do
+        busy=$(curl -s "http://127.0.0.1:$PORT/metrics" \
+               | awk '/^llm_router_inflight_requests\{tier="(small|big|vision)"\}/ { n += $2 } END { print n + 0 }')
+        [ "$busy" -ge 26 ] && break
+        sleep 0.05
+    done
+    ask "one more while every local tier is full (overflow)" /api/generate \
+        '{"model":"auto","stream":false,"prompt":"Prove step by step that the square root of 2 is irrational."}'
+    wait "${curls[@]}"
+    for t in "$big" "$small"; do
+        curl -s -o /dev/null -X POST "http://$t/_mock/config" -d '{"ttft":150}'
+    done
+fi
 
 # embeddings (the mock small tier has nomic-embed-text; against your own
 # servers, EMBED_MODEL names a model one of them has pulled)

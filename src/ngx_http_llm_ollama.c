@@ -514,6 +514,11 @@ ngx_http_llm_fan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         tier = &ctx->lmcf->tiers[t];
         uscf = tier->uscf;
 
+        if (tier->api == NGX_HTTP_LLM_API_OPENAI) {
+            /* no Ollama lists to ask: its model is not on this machine */
+            continue;
+        }
+
         if (uscf == NULL || uscf->servers == NULL) {
             continue;
         }

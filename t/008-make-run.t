@@ -33,6 +33,16 @@ my $json = JSON::PP->new;
     like($complex // '', qr/X-LLM-Reason: complexity/, "reason shown");
     like($complex // '', qr/body: \{"id":"chatcmpl-/, "an OpenAI answer came back");
     like($out, qr/X-LLM-Cache: HIT/, "the repeat comes from the cache");
+    my (undef, $photo) = split /==> a photo: /, $out, 2;
+    like($photo // '', qr/X-LLM-Route: vision\s+X-LLM-Model: gemma3/,
+         "a photo: the tier that sees");
+    my (undef, $over) = split /==> one more while every local tier is full/,
+                              $out, 2;
+    like($over // '', qr/X-LLM-Route: cloud/, "every local tier full: the "
+         . "cloud tier");
+    like($over // '', qr/X-LLM-Reason: overflow/, "... reason overflow");
+    like($over // '', qr/body: \{"model":"gpt-oss:120b".*"done":true/,
+         "... its OpenAI answer translated to Ollama's");
     my (undef, $embed) = split /==> embeddings: /, $out, 2;
     my ($first, $again) = split /from disk/, $embed // '', 2;
     like($first // '', qr/X-LLM-Embedding-Cache: MISS/,

@@ -95,6 +95,8 @@ $demo =~ s/\@SMALL\@/127.0.0.1:2/g;
 $demo =~ s/\@REDIS_PORT\@/6390/g;
 $demo =~ s/\@CONF\@/$top\/conf/g;
 $demo =~ s/\@GPU\@/source=off/g;
+$demo =~ s/\@CLOUD\@/127.0.0.1:3/g;
+$demo =~ s/\@VISION\@/llm_router_tier vision upstream=ollama_small model=gemma3 rank=1 serves=chat,generate,vision;/g;
 open my $fh, '>', "$d/nginx.conf" or die;
 print $fh $demo;
 close $fh;
