@@ -15,6 +15,9 @@ Scenarios:
   failover   big tier stopped for 20 s during a 60 s run
   cache      hit latency, hit rate and GPU time saved on repeats
   memory     worker RSS before/after 100 000 routed requests
+  overflow   the assistant's workload at 8, 16, 32 clients on the two local
+             tiers alone and with an api=openai overflow tier (a mock with
+             network-like latency): P95 and the share sent to the paid tier
   retyped    assistant traffic with retyped repeats through the cache: hit
              rate and wrong hits with L1 (exact) alone and with L1 + L2
              (similar prompts), against the study's 85 % target
@@ -1152,6 +1155,66 @@ def scenario_cache():
     REPORT.append('\nGPU seconds saved: for every hit, the time the same '
                   'request took when it was first answered by a tier.\n')
     for p in (ngx, big, small, rd):
+        stop(p)
+
+
+# --- overflow: the two local tiers alone, and with a paid overflow tier -----
+
+def scenario_overflow():
+    say('overflow: two local tiers against the same with an api=openai '
+        'overflow tier')
+    big, bport, small, sport = realistic_tiers()
+    # a cloud API: further away (time to first token), faster once going
+    cloud, cport = mock('cloud', 'gpt-oss:120b', '--ttft', '700', '--tps',
+                        '90', '--tokens', '24', '--slots', '64')
+    items = load_prompts()
+    levels = [8, 16] if QUICK else [8, 16, 32]
+    n = 32 if QUICK else 96
+    rows = []
+    for label, extra in (('two local tiers', ''),
+                         ('with the overflow tier', '''
+    upstream cloud_api { server 127.0.0.1:%d; keepalive 32; }
+    llm_router_tier cloud upstream=cloud_api model=gpt-oss:120b rank=3
+                    max_inflight=64 api=openai overflow;''' % cport)):
+        port = free_port()
+        ngx = nginx('overflow-%d' % len(extra), tiers(bport, sport, '4 queue=4',
+                                                      '8 queue=8')
+                    + extra + '''
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
+        proxy_read_timeout 600s;
+        add_header X-LLM-Route $llm_target always;
+        location / {
+            llm_router on;
+            proxy_pass http://$llm_upstream;
+        }
+    }''' % port)
+        for c in levels:
+            recs, wall = run_load(port, items, c, n)
+            ok = [r for r in recs if r['status'] == 200]
+            paid = [r for r in recs if r['tier'] == 'cloud']
+            lat = [r['latency'] for r in ok]
+            rows.append([label, c, n, '%.0f %%' % (100.0 * len(ok) / n),
+                         '%.2f' % pct(lat, .5), '%.2f' % pct(lat, .95),
+                         '%.0f %%' % (100.0 * len(paid) / n)])
+            say('  %-24s c=%-3d p50 %.2f s p95 %.2f s paid %d / %d'
+                % (label, c, pct(lat, .5), pct(lat, .95), len(paid), n))
+        stop(ngx)
+    REPORT.append('## Overflow to a paid tier\n')
+    REPORT.append('The dev prompts (the assistant\'s mix), %d requests per '
+                  'level, on mock tiers timed like the real ones (big: 4 '
+                  'slots and 4 queued, small: 8 and 8) alone, and with an '
+                  '`api=openai` overflow tier: a mock OpenAI-compatible API '
+                  'with network-like latency (0.7 s to the first token, 90 '
+                  'tokens/s, 64 slots), used only when neither local tier '
+                  'has room. Seconds per request, the share of requests the '
+                  'paid tier answered.\n' % n)
+    REPORT.append(table(['tiers', 'clients', 'requests', 'ok', 'p50 s',
+                         'p95 s', 'sent to the paid tier'], rows))
+    for p in (cloud, big, small):
         stop(p)
 
 

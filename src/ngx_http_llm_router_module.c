@@ -760,6 +760,11 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strcmp(value[j].data, "tls") == 0) {
+            ngx_str_set(&tier->scheme, "https");
+            continue;
+        }
+
         if (ngx_strcmp(value[j].data, "overflow") == 0) {
             tier->overflow = 1;
             continue;
@@ -818,6 +823,10 @@ ngx_http_llm_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (tier->serves == 0) {
         tier->serves = NGX_LLM_SERVES_DEFAULT;
+    }
+
+    if (tier->scheme.len == 0) {
+        ngx_str_set(&tier->scheme, "http");
     }
 
     lmcf->ntiers++;

@@ -53,6 +53,7 @@ typedef struct {
     ngx_uint_t                      overflow;    /* only when the local
                                                     tiers have no room */
     ngx_str_t                       authorization; /* "Bearer <key_file>" */
+    ngx_str_t                       scheme;      /* "http", or "https" (tls) */
     ngx_uint_t                      budget;      /* tokens a period, 0: none */
     time_t                          budget_period;
     ngx_http_complex_value_t       *budget_key;

@@ -34,6 +34,7 @@ enum {
     NGX_HTTP_LLM_VAR_CACHE_AGE,
     NGX_HTTP_LLM_VAR_UPSTREAM_HOST,
     NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION,
+    NGX_HTTP_LLM_VAR_UPSTREAM_SCHEME,
     NGX_HTTP_LLM_VAR_TTFB,
     NGX_HTTP_LLM_VAR_TOKENS_IN,
     NGX_HTTP_LLM_VAR_TOKENS_OUT
@@ -56,6 +57,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
       NGX_HTTP_LLM_VAR_UPSTREAM_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
     { ngx_string("llm_upstream_authorization"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_upstream_scheme"), NULL, ngx_http_llm_variable,
+      NGX_HTTP_LLM_VAR_UPSTREAM_SCHEME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_model"), NULL, ngx_http_llm_variable,
       NGX_HTTP_LLM_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -172,6 +176,16 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LLM_VAR_UPSTREAM_HOST:
         value = tier->host;
+        break;
+
+    case NGX_HTTP_LLM_VAR_UPSTREAM_SCHEME:
+        if (tier->scheme.len) {
+            value = tier->scheme;
+
+        } else {
+            ngx_str_set(&value, "http");
+        }
+
         break;
 
     case NGX_HTTP_LLM_VAR_UPSTREAM_AUTHORIZATION:

@@ -48,6 +48,9 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
     llm_router_zone llm 1m;
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b;
+    # a remote tier behind TLS: \$llm_upstream_scheme is https for it
+    llm_router_tier cloud upstream=ollama_small_tls model=llama3.2:3b rank=3
+                    tls host=ollama-small.test overflow;
     llm_redis 127.0.0.1:$rport;
 
     server {
@@ -78,6 +81,18 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
             proxy_ssl_server_name on;
             proxy_ssl_name ollama-small.test;
             proxy_ssl_session_reuse on;
+        }
+
+        # one location for every tier, http or https by the tier
+        location /mixed/ {
+            llm_router on;
+            llm_router_dialect ollama_generate;
+            llm_router_override_header X-LLM-Tier;
+            proxy_pass \$llm_upstream_scheme://\$llm_upstream/api/generate;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate $ca/ca.crt;
+            proxy_ssl_server_name on;
+            proxy_ssl_name \$llm_upstream_host;
         }
 
         location /tls-wrong-name/ {
@@ -136,6 +151,15 @@ like($c, qr/"model":"llama3\.2:3b".*"done":true/, "... answered, model rewritten
 like($h, qr{^HTTP/2 502}m, "a certificate for another name is refused (502)");
 like(LLMTest::slurp("$root/logs/error.log"), qr/upstream SSL certificate does not match/,
      "... and logged");
+
+# the scheme by the tier: https for a tier declared "tls", verified
+($h, $c) = req('/mixed/', '{"model":"auto","stream":false,"prompt":"Hello!"}',
+               '-H', "'X-LLM-Tier: cloud'");
+like($h, qr{^HTTP/2 200}m, "a tls tier through \$llm_upstream_scheme");
+like($h, qr/^x-llm-route: cloud/mi, "... the cloud tier");
+($h, $c) = req('/mixed/', '{"model":"auto","stream":false,"prompt":"Hello!"}');
+like($h, qr/^x-llm-route: small/mi, "... and plain http for the others");
+like($c, qr/"done":true/, "... answered");
 
 LLMTest::stop_nginx($nginx);
 done_testing();
