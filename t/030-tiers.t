@@ -1,14 +1,14 @@
-# Beyond two tiers: four tiers by name and rank, end to end against mock
+# Beyond two tiers: five tiers by name and rank, end to end against mock
 # Ollama servers: small (rank 0), a vision tier (rank 1,
-# serves=chat,generate,vision), big (rank 2) and a cloud tier (rank 3,
-# overflow).  Routing by
+# serves=chat,generate,vision), big (rank 2), a cloud tier (rank 3,
+# overflow) and an embedding tier (serves=embed).  Routing by
 # class and by what the request needs, the cloud tier only when no local
 # tier has room, the fallback chain along the policy's order with its
 # bound, and a 400 when no tier can serve what a request needs.
 use strict;
 use warnings;
 use lib 't/lib';
-use LLMTest;
+use LLMTest small => ['--models', 'nomic-embed-text'];
 use Test::More;
 use JSON::PP;
 
@@ -35,6 +35,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b rank=2 max_inflight=1;
     llm_router_tier vision upstream=ollama_vision model=gemma3 rank=1 max_inflight=1 serves=chat,generate,vision;
     llm_router_tier cloud upstream=ollama_cloud model=gpt-oss:120b rank=3 overflow;
+    llm_router_tier embed upstream=ollama_small model=nomic-embed-text rank=0 serves=embed;
     llm_router_breaker failures=100;
 
     server {
@@ -75,8 +76,15 @@ is(route($complex), '200 big complexity big',
 is(route('What is in this picture?', image => 1),
    '200 vision capability vision', 'an image: the tier that sees');
 
+my $e = LLMTest::http($port, 'POST', '/api/embed',
+                      '{"model":"nomic-embed-text","input":"remember Friday"}');
+is("$e->{status} $e->{headers}{'x-llm-route'} $e->{headers}{'x-llm-reason'}",
+   '200 embed model', 'embeddings: the embedding tier');
+is(route($simple), '200 small complexity small',
+   '... which takes no prompt');
+
 my $st = LLMTest::status($port);
-is(join(',', sort keys %{ $st->{tiers} }), 'big,cloud,small,vision',
+is(join(',', sort keys %{ $st->{tiers} }), 'big,cloud,embed,small,vision',
    'status: a row per tier');
 like(LLMTest::http($port, 'GET', '/status')->{content},
      qr/^llm_router_inflight_requests\{tier="cloud"\} 0$/m,
