@@ -90,6 +90,21 @@ like(LLMTest::http($port, 'GET', '/status')->{content},
      qr/^llm_router_inflight_requests\{tier="cloud"\} 0$/m,
      'metrics: a series per tier');
 
+# spill-over: big full, a complex prompt goes to the next rank down
+LLMTest::mock_config('big', { ttft => 1500 });
+my $kid = fork;
+die "fork: $!" unless defined $kid;
+if ($kid == 0) {
+    chat($complex, async => 1);
+    exit 0;
+}
+ok(LLMTest::wait_until(sub { LLMTest::status($port)->{tiers}{big}{inflight}
+                             == 1 }, 10), 'big busy');
+is(route($complex), '200 vision queue vision',
+   'big full: the next rank down (spill-over)');
+waitpid($kid, 0);
+LLMTest::mock_restore('big');
+
 # the cloud tier only on overflow: every local tier full
 LLMTest::mock_config($_, { ttft => 1500 }) for qw(big small vision);
 my @kids;
