@@ -328,8 +328,9 @@ ngx_http_llm_hc_models(ngx_http_llm_fetch_t *f)
 static void
 ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
 {
-    cJSON      *root, *m, *name;
-    ngx_str_t  *model;
+    cJSON       *root, *m, *name;
+    ngx_str_t   *model;
+    ngx_uint_t   here;
 
     if (f->error != NGX_HTTP_LLM_FETCH_OK) {
         ngx_log_error(NGX_LOG_INFO, round->log, 0,
@@ -368,6 +369,8 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
         round->loaded = NGX_HTTP_LLM_NO;
     }
 
+    here = 0;
+
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "models")) {
         name = cJSON_GetObjectItemCaseSensitive(m, "model");
 
@@ -381,12 +384,19 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
                                    (char *) model->data, model->len))
         {
             round->loaded = NGX_HTTP_LLM_YES;
+            here = 1;
         }
 
         ngx_http_llm_hc_add_model(round, m);
     }
 
     cJSON_Delete(root);
+
+    /* each server's own residency, for llm_router_balance */
+    ngx_http_llm_server_resident(round->lmcf, round->tier,
+                                 ngx_http_llm_server_key(f->pc.sockaddr,
+                                                         f->pc.socklen),
+                                 here ? NGX_HTTP_LLM_YES : NGX_HTTP_LLM_NO);
 }
 
 

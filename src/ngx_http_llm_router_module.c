@@ -14,6 +14,7 @@
 #include "ngx_http_llm_similar.h"
 #include "ngx_http_llm_budget.h"
 #include "ngx_http_llm_openai.h"
+#include "ngx_http_llm_balance.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
@@ -265,6 +266,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_budget,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_balance"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_llm_balance,
+      0,
       0,
       NULL },
 

@@ -578,6 +578,56 @@ ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
 }
 
 
+/* a server of a tier, by its address: the key of its residency slot */
+
+ngx_atomic_uint_t
+ngx_http_llm_server_key(struct sockaddr *sa, socklen_t len)
+{
+    return ngx_crc32_long((u_char *) sa, len) | 1;
+}
+
+
+/* a health check's answer: is the tier's model loaded on this server? */
+
+void
+ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t resident)
+{
+    ngx_uint_t                 i;
+    ngx_http_llm_server_sh_t  *s;
+
+    s = lmcf->tiers[tier].sh->servers;
+
+    for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS; i++) {
+        if (s[i].key == key
+            || (s[i].key == 0 && ngx_atomic_cmp_set(&s[i].key, 0, key)))
+        {
+            s[i].resident = resident;
+            return;
+        }
+    }
+}
+
+
+ngx_uint_t
+ngx_http_llm_server_is_resident(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key)
+{
+    ngx_uint_t                 i;
+    ngx_http_llm_server_sh_t  *s;
+
+    s = lmcf->tiers[tier].sh->servers;
+
+    for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS && s[i].key; i++) {
+        if (s[i].key == key) {
+            return s[i].resident;
+        }
+    }
+
+    return NGX_HTTP_LLM_UNKNOWN;
+}
+
+
 ngx_uint_t
 ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, uint64_t model)

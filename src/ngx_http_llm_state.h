@@ -40,6 +40,15 @@ typedef enum {
 } ngx_http_llm_cache_e;
 
 
+#define NGX_HTTP_LLM_MAX_SERVERS  16   /* a tier's servers with a residency */
+
+
+typedef struct {
+    ngx_atomic_t    key;           /* the server's address, hashed; 0: free */
+    ngx_atomic_t    resident;      /* NGX_HTTP_LLM_YES, _NO, _UNKNOWN */
+} ngx_http_llm_server_sh_t;
+
+
 #define NGX_HTTP_LLM_M_CLASSES    4     /* simple, medium, complex, none */
 #define NGX_HTTP_LLM_M_CACHE      6     /* off, hit, miss, bypass, error,
                                            hit-similar */
@@ -135,6 +144,9 @@ struct ngx_http_llm_tier_sh_s {
                                                 [NGX_HTTP_LLM_M_FALLBACK];
                                                   /* by the other's slot */
     ngx_atomic_t                    health_checks[2];    /* up, down */
+
+    /* each server's residency of the tier's model, from its /api/ps */
+    ngx_http_llm_server_sh_t        servers[NGX_HTTP_LLM_MAX_SERVERS];
 };
 
 
@@ -201,6 +213,12 @@ void ngx_http_llm_tier_answered(ngx_http_llm_main_conf_t *lmcf,
 ngx_uint_t ngx_http_llm_refusal(ngx_uint_t status);
 void ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, uint64_t *models, ngx_uint_t n);
+ngx_atomic_uint_t ngx_http_llm_server_key(struct sockaddr *sa,
+    socklen_t len);
+void ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t resident);
+ngx_uint_t ngx_http_llm_server_is_resident(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key);
 ngx_uint_t ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, uint64_t model);
 size_t ngx_http_llm_why(ngx_http_llm_main_conf_t *lmcf,

@@ -40,6 +40,8 @@ static void ngx_http_llm_read_queue(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
 static void ngx_http_llm_read_breaker(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
+static void ngx_http_llm_read_resident(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v);
 static void ngx_http_llm_read_health(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
 static void ngx_http_llm_read_one(ngx_http_llm_series_t *s,
@@ -267,6 +269,13 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       G, NGX_HTTP_LLM_BY_TIER, { NULL },
       NGX_HTTP_LLM_TIER_ROW(loaded), 0, ngx_http_llm_read_health,
       NULL, NULL, NULL, 0 },
+
+    { "llm_router_tier_servers_resident",
+      "The tier's servers with its model loaded (each server's /api/ps, "
+      "for llm_router_balance).",
+      G, NGX_HTTP_LLM_BY_TIER, { NULL },
+      0, 0, ngx_http_llm_read_resident, NULL, NULL,
+      "servers_resident", 0 },
 
     { "llm_router_tier_refusals_total",
       "Answers by which a tier refused the router (401, 403, 407, 421: a "
@@ -644,6 +653,20 @@ static void
 ngx_http_llm_read_breaker(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
 {
     v->n = ngx_http_llm_breaker_state(s->lmcf, s->who);
+}
+
+
+static void
+ngx_http_llm_read_resident(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
+{
+    ngx_uint_t                 i;
+    ngx_http_llm_server_sh_t  *srv;
+
+    srv = s->lmcf->tiers[s->who].sh->servers;
+
+    for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS && srv[i].key; i++) {
+        v->n += (srv[i].resident == NGX_HTTP_LLM_YES);
+    }
 }
 
 
