@@ -596,6 +596,9 @@ const USAGE = `usage: mock-ollama.js [options]
   --think-tokens N    thinking tokens of thinking models (default 6; others never think)
   --slots N           parallel generation slots, others wait FIFO (default 4)
   --keep-alive DUR    how long a model stays loaded after use, as OLLAMA_KEEP_ALIVE (default 5m)
+  --load-ms N         time to load a model that is not loaded, before its first token (default 0)
+  --prefill-ms N      per earlier message of a chat whose conversation is not in the
+                      server's KV cache (default 0; one conversation per slot is kept)
   --version V         version reported by /api/version (default ${DEFAULT_VERSION})
   --fail MODE         none | STATUS (400-599) | hang | close | reset | midstream (default none)
   --ready-file PATH   write the listening port to PATH once listening
@@ -654,6 +657,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 11434, model: 'llama3.2:3b', models: [], name: null,
     ttft: 0, tps: 0, tokens: 8, thinkTokens: null, slots: 4, fail: null, keepAlive: 5 * 60 * 1000,
+    loadMs: 0, prefillMs: 0,
     version: DEFAULT_VERSION, readyFile: null, verbose: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -675,6 +679,8 @@ function parseArgs(argv) {
         case '--models': o.models = o.models.concat(parseModelList('--models', val)); break;
         case '--name': o.name = val; break;
         case '--ttft': o.ttft = parseNum('ttft', val, false, MAX_MS); break;
+        case '--load-ms': o.loadMs = parseNum('load-ms', val, false, MAX_MS); break;
+        case '--prefill-ms': o.prefillMs = parseNum('prefill-ms', val, false, MAX_MS); break;
         case '--tps': o.tps = parseNum('tps', val, false, 1e9); break;
         case '--tokens': o.tokens = parseNum('tokens', val, true, MAX_TOKENS); break;
         case '--think-tokens': o.thinkTokens = parseNum('think-tokens', val, true, MAX_TOKENS); break;
@@ -865,7 +871,9 @@ function mainModel() {
 const loaded = new Map(); // key -> {m, refs, session, expiresAt, timer, ctx}
 
 function loadModel(m, session, ctx) {
-  const lm = { m, refs: 0, session, expiresAt: null, timer: null, ctx: Math.min(ctx || DEFAULT_NUM_CTX, m.fam.ctx) };
+  // a cold start: the runner loads the weights first (server/sched.go load)
+  const lm = { m, refs: 0, session, expiresAt: null, timer: null, ctx: Math.min(ctx || DEFAULT_NUM_CTX, m.fam.ctx),
+               readyAt: Date.now() + opts.loadMs };
   loaded.set(m.key, lm);
   return lm;
 }
@@ -928,6 +936,7 @@ function resetLoaded() {
   loaded.clear();
   const lm = loadModel(mainModel(), Infinity, 0);
   lm.expiresAt = Date.now() + FOREVER_MS;
+  lm.readyAt = 0;                     // loaded before the first request
 }
 
 // ---------------------------------------------------------------------------
@@ -1838,7 +1847,8 @@ function startGeneration(ctx, m, lm, p) {
   const job = {
     req: ctx.req, res: ctx.res, kind: ctx.kind, path: ctx.path, model: ctx.modelStr, modelHv: ctx.modelHv,
     arrival: ctx.arrival, state: 'new', holding: false, timer: null,
-    ttft: ctx.ttft, tps: ctx.tps, iv: ctx.tps > 0 ? 1000 / ctx.tps : 0, fail: ctx.fail,
+    ttft: ctx.ttft + Math.max(0, (lm && lm.readyAt ? lm.readyAt - Date.now() : 0)) + (p.prefill || 0),
+    tps: ctx.tps, iv: ctx.tps > 0 ? 1000 / ctx.tps : 0, fail: ctx.fail,
     think, n, total, half: total >> 1, i: 0, t0: 0,
     stream: p.stream, truncated, includeUsage: !!p.includeUsage, promptTokens: Math.max(1, p.promptTokens),
     id: ctx.kind === 'oa_chat' ? oaId('chatcmpl-') : ctx.kind === 'oa_completion' ? oaId('cmpl-') : '',
@@ -1972,7 +1982,24 @@ function runChat(ctx, c) {
     stream: c.stream, numPredict: intOption(c.options, 'num_predict'),
     thinking: m.thinking && (m.harmony || think !== false),
     promptTokens, raw: false, tools, includeUsage: c.includeUsage,
+    prefill: prefillFor(c.messages),
   });
+}
+
+// The runner keeps a conversation's earlier turns in its KV cache, one
+// conversation per slot (the prefix reuse of runner/ollamarunner/cache.go):
+// a turn of a conversation one of the slots still holds needs only its new
+// message; otherwise every earlier message is read again.  Keyed by the
+// first two messages.
+const kvCache = [];
+function prefillFor(messages) {
+  if (!(opts.prefillMs > 0) || messages.length < 3) return 0;
+  const key = JSON.stringify(messages.slice(0, 2).map((x) => (isObj(x) ? x.content : '')));
+  const at = kvCache.indexOf(key);
+  if (at >= 0) kvCache.splice(at, 1);
+  kvCache.push(key);
+  if (kvCache.length > cfg.slots) kvCache.shift();
+  return at >= 0 ? 0 : opts.prefillMs * (messages.length - 1);
 }
 
 function nativeChat(ctx, raw) {
