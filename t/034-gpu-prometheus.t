@@ -269,7 +269,8 @@ is(scalar(@reading), 6, "one log line each time it reads again");
 like($unknown[0] // '', qr/not a Prometheus text page/, 'garbage: said so');
 like($unknown[1] // '', qr/HTTP status 500/, '500: said so');
 like($unknown[2] // '', qr/timed out/, 'slow: timed out');
-like($unknown[4] // '', qr/connection (failed|closed)/, "vanished: the connection fails");
+like($unknown[4] // "", qr/connection (failed|closed)|timed out/,
+     "vanished: the connection fails (or a fetch under way times out)");
 like($log, qr/GPU "nocard": [^\n]*no VRAM metrics for this device/, 'no such device: said so');
 unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the log');
 
