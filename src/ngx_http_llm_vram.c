@@ -307,7 +307,8 @@ ngx_http_llm_gpu(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (g->source == NGX_CONF_UNSET_UINT) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" %V: missing \"source=\" "
-                           "(sysfs, rocm_smi, nvml, prometheus or off)",
+                           "(sysfs, rocm_smi or off); nvml for an NVIDIA "
+                           "GPU, prometheus for an exporter's page",
                            &cmd->name, &g->name);
         return NGX_CONF_ERROR;
     }
