@@ -127,13 +127,13 @@ my $nginx = LLMTest::start_nginx($servroot, $port, <<"CONF", %opt);
     llm_router_zone llm 1m;
     llm_gpu remote source=prometheus url=$url/page timeout=300ms
         interval=50ms;
-    llm_gpu amd1 source=prometheus url=$url/amd device=1 interval=50ms;
+    llm_gpu amd1 source=prometheus url=$url/amd device=1 interval=200ms;
     llm_gpu l4b source=prometheus url=$url/dcgm device=GPU-bbbb-2222
-        interval=50ms;
+        interval=200ms;
     llm_gpu card1 source=prometheus url=$url/node device=card1
-        interval=50ms;
+        interval=200ms;
     llm_gpu nocard source=prometheus url=$url/node device=card9
-        interval=50ms;
+        interval=200ms;
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b gpu=remote;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b gpu=remote;
 
