@@ -32,6 +32,8 @@
 #define NGX_HTTP_LLM_GPU_OFF         0
 #define NGX_HTTP_LLM_GPU_SYSFS       1
 #define NGX_HTTP_LLM_GPU_ROCM_SMI    2
+#define NGX_HTTP_LLM_GPU_NVML        3
+#define NGX_HTTP_LLM_GPU_PROMETHEUS  4
 
 
 typedef struct ngx_http_llm_sh_s  ngx_http_llm_sh_t;
@@ -72,9 +74,14 @@ typedef struct {
 typedef struct {
     ngx_str_t                       name;
     ngx_uint_t                      source;
-    ngx_str_t                       device;      /* sysfs directory */
-    ngx_uint_t                      index;       /* rocm-smi device */
+    ngx_str_t                       device;      /* sysfs directory, or
+                                                    an exporter's label */
+    ngx_uint_t                      index;       /* rocm-smi, NVML device */
     ngx_msec_t                      interval;
+    ngx_str_t                       library;     /* NVML's, NUL-terminated */
+    ngx_addr_t                      exporter;    /* prometheus: IP:PORT */
+    ngx_str_t                       uri;         /* and the page's path */
+    ngx_msec_t                      timeout;     /* of one fetch */
 } ngx_http_llm_gpu_t;
 
 

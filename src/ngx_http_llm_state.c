@@ -651,7 +651,7 @@ ngx_http_llm_tier_has_model(ngx_http_llm_main_conf_t *lmcf,
 double
 ngx_http_llm_gpu_vram(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t gpu)
 {
-    ngx_msec_t              age;
+    ngx_msec_t              age, limit;
     ngx_atomic_uint_t       used, total;
     ngx_http_llm_gpu_t     *g;
     ngx_http_llm_gpu_sh_t  *gs;
@@ -667,10 +667,18 @@ ngx_http_llm_gpu_vram(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t gpu)
         return -1;
     }
 
-    /* a reading older than three intervals is no reading */
+    /*
+     * a reading older than three intervals is no reading; an exporter's
+     * page may take up to its fetch timeout more to come
+     */
     age = ngx_current_msec - (ngx_msec_t) gs->read_at;
+    limit = 3 * g[gpu].interval;
 
-    if ((ngx_msec_int_t) age > (ngx_msec_int_t) (3 * g[gpu].interval)) {
+    if (g[gpu].source == NGX_HTTP_LLM_GPU_PROMETHEUS) {
+        limit += g[gpu].timeout;
+    }
+
+    if ((ngx_msec_int_t) age > (ngx_msec_int_t) limit) {
         return -1;
     }
 

@@ -241,7 +241,10 @@ ngx_http_llm_status_gpu(ngx_http_llm_out_t *out,
     ngx_http_llm_out_printf(out, "\"%V\":{\"source\":\"%s\"", &gpu->name,
                             gpu->source == NGX_HTTP_LLM_GPU_SYSFS ? "sysfs"
                             : gpu->source == NGX_HTTP_LLM_GPU_ROCM_SMI
-                              ? "rocm_smi" : "off");
+                              ? "rocm_smi"
+                            : gpu->source == NGX_HTTP_LLM_GPU_NVML ? "nvml"
+                            : gpu->source == NGX_HTTP_LLM_GPU_PROMETHEUS
+                              ? "prometheus" : "off");
 
     ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_GPU, i, 0, 1);
     ngx_http_llm_out_printf(out, "}");
