@@ -853,7 +853,8 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         loaded = tier->sh->loaded;
 
-        t->inflight = tier->sh->inflight;
+        /* with llm_router_share, the other routers' too */
+        t->inflight = tier->sh->inflight + tier->sh->others;
         t->max_inflight = tier->max_inflight;
         t->queue = tier->queue;
         t->rank = tier->rank;
@@ -959,11 +960,12 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         n = ngx_atomic_fetch_add(&ts->inflight, 1) + 1;
 
-        if (n > lmcf->tiers[tier].max_inflight + lmcf->tiers[tier].queue
+        if (n + ts->others
+            > lmcf->tiers[tier].max_inflight + lmcf->tiers[tier].queue
             && free_choice)
         {
             (void) ngx_atomic_fetch_add(&ts->inflight, -1);
-            in.tiers[tier].inflight = n - 1;
+            in.tiers[tier].inflight = n - 1 + ts->others;
 
             if (ctx->probing) {
                 ctx->probing = 0;

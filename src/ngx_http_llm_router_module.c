@@ -15,6 +15,7 @@
 #include "ngx_http_llm_budget.h"
 #include "ngx_http_llm_openai.h"
 #include "ngx_http_llm_balance.h"
+#include "ngx_http_llm_share.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_vram.h"
@@ -273,6 +274,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_llm_balance,
       0,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_share"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_share,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -1186,6 +1194,10 @@ ngx_http_llm_init_process(ngx_cycle_t *cycle)
                                                 % NGX_HTTP_LLM_M_WORKERS])
            != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llm_share_init_process(cycle, lmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -108,6 +108,8 @@ typedef struct {
     ngx_shm_zone_t                 *similar_zone;
     ngx_uint_t                      budgets;      /* a tier has a budget */
     ngx_uint_t                      capabilities; /* a tier has serves= */
+    ngx_msec_t                      share_interval;   /* 0: not shared */
+    ngx_msec_t                      share_lease;
 
     time_t                          started;
 

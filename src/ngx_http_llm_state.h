@@ -134,6 +134,8 @@ struct ngx_http_llm_tier_sh_s {
     /* metrics */
     ngx_http_llm_served_t           served;
     ngx_http_llm_hist_t             ttfb;
+    ngx_atomic_t                    others;      /* in flight from the other
+                                                    routers (llm_router_share) */
     ngx_atomic_t                    budget_tokens;   /* counted against
                                                         its budgets */
     ngx_atomic_t                    budget_refusals; /* skipped: spent */
@@ -176,6 +178,10 @@ struct ngx_http_llm_sh_s {
     ngx_atomic_t                    redis[NGX_HTTP_LLM_M_WORKERS];
                                                   /* per worker: YES, NO */
     ngx_http_llm_gpu_sh_t           gpus[NGX_HTTP_LLM_MAX_GPUS];
+    ngx_atomic_t                    router;       /* its name in Redis */
+    ngx_atomic_t                    share_started;
+    ngx_atomic_t                    share_read_at;
+    ngx_atomic_t                    share_routers;   /* others seen */
     ngx_atomic_t                    recent_next;  /* requests so far */
     ngx_http_llm_recent_t           recent[NGX_HTTP_LLM_M_RECENT];
 };

@@ -270,6 +270,19 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       NGX_HTTP_LLM_TIER_ROW(loaded), 0, ngx_http_llm_read_health,
       NULL, NULL, NULL, 0 },
 
+    { "llm_router_tier_shared_inflight",
+      "Requests the other routers have in flight on the tier "
+      "(llm_router_share), as last read from Redis.",
+      G, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(others), 0, NULL, NULL, NULL,
+      "shared_inflight", 0 },
+
+    { "llm_router_share_routers",
+      "Other routers whose counts were read from Redis (llm_router_share).",
+      G, NGX_HTTP_LLM_BY_ZONE, { NULL },
+      NGX_HTTP_LLM_ZONE_ROW(share_routers), 0, NULL, NULL, NULL,
+      NULL, NGX_HTTP_LLM_F_REDIS },
+
     { "llm_router_tier_servers_resident",
       "The tier's servers with its model loaded (each server's /api/ps, "
       "for llm_router_balance).",
