@@ -15,15 +15,17 @@
  *                                     |          (single-flight)  |
  *                                     |                hit: REPLAYING
  *                                     |                miss: v
+ *                                     |  (budgets: BUDGETING --> BUDGETED,
+ *                                     |   Redis asked for the spends)
  *                                     `--------------------> ROUTED
  *                                                              |
  *          error_page brought it back from a failed tier:      v
  *          the next tier, or an answer            FAILED_OVER | ANSWERED
  *
- * READING, LOOKUP, WAITING and ASKING are the suspended states: the phase
- * handler returned NGX_DONE with the request's count raised, and the
- * event that ends the wait (the body read, a Redis reply, the last
- * server's answer) wakes it.  Only ngx_http_llm_suspend() and
+ * READING, LOOKUP, WAITING, BUDGETING and ASKING are the suspended
+ * states: the phase handler returned NGX_DONE with the request's count
+ * raised, and the event that ends the wait (the body read, a Redis reply,
+ * the last server's answer) wakes it.  Only ngx_http_llm_suspend() and
  * ngx_http_llm_wake() touch the count.  The phase handler acts on the
  * state; nothing else runs the phases.
  */
