@@ -276,6 +276,8 @@ unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the log');
 
 # the configuration
 my $bad = LLMTest::nginx_command() . " -t -p $dir/ -c $dir/bad.conf 2>&1";
+# newer nginx opens the pid file under -t too: the prefix needs its logs/
+File::Path::make_path("$dir/logs");
 for (["llm_gpu g source=prometheus;", qr/needs "url=http:/],
      ["llm_gpu g source=prometheus url=https://10.0.0.1:9400/metrics;",
       qr/only http:/],
