@@ -24,6 +24,8 @@ Scenarios:
   retyped    assistant traffic with retyped repeats through the cache: hit
              rate and wrong hits with L1 (exact) alone and with L1 + L2
              (similar prompts), against the study's 85 % target
+  instructions  instructions per request (callgrind), plain proxy_pass
+             and the router, for five request kinds, with the top functions
   compare    this tree's module against one built at --base=COMMIT, in the
              same run: instructions per request (callgrind) and req/s
 
@@ -881,6 +883,129 @@ def scenario_compare():
                   % (rounds, secs, base, med[0], med[1], med[1] / med[0]))
     for _, _, p in procs:
         stop(p)
+    stop(backend)
+
+
+# --- instructions: the router's own work per request kind ---------------------
+
+def turns_body(turns):
+    """an OpenAI chat request holding turns user/assistant exchanges"""
+    msgs = [{'role': 'system', 'content': 'You are JARVIS, a concise home '
+             'assistant.'}]
+    for i in range(turns - 1):
+        msgs.append({'role': 'user', 'content': 'Turn %d: what should I '
+                     'cook tonight with leeks and potatoes?' % i})
+        msgs.append({'role': 'assistant', 'content': 'A leek and potato '
+                     'soup: sweat the leeks, add the potatoes and stock, '
+                     'simmer 20 minutes, blend.'})
+    msgs.append({'role': 'user', 'content': 'And for dessert?'})
+    return json.dumps({'model': 'auto', 'messages': msgs})
+
+
+def callgrind_functions(d):
+    """self instructions per function of the last callgrind run in d"""
+    out = subprocess.run(['callgrind_annotate', '--inclusive=no',
+                          '--threshold=100',
+                          os.path.join(d, 'callgrind.out')],
+                         capture_output=True, text=True).stdout
+    fns = {}
+    for m in re.finditer(r'^\s*([\d,]+)\s+\([^)]*\)\s+\S*:(\S+)', out, re.M):
+        fns[m.group(2)] = fns.get(m.group(2), 0) + int(m.group(1)
+                                                       .replace(',', ''))
+    return fns
+
+
+def scenario_instructions():
+    say('instructions: plain proxy_pass and the router, per request kind')
+    bport = free_port()
+    backend = nginx('backend', """
+    server {
+        listen 127.0.0.1:%d;
+        default_type application/json;
+        location / { return 200 '%s'; }
+    }""" % (bport, ANSWER.replace("'", "\\'")))
+    rd, rport = redis()
+    up = """
+    upstream backend { server 127.0.0.1:%d; keepalive 64; }
+    upstream backend2 { server 127.0.0.1:%d; keepalive 64; }
+""" % (bport, bport)
+    plain = up + """
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host localhost;
+        }
+    }"""
+    routed = up + """
+    llm_router_zone llm 1m;
+    llm_router_tier big upstream=backend model=gpt-oss:20b max_inflight=100000;
+    llm_router_tier small upstream=backend2 model=llama3.2:3b max_inflight=100000;
+    llm_redis 127.0.0.1:""" + str(rport) + """;
+    server {
+        listen 127.0.0.1:%d;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $llm_upstream_host;
+        location / {
+            llm_router on;
+            CACHE
+            proxy_pass http://$llm_upstream;
+        }
+    }"""
+    kinds = [('Ollama generate', '/api/generate', GENERATE, False),
+             ('OpenAI chat, 1 KB', '/v1/chat/completions', chat_body(1024),
+              False),
+             ('OpenAI chat, 10 KB', '/v1/chat/completions',
+              chat_body(10240), False),
+             ('OpenAI chat, 10 turns', '/v1/chat/completions',
+              turns_body(10), False),
+             ('cache hit, 1 KB chat', '/v1/chat/completions',
+              chat_body(1024), True)]
+    small, big = (20, 220) if QUICK else (200, 2200)
+    rows, tops = [], []
+    for label, path, body, cached in kinds:
+        per, fns = [], []
+        for conf in (plain, routed.replace('CACHE', 'llm_cache on;'
+                                           if cached else '')):
+            module = None if conf is plain else MODULE
+            counts, f = [], []
+            for n in (small, big):
+                port = free_port()
+                counts.append(callgrind_instructions(module, conf % port,
+                                                     port, path, body, n))
+                f.append(callgrind_functions(os.path.join(
+                    RUN, 'callgrind-%d' % port)))
+            per.append((counts[1] - counts[0]) / (big - small))
+            fns.append({k: (f[1].get(k, 0) - f[0].get(k, 0)) / (big - small)
+                        for k in set(f[0]) | set(f[1])})
+        own = per[1] - per[0]
+        say('  %-24s proxy_pass %7.0f  router %7.0f  own %7.0f'
+            % (label, per[0], per[1], own))
+        rows.append([label, '%d B' % len(body), '%.0f' % per[0],
+                     '%.0f' % per[1], '**%.0f**' % own,
+                     '%.1f' % (own / len(body)),
+                     '%.2f' % (own / per[0])])
+        delta = sorted(((v - fns[0].get(k, 0), k) for k, v in fns[1].items()),
+                       reverse=True)[:8]
+        tops.append('- %s: %s' % (label, ', '.join(
+            '`%s` %.0f' % (k, v) for v, k in delta if v >= 50)))
+    REPORT.append('## Instructions per request\n')
+    REPORT.append('Callgrind on one nginx (`master_process off`), `ab -k -c '
+                  '1`, the difference between %d and %d requests divided by '
+                  '%d (start-up cancels out); the backend is an nginx '
+                  '`return 200`. "Own" is the router minus plain '
+                  '`proxy_pass` on the same request. The cache hit never '
+                  'reaches the backend.\n' % (big, small, big - small))
+    REPORT.append(table(['request', 'body', 'proxy_pass', 'router',
+                         'router\'s own', 'own per body byte',
+                         'own / proxy_pass'], rows))
+    REPORT.append('\nWhere the router\'s own instructions go (per request, '
+                  'self cost of each function, router minus proxy_pass):\n')
+    REPORT.append('\n'.join(tops) + '\n')
+    stop(rd)
     stop(backend)
 
 
