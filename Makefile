@@ -22,14 +22,16 @@ DEB_PACKAGES := gcc make pkg-config curl openssl ca-certificates apache2-utils \
                 clang libclang-rt-14-dev
 
 PURE_SRCS := src/ngx_llm_classify.c src/ngx_llm_classify_model.c \
-             src/ngx_llm_request.c src/ngx_llm_policy.c \
+             src/ngx_llm_request.c src/ngx_llm_request_scan.c \
+             src/ngx_llm_json.c src/ngx_llm_policy.c \
              src/ngx_llm_model.c src/ngx_llm_lists.c \
              src/ngx_llm_cache_key.c src/ngx_llm_cache_entry.c \
              src/ngx_llm_similar.c src/ngx_llm_translate.c \
              src/ngx_llm_prom_parse.c
 PURE_LIBS := -lcjson -lhiredis -lm
 MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
-               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
+               src/ngx_llm_classify.h src/ngx_llm_request.h src/ngx_llm_request_scan.h \
+               src/ngx_llm_json.h src/ngx_llm_policy.h src/ngx_llm_cache_key.h \
                src/ngx_llm_cache_entry.h src/ngx_llm_model.h src/ngx_llm_lists.h \
                src/ngx_llm_classify_model.h src/ngx_llm_similar.h \
                src/ngx_llm_translate.h src/ngx_llm_prom_parse.h

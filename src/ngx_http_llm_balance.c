@@ -32,6 +32,7 @@
 #include "ngx_http_llm_balance.h"
 #include "ngx_http_llm_ctx.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_util.h"
 
 
 typedef struct {
@@ -427,7 +428,7 @@ ngx_http_llm_conversation(ngx_http_llm_ctx_t *ctx)
     uint32_t   crc;
     ngx_uint_t user;
 
-    if (ctx->req.root == NULL) {
+    if (ngx_http_llm_request_tree(ctx->request, &ctx->req) != NGX_OK) {
         return 0;
     }
 

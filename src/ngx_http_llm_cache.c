@@ -151,6 +151,10 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    if (ngx_http_llm_request_tree(r, &ctx->req) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_llm_cache_key(&ctx->req, ctx->req.model, tenant.data, tenant.len,
                           (char *) ctx->cache.key)
         != 0)
@@ -286,6 +290,10 @@ ngx_http_llm_cache_sign(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                      ctx->pinned == NGX_LLM_NO_TIER
                      ? ngx_llm_class_name(ctx->cls) : "");
     *p = '\0';
+
+    if (ngx_http_llm_request_tree(r, &ctx->req) != NGX_OK) {
+        return;
+    }
 
     rc = ngx_llm_cache_partition(&ctx->req, (char *) model, tenant->data,
                                  tenant->len, (char *) ctx->cache.part,

@@ -49,7 +49,6 @@ static ngx_int_t ngx_http_llm_pinned(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req,
     ngx_llm_tier_id_t *pinned);
 static ngx_llm_tier_id_t ngx_http_llm_override(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_llm_needs(ngx_llm_request_t *req);
 static const char *ngx_http_llm_unserved(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_policy_in(ngx_http_request_t *r,
@@ -209,7 +208,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_int_t                  rc;
     ngx_str_t                  body;
     ngx_llm_tier_id_t          pinned;
-    ngx_llm_request_t          req;
+    ngx_llm_request_t         *req;
     ngx_http_llm_loc_conf_t   *llcf;
     ngx_llm_classify_state_t   st;
     ngx_llm_classify_hints_t   hints;
@@ -235,55 +234,61 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ngx_llm_classify_begin(&st);
 
+    /* parsed in place: the context keeps it (model may point into it) */
+    req = &ctx->req;
+
     /* the tree lives in the request pool: no per-node malloc() and free() */
     ngx_http_llm_json_pool(r->pool);
 
-    rc = ngx_llm_request_parse(&req, ctx->dialect, (char *) body.data,
+    rc = ngx_llm_request_parse(req, ctx->dialect, (char *) body.data,
                                body.len, &st);
 
     ngx_http_llm_json_pool(NULL);
-    req.borrowed = 1;
+    req->borrowed = 1;
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm router: bad %s request: %s",
-                      ngx_llm_dialect_name(ctx->dialect), req.error);
+                      ngx_llm_dialect_name(ctx->dialect), req->error);
 
-        return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req.error);
+        return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req->error);
     }
 
-    hints.max_tokens = req.max_tokens;
+    hints.max_tokens = req->max_tokens;
     ngx_llm_classify_end(&st, &hints, &llcf->classify, &res);
 
     ctx->score = res.score;
     ctx->cls = res.cls;
     ctx->classified = 1;
-    ctx->stream = req.stream ? 1 : 0;
+    ctx->stream = req->stream ? 1 : 0;
     ctx->result = res;
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm router: %uz bytes, model \"%s\", %s, "
                    "score %.3f: %s", body.len,
-                   req.model ? req.model : "", req.stream ? "stream" : "single",
+                   req->model ? req->model : "", req->stream ? "stream" : "single",
                    res.score, ngx_llm_class_name(res.cls));
 
     /* what tiers serve matters once a tier says it (serves=) */
-    ctx->needs = ctx->lmcf->capabilities ? ngx_http_llm_needs(&req) : 0;
+    ctx->needs = ctx->lmcf->capabilities
+                 ? (req->tools ? NGX_LLM_SERVES_TOOLS : 0)
+                   | (req->images ? NGX_LLM_SERVES_VISION : 0)
+                 : 0;
 
-    rc = ngx_http_llm_pinned(r, ctx, &req, &pinned);
+    rc = ngx_http_llm_pinned(r, ctx, req, &pinned);
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (req.load) {
+    if (req->load) {
         /* a load or unload: no prompt to score, nothing to cache */
         ctx->classified = 0;
 
         if (pinned == NGX_LLM_NO_TIER) {
-            ctx->kind = req.unload ? NGX_HTTP_LLM_KIND_UNLOAD
+            ctx->kind = req->unload ? NGX_HTTP_LLM_KIND_UNLOAD
                                    : NGX_HTTP_LLM_KIND_LOAD;
-            return ngx_http_llm_load_all(r, ctx, &req, &body);
+            return ngx_http_llm_load_all(r, ctx, req, &body);
         }
 
         ctx->kind = NGX_HTTP_LLM_KIND_PASS;
@@ -291,7 +296,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->reason = NGX_LLM_REASON_PINNED;
         ngx_http_llm_set_state(ctx, NGX_HTTP_LLM_ROUTED);
 
-        rc = ctx->rewrite ? ngx_http_llm_rewrite(r, ctx, &req, &body)
+        rc = ctx->rewrite ? ngx_http_llm_rewrite(r, ctx, req, &body)
                           : NGX_OK;
 
         return rc == NGX_OK ? NGX_DECLINED : rc;
@@ -299,7 +304,6 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* kept until the rewrite: a cache lookup may come in between */
     ctx->pinned = pinned;
-    ctx->req = req;
     ctx->body = body;
 
     if (llcf->cache && ctx->lmcf->redis != NULL) {
@@ -745,61 +749,6 @@ ngx_http_llm_override(ngx_http_request_t *r)
 
         return NGX_LLM_NO_TIER;
     }
-}
-
-
-/*
- * What the request needs of a tier: to see images, to call tools; a
- * prompt otherwise (chat or generate, which every tier serves).
- */
-
-static ngx_uint_t
-ngx_http_llm_needs(ngx_llm_request_t *req)
-{
-    cJSON       *root, *msgs, *msg, *item, *part;
-    ngx_uint_t   needs;
-
-    root = req->root;
-    needs = 0;
-
-    if (root == NULL) {
-        return 0;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(root, "tools");
-
-    if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
-        needs |= NGX_LLM_SERVES_TOOLS;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(root, "images");
-
-    if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
-        needs |= NGX_LLM_SERVES_VISION;
-    }
-
-    msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-
-    cJSON_ArrayForEach(msg, msgs) {
-
-        /* Ollama's "images", or OpenAI's content parts of type image_url */
-
-        item = cJSON_GetObjectItemCaseSensitive(msg, "images");
-
-        if (cJSON_IsArray(item) && cJSON_GetArraySize(item) > 0) {
-            needs |= NGX_LLM_SERVES_VISION;
-        }
-
-        item = cJSON_GetObjectItemCaseSensitive(msg, "content");
-
-        cJSON_ArrayForEach(part, item) {
-            if (cJSON_GetObjectItemCaseSensitive(part, "image_url") != NULL) {
-                needs |= NGX_LLM_SERVES_VISION;
-            }
-        }
-    }
-
-    return needs;
 }
 
 

@@ -27,8 +27,6 @@
 static void ngx_http_llm_hist_add(ngx_http_llm_hist_t *h, ngx_msec_t ms);
 static void ngx_http_llm_recent_add(ngx_http_llm_sh_t *sh,
     ngx_http_llm_recent_t *rec);
-static ngx_int_t ngx_http_llm_number_after(u_char *p, u_char *last,
-    char *name, ngx_uint_t *value);
 
 
 static void
@@ -272,13 +270,73 @@ ngx_http_llm_metrics_tail(ngx_http_llm_ctx_t *ctx, ngx_chain_t *in)
 /*
  * Token counts from the final chunk: Ollama's prompt_eval_count,
  * eval_count and eval_duration (ns), or OpenAI's usage, streamed or not.
+ * One pass over the tail: each quoted name is looked up once, and the
+ * last value of a name wins (the final chunk comes last).
  */
+
+typedef enum {
+    NGX_HTTP_LLM_TOK_EVAL = 0,      /* Ollama: eval_count */
+    NGX_HTTP_LLM_TOK_PROMPT_EVAL,   /* prompt_eval_count */
+    NGX_HTTP_LLM_TOK_DURATION,      /* eval_duration, ns */
+    NGX_HTTP_LLM_TOK_COMPLETION,    /* OpenAI: completion_tokens */
+    NGX_HTTP_LLM_TOK_PROMPT,        /* prompt_tokens */
+    NGX_HTTP_LLM_TOK_N
+} ngx_http_llm_tok_e;
+
+
+/* the names' lengths, for the look back from a colon */
+#define NGX_HTTP_LLM_TOK_LENS  3
+
+static size_t  ngx_http_llm_token_lens[NGX_HTTP_LLM_TOK_LENS] = {
+    sizeof("eval_count") - 1,
+    sizeof("eval_duration") - 1,
+    sizeof("prompt_eval_count") - 1
+};
+
+
+static ngx_int_t
+ngx_http_llm_token_name(u_char *name, size_t len)
+{
+    switch (len) {
+
+    case sizeof("eval_count") - 1:
+        if (ngx_memcmp(name, "eval_count", len) == 0) {
+            return NGX_HTTP_LLM_TOK_EVAL;
+        }
+        break;
+
+    case sizeof("eval_duration") - 1:
+        if (ngx_memcmp(name, "eval_duration", len) == 0) {
+            return NGX_HTTP_LLM_TOK_DURATION;
+        }
+
+        if (ngx_memcmp(name, "prompt_tokens", len) == 0) {
+            return NGX_HTTP_LLM_TOK_PROMPT;
+        }
+        break;
+
+    case sizeof("prompt_eval_count") - 1:
+        if (ngx_memcmp(name, "prompt_eval_count", len) == 0) {
+            return NGX_HTTP_LLM_TOK_PROMPT_EVAL;
+        }
+
+        if (ngx_memcmp(name, "completion_tokens", len) == 0) {
+            return NGX_HTTP_LLM_TOK_COMPLETION;
+        }
+        break;
+    }
+
+    return NGX_ERROR;
+}
+
 
 void
 ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
 {
-    u_char      *p, *last;
-    ngx_uint_t   ns;
+    size_t       len;
+    u_char      *p, *q, *colon, *last;
+    ngx_int_t    tok;
+    ngx_uint_t   i, v, seen, value[NGX_HTTP_LLM_TOK_N];
 
     if (ctx->tokens.seen || ctx->tokens.tail_len == 0) {
         return;
@@ -286,78 +344,92 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
 
     p = ctx->tokens.tail;
     last = p + ctx->tokens.tail_len;
+    seen = 0;
 
-    if (ngx_http_llm_number_after(p, last, "\"eval_count\":", &ctx->tokens.out)
-        == NGX_OK)
-    {
-        (void) ngx_http_llm_number_after(p, last, "\"prompt_eval_count\":",
-                                         &ctx->tokens.in);
+    /*
+     * At each colon, the name before it: a colon is the one byte a JSON
+     * name always has next to it, so the pass does not depend on where
+     * in a string the tail began.
+     */
 
-        if (ngx_http_llm_number_after(p, last, "\"eval_duration\":", &ns)
-            == NGX_OK)
-        {
-            ctx->tokens.eval_us = ns / 1000;
+    for ( ;; ) {
+        colon = memchr(p, ':', last - p);
+
+        if (colon == NULL) {
+            break;
+        }
+
+        p = colon + 1;
+        q = colon;
+
+        while (q > ctx->tokens.tail && q[-1] == ' ') {
+            q--;
+        }
+
+        if (q - ctx->tokens.tail < 2 || q[-1] != '"') {
+            continue;
+        }
+
+        q--;
+        tok = NGX_ERROR;
+
+        for (i = 0; i < NGX_HTTP_LLM_TOK_LENS; i++) {
+            len = ngx_http_llm_token_lens[i];
+
+            if ((size_t) (q - ctx->tokens.tail) > len && *(q - len - 1) == '"')
+            {
+                tok = ngx_http_llm_token_name(q - len, len);
+
+                if (tok != NGX_ERROR) {
+                    break;
+                }
+            }
+        }
+
+        if (tok == NGX_ERROR) {
+            continue;
+        }
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            continue;
+        }
+
+        for (v = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+            if (v < NGX_MAX_UINT32_VALUE) {
+                v = v * 10 + (*p - '0');
+            }
+        }
+
+        value[tok] = v;
+        seen |= 1 << tok;
+    }
+
+    if (seen & (1 << NGX_HTTP_LLM_TOK_EVAL)) {
+        ctx->tokens.out = value[NGX_HTTP_LLM_TOK_EVAL];
+
+        if (seen & (1 << NGX_HTTP_LLM_TOK_PROMPT_EVAL)) {
+            ctx->tokens.in = value[NGX_HTTP_LLM_TOK_PROMPT_EVAL];
+        }
+
+        if (seen & (1 << NGX_HTTP_LLM_TOK_DURATION)) {
+            ctx->tokens.eval_us = value[NGX_HTTP_LLM_TOK_DURATION] / 1000;
         }
 
         ctx->tokens.seen = 1;
         return;
     }
 
-    if (ngx_http_llm_number_after(p, last, "\"completion_tokens\":",
-                                  &ctx->tokens.out)
-        == NGX_OK)
-    {
-        (void) ngx_http_llm_number_after(p, last, "\"prompt_tokens\":",
-                                         &ctx->tokens.in);
+    if (seen & (1 << NGX_HTTP_LLM_TOK_COMPLETION)) {
+        ctx->tokens.out = value[NGX_HTTP_LLM_TOK_COMPLETION];
+
+        if (seen & (1 << NGX_HTTP_LLM_TOK_PROMPT)) {
+            ctx->tokens.in = value[NGX_HTTP_LLM_TOK_PROMPT];
+        }
+
         ctx->tokens.seen = 1;
     }
-}
-
-
-/* the number after the last occurrence of name in [p, last) */
-
-static ngx_int_t
-ngx_http_llm_number_after(u_char *p, u_char *last, char *name,
-    ngx_uint_t *value)
-{
-    u_char      *found, *q;
-    size_t       len;
-    ngx_uint_t   v;
-
-    len = ngx_strlen(name);
-    found = NULL;
-
-    for (q = p; q + len <= last; q++) {
-        q = ngx_strlcasestrn(q, last, (u_char *) name, len - 1);
-
-        if (q == NULL) {
-            break;
-        }
-
-        found = q;
-    }
-
-    if (found == NULL) {
-        return NGX_DECLINED;
-    }
-
-    q = found + len;
-
-    while (q < last && *q == ' ') {
-        q++;
-    }
-
-    if (q == last || *q < '0' || *q > '9') {
-        return NGX_DECLINED;
-    }
-
-    for (v = 0; q < last && *q >= '0' && *q <= '9'; q++) {
-        if (v < NGX_MAX_UINT32_VALUE) {
-            v = v * 10 + (*q - '0');
-        }
-    }
-
-    *value = v;
-
-    return NGX_OK;
 }

@@ -97,6 +97,11 @@ ngx_http_llm_openai_rewrite(ngx_http_request_t *r, ngx_llm_request_t *req,
 
     *ngx_cpymem(name, model->data, model->len) = '\0';
 
+    if (ngx_http_llm_request_tree(r, req) != NGX_OK) {
+        *error = "out of memory";
+        return NGX_ERROR;
+    }
+
     rc = ngx_llm_translate_request(req, (char *) name, 0,
                                    ngx_http_llm_pool_alloc, r->pool, out,
                                    len, error);

@@ -420,3 +420,27 @@ ngx_http_llm_json_pool(ngx_pool_t *pool)
     ngx_http_llm_json_current = pool;
 }
 
+
+/*
+ * The request's cJSON tree, for what needs one (the cache key, the
+ * translations, affinity): parsed into the request's pool on first use.
+ */
+
+ngx_int_t
+ngx_http_llm_request_tree(ngx_http_request_t *r, ngx_llm_request_t *req)
+{
+    int  rc;
+
+    if (req->root != NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_llm_json_pool(r->pool);
+    rc = ngx_llm_request_tree(req);
+    ngx_http_llm_json_pool(NULL);
+
+    req->borrowed = 1;
+
+    return rc == 0 ? NGX_OK : NGX_ERROR;
+}
+

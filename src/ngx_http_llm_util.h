@@ -29,6 +29,8 @@ ngx_str_t *ngx_http_llm_reason_str(ngx_llm_reason_e reason);
 
 void *ngx_http_llm_pool_alloc(void *data, size_t size);
 void ngx_http_llm_json_pool(ngx_pool_t *pool);
+ngx_int_t ngx_http_llm_request_tree(ngx_http_request_t *r,
+    ngx_llm_request_t *req);
 
 ngx_int_t ngx_http_llm_param_msec(ngx_str_t *value, char *name,
     ngx_msec_t *msec);

@@ -194,6 +194,11 @@ ngx_llm_cache_key(const ngx_llm_request_t *req, const char *model,
     const char        *dialect;
     ngx_llm_sha256_t   h;
 
+    if (req->root == NULL) {
+        /* ngx_llm_request_tree() was not called */
+        return -1;
+    }
+
     ngx_llm_key_begin(&h, "llm1", tenant, tenant_len);
 
     dialect = ngx_llm_dialect_name(req->dialect);
@@ -218,6 +223,10 @@ ngx_llm_cache_partition(const ngx_llm_request_t *req, const char *model,
     const char        *dialect;
     const cJSON       *last;
     ngx_llm_sha256_t   h;
+
+    if (req->root == NULL) {
+        return -1;
+    }
 
     last = ngx_llm_last_text(req);
 

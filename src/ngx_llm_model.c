@@ -183,6 +183,11 @@ ngx_llm_model_equal(const char *a, size_t alen, const char *b, size_t blen)
     size_t  n, m;
     char    na[NGX_LLM_MODEL_MAX], nb[NGX_LLM_MODEL_MAX];
 
+    if (alen == blen && memcmp(a, b, alen) == 0) {
+        /* the same bytes: the same name, if it is one */
+        return ngx_llm_model_normalize(a, alen, na) != 0;
+    }
+
     n = ngx_llm_model_normalize(a, alen, na);
     m = ngx_llm_model_normalize(b, blen, nb);
 

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_llm_request.h"
+#include "ngx_llm_request_scan.h"
 #include "ngx_llm_model.h"
 
 
@@ -21,6 +22,10 @@ typedef struct {
 } ngx_llm_dialect_map_t;
 
 
+static int ngx_llm_parse_tree(ngx_llm_request_t *req,
+    ngx_llm_classify_state_t *st);
+static void ngx_llm_request_needs(ngx_llm_request_t *req);
+static int ngx_llm_nonempty(cJSON *item);
 static int ngx_llm_parse_load(ngx_llm_request_t *req, cJSON *root);
 static int ngx_llm_parse_prompt_generate(ngx_llm_request_t *req,
     cJSON *root, ngx_llm_classify_state_t *st);
@@ -211,13 +216,74 @@ int
 ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
     const char *body, size_t len, ngx_llm_classify_state_t *st)
 {
-    int          rc;
-    cJSON       *root, *item;
-    const char  *end, *last;
-
     memset(req, 0, sizeof(ngx_llm_request_t));
     req->dialect = dialect;
     req->think_budget = NGX_LLM_THINK_BUDGET;
+    req->body = body;
+    req->len = len;
+
+    /* the one pass decides nearly every request */
+    if (ngx_llm_request_scan(req, st) == 0) {
+        return 0;
+    }
+
+    if (st != NULL) {
+        ngx_llm_classify_begin(st);
+    }
+
+    return ngx_llm_request_parse_tree(req, dialect, body, len, st);
+}
+
+
+int
+ngx_llm_request_parse_tree(ngx_llm_request_t *req,
+    ngx_llm_dialect_e dialect, const char *body, size_t len,
+    ngx_llm_classify_state_t *st)
+{
+    memset(req, 0, sizeof(ngx_llm_request_t));
+    req->dialect = dialect;
+    req->think_budget = NGX_LLM_THINK_BUDGET;
+    req->body = body;
+    req->len = len;
+
+    if (ngx_llm_parse_tree(req, st) != 0) {
+        return -1;
+    }
+
+    ngx_llm_request_needs(req);
+
+    return 0;
+}
+
+
+int
+ngx_llm_request_tree(ngx_llm_request_t *req)
+{
+    if (req->root != NULL) {
+        return 0;
+    }
+
+    /* the body was read as valid JSON: only memory can fail here */
+    req->root = cJSON_ParseWithLengthOpts(req->body, req->len, NULL, 0);
+
+    return req->root != NULL ? 0 : -1;
+}
+
+
+/* the whole body as a cJSON tree: the exact verdict on any request */
+
+static int
+ngx_llm_parse_tree(ngx_llm_request_t *req, ngx_llm_classify_state_t *st)
+{
+    int                 rc;
+    size_t              len;
+    cJSON              *root, *item;
+    const char         *body, *end, *last;
+    ngx_llm_dialect_e   dialect;
+
+    body = req->body;
+    len = req->len;
+    dialect = req->dialect;
 
     if (len == 0) {
         req->error = "empty request body, expected a JSON object";
@@ -334,6 +400,50 @@ ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
     }
 
     return 0;
+}
+
+
+/*
+ * What the request needs of a tier: to see images (Ollama's "images", or
+ * OpenAI's content parts of type image_url), to call tools.
+ */
+
+static void
+ngx_llm_request_needs(ngx_llm_request_t *req)
+{
+    cJSON  *root, *msgs, *msg, *item, *part;
+
+    root = req->root;
+
+    req->tools = ngx_llm_nonempty(cJSON_GetObjectItemCaseSensitive(root,
+                                                                   "tools"));
+    req->images = ngx_llm_nonempty(cJSON_GetObjectItemCaseSensitive(root,
+                                                                    "images"));
+
+    msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+
+    cJSON_ArrayForEach(msg, msgs) {
+
+        if (ngx_llm_nonempty(cJSON_GetObjectItemCaseSensitive(msg, "images")))
+        {
+            req->images = 1;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(msg, "content");
+
+        cJSON_ArrayForEach(part, item) {
+            if (cJSON_GetObjectItemCaseSensitive(part, "image_url") != NULL) {
+                req->images = 1;
+            }
+        }
+    }
+}
+
+
+static int
+ngx_llm_nonempty(cJSON *item)
+{
+    return cJSON_IsArray(item) && item->child != NULL;
 }
 
 
@@ -1137,93 +1247,4 @@ ngx_llm_request_free(ngx_llm_request_t *req)
     }
 
     req->model = NULL;
-}
-
-
-int
-ngx_llm_utf8_valid(const unsigned char *p, size_t len)
-{
-    unsigned int          c, min, n;
-    const unsigned char  *end;
-
-    end = p + len;
-
-    while (p < end) {
-
-        c = *p++;
-
-        if (c < 0x80) {
-            continue;
-        }
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            min = 0x80;
-            c &= 0x1f;
-
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            min = 0x800;
-            c &= 0x0f;
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            min = 0x10000;
-            c &= 0x07;
-
-        } else {
-            return 0;
-        }
-
-        if ((size_t) (end - p) < n) {
-            return 0;
-        }
-
-        while (n--) {
-            if ((*p & 0xc0) != 0x80) {
-                return 0;
-            }
-
-            c = (c << 6) | (*p++ & 0x3f);
-        }
-
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-size_t
-ngx_llm_json_escape(char *dst, const char *src, size_t len)
-{
-    char                 *d;
-    unsigned char         c;
-    static const char     hex[] = "0123456789abcdef";
-
-    d = dst;
-
-    while (len--) {
-        c = (unsigned char) *src++;
-
-        if (c == '"' || c == '\\') {
-            *d++ = '\\';
-            *d++ = (char) c;
-
-        } else if (c < 0x20) {
-            *d++ = '\\';
-            *d++ = 'u';
-            *d++ = '0';
-            *d++ = '0';
-            *d++ = hex[c >> 4];
-            *d++ = hex[c & 0xf];
-
-        } else {
-            *d++ = (char) c;
-        }
-    }
-
-    return d - dst;
 }

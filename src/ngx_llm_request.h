@@ -2,9 +2,11 @@
 /*
  * Copyright (C) ngx_llm_router authors
  *
- * Request dialects: parse a JSON body with cJSON, check it, feed the
- * prompt text to the classifier, and rewrite the model.  Pure C: no nginx
- * types, so it is unit-tested and fuzzed on its own.
+ * Request dialects: read a JSON body, check it, feed the prompt text to
+ * the classifier, and rewrite the model.  A request is read in one pass
+ * (ngx_llm_request_scan.c); what that pass leaves undecided, and whatever
+ * needs a tree (the cache key, translations), goes through cJSON.  Pure
+ * C: no nginx types, so it is unit-tested and fuzzed on its own.
  */
 
 
@@ -15,6 +17,7 @@
 #include <stddef.h>
 
 #include "ngx_llm_classify.h"
+#include "ngx_llm_json.h"
 
 
 typedef enum {
@@ -36,7 +39,8 @@ typedef enum {
 typedef struct {
     ngx_llm_dialect_e   dialect;
 
-    /* the requested model, borrowed from the parsed tree; NULL if absent */
+    /* the requested model, in model_buf or borrowed from the tree;
+     * NULL if absent */
     const char         *model;
 
     int                 stream;           /* effective, after defaults */
@@ -57,10 +61,20 @@ typedef struct {
     /* where a "model" member can be inserted: just after the '{' */
     size_t              insert_at;
 
+    unsigned            tools:1;          /* a non-empty "tools" */
+    unsigned            images:1;         /* images or image parts */
+
     const char         *error;            /* static text when parse fails */
-    void               *root;             /* cJSON tree */
+
+    const char         *body;             /* the body parsed, borrowed */
+    size_t              len;
+
+    void               *root;             /* cJSON tree, NULL until
+                                             ngx_llm_request_tree() */
     int                 borrowed;         /* the tree's memory is not ours:
                                              free() only forgets it */
+
+    char                model_buf[64];
 } ngx_llm_request_t;
 
 
@@ -100,6 +114,21 @@ int ngx_llm_request_parse(ngx_llm_request_t *req, ngx_llm_dialect_e dialect,
     const char *body, size_t len, ngx_llm_classify_state_t *st);
 
 /*
+ * The same through a cJSON tree alone: what ngx_llm_request_parse() does
+ * with the requests its one pass leaves undecided.  Both must agree on
+ * every request (the request fuzzer checks it).
+ */
+int ngx_llm_request_parse_tree(ngx_llm_request_t *req,
+    ngx_llm_dialect_e dialect, const char *body, size_t len,
+    ngx_llm_classify_state_t *st);
+
+/*
+ * The request's cJSON tree, parsed from its body on first use (the body
+ * must still be there): 0, or -1 when out of memory.
+ */
+int ngx_llm_request_tree(ngx_llm_request_t *req);
+
+/*
  * Writes the body to send upstream with "model" in place of the requested
  * model into *out (malloc'ed, to be freed with free()); returns its length,
  * or 0 on allocation failure.  The JARVIS dialect is translated into an
@@ -120,10 +149,6 @@ size_t ngx_llm_request_rewrite_into(ngx_llm_request_t *req,
 
 void ngx_llm_request_free(ngx_llm_request_t *req);
 
-int ngx_llm_utf8_valid(const unsigned char *p, size_t len);
-
-/* JSON-escapes src into dst (size at least 6 * len + 1); returns length */
-size_t ngx_llm_json_escape(char *dst, const char *src, size_t len);
 
 
 #endif /* _NGX_LLM_REQUEST_H_INCLUDED_ */

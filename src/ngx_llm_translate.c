@@ -124,6 +124,11 @@ ngx_llm_translate_request(ngx_llm_request_t *req, const char *model,
         return NGX_LLM_TRANSLATE_LOAD;
     }
 
+    if (ngx_llm_request_tree(req) != 0) {
+        *error = "out of memory";
+        return NGX_LLM_TRANSLATE_ERROR;
+    }
+
     root = req->root;
 
     body = cJSON_CreateObject();

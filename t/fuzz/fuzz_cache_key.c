@@ -31,6 +31,10 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                               NULL)
         == 0)
     {
+        if (ngx_llm_request_tree(&req) != 0) {
+            abort();
+        }
+
         if (ngx_llm_cache_key(&req, req.model, (unsigned char *) "t1", 2, a)
             != 0
             || ngx_llm_cache_key(&req, req.model, (unsigned char *) "t1", 2, b)

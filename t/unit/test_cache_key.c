@@ -56,6 +56,7 @@ key(ngx_llm_dialect_e d, const char *body, const char *tenant)
     k = out[n++ % 16];
 
     if (ngx_llm_request_parse(&req, d, body, strlen(body), NULL) != 0
+        || ngx_llm_request_tree(&req) != 0
         || ngx_llm_cache_key(&req, req.model, (unsigned char *) tenant,
                              strlen(tenant), k) != 0)
     {
@@ -86,7 +87,9 @@ part(ngx_llm_dialect_e d, const char *body, const char *tenant,
     k = out[n++ % 16];
     text[0] = '\0';
 
-    if (ngx_llm_request_parse(&req, d, body, strlen(body), NULL) != 0) {
+    if (ngx_llm_request_parse(&req, d, body, strlen(body), NULL) != 0
+        || ngx_llm_request_tree(&req) != 0)
+    {
         return "error";
     }
 

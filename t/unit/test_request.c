@@ -12,6 +12,7 @@
 
 #include "unit.h"
 #include "ngx_llm_request.h"
+#include "ngx_llm_request_scan.h"
 
 
 /* parses, returns 0 or -1; the error text is left in *err */
@@ -425,6 +426,152 @@ test_jarvis_think(void)
 }
 
 
+/*
+ * The one pass: which requests it decides itself, and that what it
+ * reads is what the cJSON tree reads (fields and score).
+ */
+
+typedef struct {
+    ngx_llm_dialect_e   d;
+    int                 decided;
+    const char         *body;
+} scan_case_t;
+
+
+static const scan_case_t  scan_cases[] = {
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 1,
+      "{\"model\":\"auto\",\"prompt\":\"What is 2+2?\",\"stream\":false}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 1,
+      " {\"Model\": null, \"prompt\": \"Caf\u00e9 \\n\\t\\\"x\\\" \\ud83d\\ude00\","
+      " \"system\": \"be brief\", \"options\": {\"num_predict\": 12.5},"
+      " \"images\": [], \"MODEL\": \"llama3.2:3b\"} " },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 1,
+      "{\"prompt\":\"Prouve que \\u00e9 \u00e0 la ligne\\n\","
+      "\"stream\":null,\"stream\":5,\"x\":[1,-2.5e3,{\"a\":[true,false,null]}]}" },
+    { NGX_LLM_DIALECT_OLLAMA_CHAT, 1,
+      "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":"
+      "\"You are JARVIS.\"},{\"content\":\"Write a function to sort a list\","
+      "\"role\":\"USER\",\"images\":[\"aGk=\"]}],\"options\":null}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 1,
+      "{\"model\":\"auto\",\"max_tokens\":null,\"max_tokens\":7,"
+      "\"max_completion_tokens\":300,\"tools\":[{\"type\":\"function\"}],"
+      "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+      "\"text\":\"Explain why the sky is blue\"},{\"type\":\"image_url\","
+      "\"image_url\":{\"url\":\"x\"}},{\"type\":\"other\"}]},"
+      "{\"role\":\"assistant\",\"content\":null}]}" },
+    { NGX_LLM_DIALECT_OPENAI_COMPLETIONS, 1,
+      "{\"prompt\":[\"a\",\"b\"],\"max_tokens\":2e2}" },
+    { NGX_LLM_DIALECT_OPENAI_COMPLETIONS, 1, "{\"prompt\":[]}" },
+
+    /* left to the tree: loads, JARVIS, rare spellings, and errors */
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"model\":\"m\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"\",\"keep_alive\":0}" },
+    { NGX_LLM_DIALECT_OLLAMA_CHAT, 0, "{\"messages\":[]}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 0, "{\"messages\":[]}" },
+    { NGX_LLM_DIALECT_JARVIS, 0, "{\"prompt\":\"hi\",\"max_tokens\":5}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"pro\\u006dpt\":\"hi\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\\u0000b\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\\ud800\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"\xc3(\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\x01\"}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\",}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\"} x" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\",\"n\":01}" },
+    { NGX_LLM_DIALECT_OLLAMA_GENERATE, 0, "{\"prompt\":\"a\",\"stream\":1}" },
+    { NGX_LLM_DIALECT_OLLAMA_CHAT, 0,
+      "{\"messages\":[{\"role\":\"user\",\"content\":[]}]}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 0,
+      "{\"messages\":[{\"role\":\"us\\u0065r\",\"content\":\"x\"}]}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 0,
+      "{\"messages\":[{\"content\":\"x\"}]}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 0, "{\"messages\":[1]}" },
+    { NGX_LLM_DIALECT_OPENAI_CHAT, 0,
+      "\xef\xbb\xbf{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}" },
+};
+
+
+static void
+test_scan(void)
+{
+    int                        rc1, rc2;
+    size_t                     i, len;
+    unsigned                   k;
+    ngx_llm_request_t          a, b;
+    ngx_llm_classify_conf_t    conf;
+    ngx_llm_classify_state_t   sa, sb;
+    ngx_llm_classify_result_t  ra, rb;
+
+    ngx_llm_classify_conf_default(&conf);
+
+    for (i = 0; i < sizeof(scan_cases) / sizeof(scan_cases[0]); i++) {
+        len = strlen(scan_cases[i].body);
+
+        memset(&a, 0, sizeof(ngx_llm_request_t));
+        a.dialect = scan_cases[i].d;
+        a.body = scan_cases[i].body;
+        a.len = len;
+        ngx_llm_classify_begin(&sa);
+
+        rc1 = ngx_llm_request_scan(&a, &sa);
+
+        if (!scan_cases[i].decided) {
+            CHECK(rc1 == -1, scan_cases[i].body);
+            continue;
+        }
+
+        CHECK(rc1 == 0, scan_cases[i].body);
+
+        ngx_llm_classify_begin(&sb);
+        rc2 = ngx_llm_request_parse_tree(&b, scan_cases[i].d,
+                                         scan_cases[i].body, len, &sb);
+
+        CHECK(rc2 == 0, "the tree takes what the one pass takes");
+
+        if (rc1 != 0 || rc2 != 0) {
+            ngx_llm_request_free(&b);
+            continue;
+        }
+
+        CHECK((a.model == NULL && b.model == NULL)
+              || (a.model && b.model && strcmp(a.model, b.model) == 0),
+              "same model");
+        CHECK(a.stream == b.stream && a.max_tokens == b.max_tokens
+              && a.messages == b.messages && a.tools == b.tools
+              && a.images == b.images && a.insert_at == b.insert_at
+              && a.model_keys == b.model_keys,
+              "same fields");
+
+        for (k = 0; k < a.model_keys; k++) {
+            CHECK(a.model_start[k] == b.model_start[k]
+                  && a.model_end[k] == b.model_end[k], "same model spans");
+        }
+
+        ngx_llm_classify_end(&sa, NULL, &conf, &ra);
+        ngx_llm_classify_end(&sb, NULL, &conf, &rb);
+        CHECK(ra.score == rb.score, "same score");
+
+        ngx_llm_request_free(&b);
+    }
+
+    /* what the cases above read */
+    parse(NGX_LLM_DIALECT_OLLAMA_GENERATE, scan_cases[1].body, &a);
+    CHECK(strcmp(a.model, "llama3.2:3b") == 0 && a.model_keys == 2
+          && a.max_tokens == 12 && a.stream == 1,
+          "last model of any case, num_predict, Ollama streams");
+    ngx_llm_request_free(&a);
+
+    parse(NGX_LLM_DIALECT_OPENAI_CHAT, scan_cases[4].body, &a);
+    CHECK(a.max_tokens == 300 && a.tools && a.images && a.messages == 2
+          && a.stream == 0,
+          "first max_tokens (null), max_completion_tokens, tools, image");
+    ngx_llm_request_free(&a);
+
+    parse(NGX_LLM_DIALECT_OLLAMA_CHAT, scan_cases[3].body, &a);
+    CHECK(a.images && !a.tools && a.stream == 1, "a message's images");
+    ngx_llm_request_free(&a);
+}
+
+
 int
 main(void)
 {
@@ -435,6 +582,7 @@ main(void)
     test_jarvis_think();
     test_rewrite();
     test_utf8_escape();
+    test_scan();
 
     UNIT_DONE("request");
 }
