@@ -284,6 +284,17 @@ typedef enum {
 } ngx_http_llm_tok_e;
 
 
+/* all of an answer's counts */
+#define NGX_HTTP_LLM_TOK_OLLAMA                                               \
+    ((1 << NGX_HTTP_LLM_TOK_EVAL) | (1 << NGX_HTTP_LLM_TOK_PROMPT_EVAL)       \
+     | (1 << NGX_HTTP_LLM_TOK_DURATION))
+#define NGX_HTTP_LLM_TOK_OPENAI                                               \
+    ((1 << NGX_HTTP_LLM_TOK_COMPLETION) | (1 << NGX_HTTP_LLM_TOK_PROMPT))
+
+
+static u_char *ngx_http_llm_colon_before(u_char *start, u_char *end);
+
+
 /* the names' lengths, for the look back from a colon */
 #define NGX_HTTP_LLM_TOK_LENS  3
 
@@ -334,7 +345,7 @@ void
 ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
 {
     size_t       len;
-    u_char      *p, *q, *colon, *last;
+    u_char      *start, *p, *q, *colon, *last;
     ngx_int_t    tok;
     ngx_uint_t   i, v, seen, value[NGX_HTTP_LLM_TOK_N];
 
@@ -342,31 +353,38 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
         return;
     }
 
-    p = ctx->tokens.tail;
-    last = p + ctx->tokens.tail_len;
+    start = ctx->tokens.tail;
+    last = start + ctx->tokens.tail_len;
+    colon = last;
     seen = 0;
 
     /*
-     * At each colon, the name before it: a colon is the one byte a JSON
-     * name always has next to it, so the pass does not depend on where
-     * in a string the tail began.
+     * Back from the end, at each colon, the name before it: a colon is
+     * the one byte a JSON name always has next to it, so this does not
+     * depend on where in a string the tail began.  The counts are in the
+     * final chunk, at the end: the first value met of a name is its last,
+     * and the pass stops once the answer's counts are all seen.
      */
 
-    for ( ;; ) {
-        colon = memchr(p, ':', last - p);
+    while (seen != NGX_HTTP_LLM_TOK_OLLAMA && seen != NGX_HTTP_LLM_TOK_OPENAI) {
+
+        colon = ngx_http_llm_colon_before(start, colon);
 
         if (colon == NULL) {
             break;
         }
 
-        p = colon + 1;
-        q = colon;
+        /* a count is a number: most names are passed over here */
 
-        while (q > ctx->tokens.tail && q[-1] == ' ') {
-            q--;
+        for (p = colon + 1; p < last && *p == ' '; p++) { /* void */ }
+
+        if (p == last || *p < '0' || *p > '9') {
+            continue;
         }
 
-        if (q - ctx->tokens.tail < 2 || q[-1] != '"') {
+        for (q = colon; q > start && q[-1] == ' '; q--) { /* void */ }
+
+        if (q - start < 2 || q[-1] != '"') {
             continue;
         }
 
@@ -376,8 +394,7 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
         for (i = 0; i < NGX_HTTP_LLM_TOK_LENS; i++) {
             len = ngx_http_llm_token_lens[i];
 
-            if ((size_t) (q - ctx->tokens.tail) > len && *(q - len - 1) == '"')
-            {
+            if ((size_t) (q - start) > len && *(q - len - 1) == '"') {
                 tok = ngx_http_llm_token_name(q - len, len);
 
                 if (tok != NGX_ERROR) {
@@ -386,15 +403,7 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
             }
         }
 
-        if (tok == NGX_ERROR) {
-            continue;
-        }
-
-        while (p < last && *p == ' ') {
-            p++;
-        }
-
-        if (p == last || *p < '0' || *p > '9') {
+        if (tok == NGX_ERROR || (seen & (1 << tok))) {
             continue;
         }
 
@@ -432,4 +441,23 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
 
         ctx->tokens.seen = 1;
     }
+}
+
+
+/* the last colon in [start, end), or NULL */
+
+static u_char *
+ngx_http_llm_colon_before(u_char *start, u_char *end)
+{
+#if (NGX_LINUX)
+    return memrchr(start, ':', end - start);
+#else
+    while (end > start) {
+        if (*--end == ':') {
+            return end;
+        }
+    }
+
+    return NULL;
+#endif
 }
