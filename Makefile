@@ -57,10 +57,12 @@ deps:
 	    apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
 	fi
 
-$(BUILD)/nginx/Makefile: config
+# -O2 as distributions build nginx (nginx's own default is -O)
+$(BUILD)/nginx/Makefile: config Makefile
 	@mkdir -p $(BUILD)
 	cd $(NGINX_SRC) && $$(test -x ./configure && echo ./configure \
 	    || echo auto/configure) --with-compat --with-debug \
+	    --with-cc-opt=-O2 \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/nginx \
 	    > $(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }

@@ -632,8 +632,10 @@ ngx_http_llm_pinned(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     name = lmcf->auto_models->elts;
 
     for (i = 0; i < lmcf->auto_models->nelts; i++) {
-        if (ngx_llm_model_equal((char *) name[i].data, name[i].len,
-                                req->model, len))
+        if ((name[i].len == len
+             && ngx_strncmp(name[i].data, req->model, len) == 0)
+            || ngx_llm_model_equal((char *) name[i].data, name[i].len,
+                                   req->model, len))
         {
             return NGX_OK;
         }
