@@ -70,7 +70,17 @@ static ngx_uint_t ngx_http_llm_usable(ngx_http_upstream_rr_peer_data_t *rrp,
     ngx_http_upstream_rr_peer_t *peer, ngx_uint_t i, time_t now);
 
 
-static ngx_array_t  ngx_http_llm_balancers;    /* of ..._balance_conf_t */
+/*
+ * The module's server configuration: in an upstream{}, the balancer's
+ * settings (upstream is set when llm_router_balance is there).  It is
+ * the configuration's, as the upstream is, and goes with it on a reload.
+ */
+
+void *
+ngx_http_llm_balance_create_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_balance_conf_t));
+}
 
 
 /* llm_router_balance [affinity] [margin=N]; in upstream{} */
@@ -85,23 +95,11 @@ ngx_http_llm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_upstream_srv_conf_t  *uscf;
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+    bc = ngx_http_conf_get_module_srv_conf(cf, ngx_http_llm_router_module);
 
     if (uscf->peer.init_upstream) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "load balancing method redefined");
-    }
-
-    if (ngx_http_llm_balancers.elts == NULL
-        && ngx_array_init(&ngx_http_llm_balancers, cf->cycle->pool, 4,
-                          sizeof(ngx_http_llm_balance_conf_t))
-           != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    bc = ngx_array_push(&ngx_http_llm_balancers);
-    if (bc == NULL) {
-        return NGX_CONF_ERROR;
     }
 
     bc->upstream = uscf;
@@ -170,7 +168,6 @@ ngx_http_llm_balance_init_peer(ngx_http_request_t *r,
 {
     ngx_uint_t                    i;
     ngx_http_llm_ctx_t           *ctx;
-    ngx_http_llm_balance_conf_t  *bc;
     ngx_http_llm_balance_peer_t  *bp;
 
     if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
@@ -186,15 +183,7 @@ ngx_http_llm_balance_init_peer(ngx_http_request_t *r,
     bp->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     bp->tier = NGX_LLM_NO_TIER;
     bp->log = r->connection->log;
-
-    bc = ngx_http_llm_balancers.elts;
-
-    for (i = 0; i < ngx_http_llm_balancers.nelts; i++) {
-        if (bc[i].upstream == us) {
-            bp->conf = &bc[i];
-            break;
-        }
-    }
+    bp->conf = ngx_http_conf_upstream_srv_conf(us, ngx_http_llm_router_module);
 
     for (i = 0; i < bp->lmcf->ntiers; i++) {
         if (bp->lmcf->tiers[i].uscf == us && bp->lmcf->sh != NULL) {

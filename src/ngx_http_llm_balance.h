@@ -14,6 +14,7 @@
 #include "ngx_http_llm_router_module.h"
 
 
+void *ngx_http_llm_balance_create_conf(ngx_conf_t *cf);
 char *ngx_http_llm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
