@@ -23,7 +23,8 @@ my $port = LLMTest::free_port();
 my ($b1, $b2, $b3, $small) = map { LLMTest::mock_port($_) }
                              qw(big big2 big3 small);
 
-my $nginx = LLMTest::start_nginx('t/servroot-balance', $port, <<"CONF");
+my %opt = (log_level => 'notice');    # "reconfiguring" on a reload
+my $nginx = LLMTest::start_nginx('t/servroot-balance', $port, <<"CONF", %opt);
     upstream ollama_big {
         zone ollama_big 64k;
         llm_router_balance affinity;
@@ -276,7 +277,35 @@ is(scalar(@reset) . ' ' . ($s->{"127.0.0.1:$reset[0]"}{state} // 'none')
    '1 failed 0', 'the server that reset: failed as the balancer sees it '
    . '(JSON), llm_router_server_up 0');
 
+# two reloads: the new workers balance with the new configuration's
+# settings (and the master keeps them in the configuration's own memory)
+my $log = 't/servroot-balance/logs/error.log';
+for my $n (1, 2) {
+    my $was = () = LLMTest::slurp($log) =~ /reconfiguring/g;
+    kill 'HUP', $nginx->{pid};
+    ok(LLMTest::wait_until(sub {
+           (() = LLMTest::slurp($log) =~ /reconfiguring/g) > $was }, 10),
+       "reload $n");
+}
+ok(LLMTest::wait_until(sub {
+       my $st = eval {
+           LLMTest::http_close($port, 'GET', '/status?format=json') };
+       $st && $st->{status} == 200
+       && $st->{content} =~ /"address":"127.0.0.1:$reset[0]"[^}]*"state":"up"/
+   }, 10),
+   'a new worker answers: the reset server up again (new peers)');
+($hits, $misses) = affinity();
+$r = LLMTest::http_close($port, 'POST', '/api/chat',
+                         $json->encode({ model => 'gpt-oss:20b',
+                                         stream => JSON::PP::false,
+                                         messages => \@turns }));
+my ($hits2, $misses2) = affinity();
+ok($r->{status} == 200 && $hits2 + $misses2 == $hits + $misses + 1,
+   '... and balances the conversation with affinity: one more pick '
+   . 'counted') or diag("$r->{status} $hits $misses $hits2 $misses2");
+
 LLMTest::stop_nginx($nginx);
+LLMTest::nginx_clean('t/servroot-balance');
 LLMTest::stop_mock($_) for qw(big2 big3);
 
 done_testing();

@@ -115,6 +115,7 @@ ok(LLMTest::wait_until(sub { metric($port[1], $age_re) > 1 }, 10),
    . metric($port[1], $age_re) . ' s');
 
 LLMTest::stop_nginx($nginx[1]);
+LLMTest::nginx_clean('t/servroot-share1');
 
 # a router that never read Redis: no age at all
 my $cport = LLMTest::free_port();
@@ -128,5 +129,6 @@ my $j = LLMTest::status($cport)->{router};
 ok(exists $j->{share_age_seconds} && !defined $j->{share_age_seconds},
    '... null in the JSON');
 LLMTest::stop_nginx($c);
+LLMTest::nginx_clean('t/servroot-share2');
 
 done_testing();
