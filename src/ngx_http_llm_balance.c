@@ -24,6 +24,13 @@
  *
  * Backup servers, and anything the rules above cannot place, go through
  * nginx's round robin, as least_conn does.
+ *
+ * For the metrics, in the zone: each server's requests in flight (picked,
+ * not yet freed by the upstream, however the request ends), and per tier
+ * the affinity hits (a conversation's request sent to its own server, the
+ * first by rendezvous hashing among all the upstream's servers) and
+ * misses (sent elsewhere: its server was cold, down, failed, full,
+ * already tried or too busy).
  */
 
 
@@ -36,7 +43,7 @@
 
 
 typedef struct {
-    ngx_http_upstream_srv_conf_t      *upstream;
+    ngx_http_upstream_srv_conf_t      *upstream;    /* balanced by us */
     ngx_uint_t                         affinity;
     ngx_uint_t                         margin;
 } ngx_http_llm_balance_conf_t;
@@ -48,6 +55,7 @@ typedef struct {
     ngx_llm_tier_id_t                  tier;
     ngx_http_llm_balance_conf_t       *conf;
     uint32_t                           conversation;   /* 0: none */
+    ngx_http_llm_server_sh_t          *server;    /* in flight on, or NULL */
     ngx_log_t                         *log;
 } ngx_http_llm_balance_peer_t;
 
@@ -66,12 +74,27 @@ static ngx_int_t ngx_http_llm_balance_set_session(ngx_peer_connection_t *pc,
 static void ngx_http_llm_balance_save_session(ngx_peer_connection_t *pc,
     void *data);
 #endif
+static void ngx_http_llm_balance_count(ngx_http_llm_balance_peer_t *bp,
+    ngx_peer_connection_t *pc);
+static uint32_t ngx_http_llm_rendezvous(ngx_http_upstream_rr_peer_t *peer,
+    uint32_t conversation);
 static uint32_t ngx_http_llm_conversation(ngx_http_llm_ctx_t *ctx);
 static ngx_uint_t ngx_http_llm_usable(ngx_http_upstream_rr_peer_data_t *rrp,
     ngx_http_upstream_rr_peer_t *peer, ngx_uint_t i, time_t now);
 
 
-static ngx_array_t  ngx_http_llm_balancers;    /* of ..._balance_conf_t */
+/*
+ * The module's server configuration: in an upstream{}, the balancer's
+ * settings ("upstream" is set once the balancer is its upstream's, even
+ * behind keepalive).  It is the configuration's, as the upstream is, and
+ * goes with it on a reload.
+ */
+
+void *
+ngx_http_llm_balance_create_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_balance_conf_t));
+}
 
 
 /* llm_router_balance [affinity] [margin=N]; in upstream{} */
@@ -86,26 +109,13 @@ ngx_http_llm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_upstream_srv_conf_t  *uscf;
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+    bc = ngx_http_conf_get_module_srv_conf(cf, ngx_http_llm_router_module);
 
     if (uscf->peer.init_upstream) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "load balancing method redefined");
     }
 
-    if (ngx_http_llm_balancers.elts == NULL
-        && ngx_array_init(&ngx_http_llm_balancers, cf->cycle->pool, 4,
-                          sizeof(ngx_http_llm_balance_conf_t))
-           != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    bc = ngx_array_push(&ngx_http_llm_balancers);
-    if (bc == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    bc->upstream = uscf;
     bc->affinity = 0;
     bc->margin = 2;
 
@@ -155,9 +165,14 @@ ngx_http_llm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_llm_balance_init(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_http_llm_balance_conf_t  *bc;
+
     if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    bc = ngx_http_conf_upstream_srv_conf(us, ngx_http_llm_router_module);
+    bc->upstream = us;
 
     us->peer.init = ngx_http_llm_balance_init_peer;
 
@@ -171,7 +186,6 @@ ngx_http_llm_balance_init_peer(ngx_http_request_t *r,
 {
     ngx_uint_t                    i;
     ngx_http_llm_ctx_t           *ctx;
-    ngx_http_llm_balance_conf_t  *bc;
     ngx_http_llm_balance_peer_t  *bp;
 
     if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
@@ -187,24 +201,32 @@ ngx_http_llm_balance_init_peer(ngx_http_request_t *r,
     bp->lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     bp->tier = NGX_LLM_NO_TIER;
     bp->log = r->connection->log;
-
-    bc = ngx_http_llm_balancers.elts;
-
-    for (i = 0; i < ngx_http_llm_balancers.nelts; i++) {
-        if (bc[i].upstream == us) {
-            bp->conf = &bc[i];
-            break;
-        }
-    }
-
-    for (i = 0; i < bp->lmcf->ntiers; i++) {
-        if (bp->lmcf->tiers[i].uscf == us && bp->lmcf->sh != NULL) {
-            bp->tier = (ngx_llm_tier_id_t) i;
-            break;
-        }
-    }
+    bp->conf = ngx_http_conf_upstream_srv_conf(us, ngx_http_llm_router_module);
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_router_module);
+
+    /*
+     * the request's tier, whose model's residency counts; else the first
+     * tier on this upstream (tiers may share one)
+     */
+
+    if (ctx != NULL && ctx->tier != NGX_LLM_NO_TIER
+        && bp->lmcf->tiers[ctx->tier].uscf == us)
+    {
+        bp->tier = ctx->tier;
+
+    } else {
+        for (i = 0; i < bp->lmcf->ntiers; i++) {
+            if (bp->lmcf->tiers[i].uscf == us) {
+                bp->tier = (ngx_llm_tier_id_t) i;
+                break;
+            }
+        }
+    }
+
+    if (bp->lmcf->sh == NULL) {
+        bp->tier = NGX_LLM_NO_TIER;
+    }
 
     if (ctx != NULL && bp->conf != NULL && bp->conf->affinity) {
         bp->conversation = ngx_http_llm_conversation(ctx);
@@ -229,17 +251,24 @@ ngx_http_llm_balance_get(ngx_peer_connection_t *pc, void *data)
     ngx_http_llm_balance_peer_t  *bp = data;
 
     time_t                             now;
-    uint32_t                           score, best_score;
+    uint32_t                           score, best_score, top_score;
+    ngx_int_t                          rc;
     uintptr_t                          m;
     ngx_uint_t                         i, n, p, pw, pa, warm, min;
-    ngx_http_upstream_rr_peer_t       *peer, *best, *bwarm, *bnear;
+    ngx_http_upstream_rr_peer_t       *peer, *best, *bwarm, *bnear, *top;
     ngx_http_upstream_rr_peers_t      *peers;
     ngx_http_upstream_rr_peer_data_t  *rrp;
 
     rrp = bp->rrp;
 
     if (rrp->peers->single || bp->tier == NGX_LLM_NO_TIER) {
-        return ngx_http_upstream_get_round_robin_peer(pc, rrp);
+        rc = ngx_http_upstream_get_round_robin_peer(pc, rrp);
+
+        if (rc == NGX_OK) {
+            ngx_http_llm_balance_count(bp, pc);
+        }
+
+        return rc;
     }
 
     now = ngx_time();
@@ -250,12 +279,26 @@ ngx_http_llm_balance_get(ngx_peer_connection_t *pc, void *data)
     best = NULL;
     bwarm = NULL;
     bnear = NULL;
+    top = NULL;
     best_score = 0;
+    top_score = 0;
+    score = 0;
     p = 0;
     pw = 0;
     pa = 0;
 
     for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        /* the conversation's own server, whatever its state now */
+
+        if (bp->conversation) {
+            score = ngx_http_llm_rendezvous(peer, bp->conversation);
+
+            if (top == NULL || score > top_score) {
+                top = peer;
+                top_score = score;
+            }
+        }
 
         if (!ngx_http_llm_usable(rrp, peer, i, now)) {
             continue;
@@ -283,9 +326,6 @@ ngx_http_llm_balance_get(ngx_peer_connection_t *pc, void *data)
         }
 
         if (warm && bp->conversation) {
-            score = ngx_murmur_hash2((u_char *) peer->sockaddr,
-                                     peer->socklen) ^ bp->conversation;
-            score = ngx_murmur_hash2((u_char *) &score, sizeof(score));
 
             if (bnear == NULL || score > best_score) {
                 bnear = peer;
@@ -311,13 +351,26 @@ ngx_http_llm_balance_get(ngx_peer_connection_t *pc, void *data)
         }
     }
 
+    if (bp->conversation) {
+        /* affinity: a hit if the conversation's own server is the one */
+        (void) ngx_atomic_fetch_add(
+                   &bp->lmcf->tiers[bp->tier].sh->affinity[
+                       (best != NULL && best == top) ? 0 : 1], 1);
+    }
+
     if (best == NULL) {
         ngx_http_upstream_rr_peers_unlock(peers);
 
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "llm router: balance: no server, round robin");
 
-        return ngx_http_upstream_get_round_robin_peer(pc, rrp);
+        rc = ngx_http_upstream_get_round_robin_peer(pc, rrp);
+
+        if (rc == NGX_OK) {
+            ngx_http_llm_balance_count(bp, pc);
+        }
+
+        return rc;
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pc->log, 0,
@@ -345,7 +398,136 @@ ngx_http_llm_balance_get(ngx_peer_connection_t *pc, void *data)
 
     ngx_http_upstream_rr_peers_unlock(peers);
 
+    ngx_http_llm_balance_count(bp, pc);
+
     return NGX_OK;
+}
+
+
+/*
+ * The server picked counts one more request in flight in the zone, until
+ * the upstream frees it: after its answer, on a failure before the next
+ * try, when the client goes away, whatever ends the request.
+ */
+
+static void
+ngx_http_llm_balance_count(ngx_http_llm_balance_peer_t *bp,
+    ngx_peer_connection_t *pc)
+{
+    if (bp->server != NULL) {
+        (void) ngx_atomic_fetch_add(&bp->server->inflight, -1);
+        bp->server = NULL;
+    }
+
+    if (bp->tier == NGX_LLM_NO_TIER) {
+        return;
+    }
+
+    bp->server = ngx_http_llm_server(bp->lmcf, bp->tier,
+                                     ngx_http_llm_server_key(pc->sockaddr,
+                                                             pc->socklen),
+                                     1);
+
+    if (bp->server != NULL) {
+        (void) ngx_atomic_fetch_add(&bp->server->inflight, 1);
+    }
+}
+
+
+/* rendezvous hashing: the server with the highest score is the one */
+
+static uint32_t
+ngx_http_llm_rendezvous(ngx_http_upstream_rr_peer_t *peer,
+    uint32_t conversation)
+{
+    uint32_t  score;
+
+    score = ngx_murmur_hash2((u_char *) peer->sockaddr, peer->socklen)
+            ^ conversation;
+
+    return ngx_murmur_hash2((u_char *) &score, sizeof(score));
+}
+
+
+/* how an upstream is balanced: 0 not by us, 1 by us, 2 with affinity */
+
+ngx_uint_t
+ngx_http_llm_balanced(ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_llm_balance_conf_t  *bc;
+
+    if (us == NULL || us->srv_conf == NULL) {
+        return 0;
+    }
+
+    bc = ngx_http_conf_upstream_srv_conf(us, ngx_http_llm_router_module);
+
+    if (bc == NULL || bc->upstream != us) {
+        return 0;
+    }
+
+    return bc->affinity ? 2 : 1;
+}
+
+
+/*
+ * A server of a balanced upstream as the balancer sees it now (with the
+ * upstream's "zone", as every worker sees it; without, as this one does):
+ * NGX_HTTP_LLM_SERVER_UP, _DOWN (marked down), _FAILED (max_fails within
+ * fail_timeout), or _UNKNOWN (not balanced by us, or no such server).
+ */
+
+ngx_uint_t
+ngx_http_llm_balance_state(ngx_http_upstream_srv_conf_t *us,
+    ngx_addr_t *addr)
+{
+    time_t                         now;
+    ngx_uint_t                     state;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *list;
+
+    if (!ngx_http_llm_balanced(us) || us->peer.data == NULL) {
+        return NGX_HTTP_LLM_SERVER_UNKNOWN;
+    }
+
+    now = ngx_time();
+    peers = us->peer.data;
+    state = NGX_HTTP_LLM_SERVER_UNKNOWN;
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    for (list = peers; list; list = list->next) {
+        for (peer = list->peer; peer; peer = peer->next) {
+
+            if (ngx_cmp_sockaddr(peer->sockaddr, peer->socklen,
+                                 addr->sockaddr, addr->socklen, 1)
+                != NGX_OK)
+            {
+                continue;
+            }
+
+            if (peer->down) {
+                state = NGX_HTTP_LLM_SERVER_DOWN;
+
+            } else if (peer->max_fails
+                       && peer->fails >= peer->max_fails
+                       && now - peer->checked <= peer->fail_timeout)
+            {
+                state = NGX_HTTP_LLM_SERVER_FAILED;
+
+            } else {
+                state = NGX_HTTP_LLM_SERVER_UP;
+            }
+
+            goto done;
+        }
+    }
+
+done:
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    return state;
 }
 
 
@@ -389,6 +571,11 @@ ngx_http_llm_balance_free(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state)
 {
     ngx_http_llm_balance_peer_t  *bp = data;
+
+    if (bp->server != NULL) {
+        (void) ngx_atomic_fetch_add(&bp->server->inflight, -1);
+        bp->server = NULL;
+    }
 
     ngx_http_upstream_free_round_robin_peer(pc, bp->rrp, state);
 }

@@ -60,7 +60,7 @@ static void ngx_http_llm_hc_start(ngx_event_t *ev);
 static void ngx_http_llm_hc_done(ngx_http_llm_fetch_t *f);
 static void ngx_http_llm_hc_end(ngx_http_llm_hc_round_t *round);
 static cJSON *ngx_http_llm_hc_models(ngx_http_llm_fetch_t *f);
-static void ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round,
+static ngx_uint_t ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round,
     ngx_http_llm_fetch_t *f);
 static void ngx_http_llm_hc_tags(ngx_http_llm_hc_round_t *round,
     ngx_http_llm_fetch_t *f);
@@ -271,8 +271,19 @@ ngx_http_llm_hc_done(ngx_http_llm_fetch_t *f)
 {
     ngx_http_llm_hc_round_t  *round = f->data;
 
+    ngx_uint_t  resident;
+
     if (f->index == NGX_HTTP_LLM_HC_PS) {
-        ngx_http_llm_hc_ps(round, f);
+        resident = ngx_http_llm_hc_ps(round, f);
+
+        /*
+         * each server's own residency, for llm_router_balance: unknown
+         * while it does not answer the list of its loaded models
+         */
+        ngx_http_llm_server_resident(round->lmcf, round->tier,
+                                     ngx_http_llm_server_key(f->pc.sockaddr,
+                                                             f->pc.socklen),
+                                     resident);
 
     } else {
         ngx_http_llm_hc_tags(round, f);
@@ -323,9 +334,12 @@ ngx_http_llm_hc_models(ngx_http_llm_fetch_t *f)
 }
 
 
-/* /api/ps: up, and is the tier's model among those loaded? */
+/*
+ * /api/ps: up, and is the tier's model among those loaded?  Returns this
+ * server's answer: NGX_HTTP_LLM_YES, _NO, or _UNKNOWN (no list came)
+ */
 
-static void
+static ngx_uint_t
 ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
 {
     cJSON       *root, *m, *name;
@@ -341,7 +355,7 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
             round->why = NGX_HTTP_LLM_WHY_FETCH + f->error;
         }
 
-        return;
+        return NGX_HTTP_LLM_UNKNOWN;
     }
 
     if (f->status != NGX_HTTP_OK) {
@@ -352,7 +366,7 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
             round->why = f->status;
         }
 
-        return;
+        return NGX_HTTP_LLM_UNKNOWN;
     }
 
     round->up = 1;
@@ -360,7 +374,7 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
     root = ngx_http_llm_hc_models(f);
 
     if (root == NULL) {
-        return;
+        return NGX_HTTP_LLM_UNKNOWN;
     }
 
     model = &round->lmcf->tiers[round->tier].model;
@@ -392,11 +406,7 @@ ngx_http_llm_hc_ps(ngx_http_llm_hc_round_t *round, ngx_http_llm_fetch_t *f)
 
     cJSON_Delete(root);
 
-    /* each server's own residency, for llm_router_balance */
-    ngx_http_llm_server_resident(round->lmcf, round->tier,
-                                 ngx_http_llm_server_key(f->pc.sockaddr,
-                                                         f->pc.socklen),
-                                 here ? NGX_HTTP_LLM_YES : NGX_HTTP_LLM_NO);
+    return here ? NGX_HTTP_LLM_YES : NGX_HTTP_LLM_NO;
 }
 
 

@@ -177,6 +177,12 @@ ngx_http_llm_prom_labels(ngx_http_llm_out_t *out, ngx_http_llm_series_t *s,
         sep = ",";
         break;
 
+    case NGX_HTTP_LLM_BY_SERVER:
+        ngx_http_llm_out_printf(out, "{tier=\"%V\",server=\"%V\"",
+                                &s->label[0], &s->label[1]);
+        sep = ",";
+        break;
+
     default:
         ngx_http_llm_out_printf(out, "{tier=\"%V\"", &s->label[0]);
         sep = ",";

@@ -302,7 +302,7 @@ static ngx_http_module_t  ngx_http_llm_router_module_ctx = {
     ngx_http_llm_create_main_conf,         /* create main configuration */
     ngx_http_llm_init_main_conf,           /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_llm_balance_create_conf,      /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_llm_create_loc_conf,          /* create location configuration */

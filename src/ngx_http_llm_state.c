@@ -13,6 +13,7 @@
 
 static ngx_int_t ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_uint_t ngx_http_llm_tier_busy(ngx_http_llm_tier_sh_t *ts);
 
 
 /* llm_router_zone NAME SIZE; */
@@ -148,7 +149,7 @@ ngx_http_llm_tiers_bind(ngx_http_llm_main_conf_t *lmcf, ngx_log_t *log)
             for (j = 0; j < NGX_LLM_MAX_TIERS; j++) {
                 ts = &lmcf->sh->tiers[j];
 
-                if (ts->inflight != 0) {
+                if (ngx_http_llm_tier_busy(ts)) {
                     continue;
                 }
 
@@ -185,6 +186,27 @@ ngx_http_llm_tiers_bind(ngx_http_llm_main_conf_t *lmcf, ngx_log_t *log)
     }
 
     return NGX_OK;
+}
+
+
+/* a request still counts on the slot: on the tier, or on one of its servers */
+
+static ngx_uint_t
+ngx_http_llm_tier_busy(ngx_http_llm_tier_sh_t *ts)
+{
+    ngx_uint_t  i;
+
+    if (ts->inflight != 0) {
+        return 1;
+    }
+
+    for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS; i++) {
+        if (ts->servers[i].inflight != 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -587,11 +609,14 @@ ngx_http_llm_server_key(struct sockaddr *sa, socklen_t len)
 }
 
 
-/* a health check's answer: is the tier's model loaded on this server? */
+/*
+ * A server's slot in its tier's state, by its key; with claim, a free
+ * slot becomes its own if it has none (NULL when all are taken).
+ */
 
-void
-ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
-    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t resident)
+ngx_http_llm_server_sh_t *
+ngx_http_llm_server(ngx_http_llm_main_conf_t *lmcf, ngx_llm_tier_id_t tier,
+    ngx_atomic_uint_t key, ngx_uint_t claim)
 {
     ngx_uint_t                 i;
     ngx_http_llm_server_sh_t  *s;
@@ -599,12 +624,39 @@ ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
     s = lmcf->tiers[tier].sh->servers;
 
     for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS; i++) {
-        if (s[i].key == key
-            || (s[i].key == 0 && ngx_atomic_cmp_set(&s[i].key, 0, key)))
-        {
-            s[i].resident = resident;
-            return;
+
+        if (s[i].key == key) {
+            return &s[i];
         }
+
+        if (s[i].key == 0) {
+
+            if (!claim) {
+                return NULL;
+            }
+
+            if (ngx_atomic_cmp_set(&s[i].key, 0, key) || s[i].key == key) {
+                return &s[i];
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a health check's answer: is the tier's model loaded on this server? */
+
+void
+ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t resident)
+{
+    ngx_http_llm_server_sh_t  *s;
+
+    s = ngx_http_llm_server(lmcf, tier, key, 1);
+
+    if (s != NULL) {
+        s->resident = resident;
     }
 }
 
@@ -613,18 +665,11 @@ ngx_uint_t
 ngx_http_llm_server_is_resident(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, ngx_atomic_uint_t key)
 {
-    ngx_uint_t                 i;
     ngx_http_llm_server_sh_t  *s;
 
-    s = lmcf->tiers[tier].sh->servers;
+    s = ngx_http_llm_server(lmcf, tier, key, 0);
 
-    for (i = 0; i < NGX_HTTP_LLM_MAX_SERVERS && s[i].key; i++) {
-        if (s[i].key == key) {
-            return s[i].resident;
-        }
-    }
-
-    return NGX_HTTP_LLM_UNKNOWN;
+    return (s != NULL) ? s->resident : NGX_HTTP_LLM_UNKNOWN;
 }
 
 

@@ -3,7 +3,8 @@
  * Copyright (C) ngx_llm_router authors
  *
  * State shared by all workers: per-tier in-flight counts, failures,
- * circuit breaker, health check results, and the latest GPU readings.
+ * circuit breaker, health check results, each server's residency and
+ * in-flight count, and the latest GPU readings.
  */
 
 
@@ -46,6 +47,7 @@ typedef enum {
 typedef struct {
     ngx_atomic_t    key;           /* the server's address, hashed; 0: free */
     ngx_atomic_t    resident;      /* NGX_HTTP_LLM_YES, _NO, _UNKNOWN */
+    ngx_atomic_t    inflight;      /* sent by llm_router_balance, not ended */
 } ngx_http_llm_server_sh_t;
 
 
@@ -146,8 +148,13 @@ struct ngx_http_llm_tier_sh_s {
                                                 [NGX_HTTP_LLM_M_FALLBACK];
                                                   /* by the other's slot */
     ngx_atomic_t                    health_checks[2];    /* up, down */
+    ngx_atomic_t                    affinity[2];  /* conversations sent to
+                                                     their server, not */
 
-    /* each server's residency of the tier's model, from its /api/ps */
+    /*
+     * each server's residency of the tier's model (its /api/ps) and
+     * requests in flight (llm_router_balance)
+     */
     ngx_http_llm_server_sh_t        servers[NGX_HTTP_LLM_MAX_SERVERS];
 };
 
@@ -221,6 +228,8 @@ void ngx_http_llm_tier_models(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, uint64_t *models, ngx_uint_t n);
 ngx_atomic_uint_t ngx_http_llm_server_key(struct sockaddr *sa,
     socklen_t len);
+ngx_http_llm_server_sh_t *ngx_http_llm_server(ngx_http_llm_main_conf_t *lmcf,
+    ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t claim);
 void ngx_http_llm_server_resident(ngx_http_llm_main_conf_t *lmcf,
     ngx_llm_tier_id_t tier, ngx_atomic_uint_t key, ngx_uint_t resident);
 ngx_uint_t ngx_http_llm_server_is_resident(ngx_http_llm_main_conf_t *lmcf,

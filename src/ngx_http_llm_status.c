@@ -9,12 +9,14 @@
  * have a JSON key, each in its member's object (a tier's, a GPU's, the
  * cache's, ...); the page gets the table's rows too, to list and explain
  * them.  Besides the numbers: each tier's state in words, the breaker's
- * state by name, and the ring of recent decisions.
+ * state by name, its servers (as llm_router_balance sees them), and the
+ * ring of recent decisions.
  */
 
 
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_state.h"
+#include "ngx_http_llm_balance.h"
 #include "ngx_http_llm_out.h"
 #include "ngx_http_llm_prom.h"
 #include "ngx_http_llm_table.h"
@@ -25,6 +27,8 @@ static ngx_int_t ngx_http_llm_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_status_json(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_status_html(ngx_http_request_t *r);
 static void ngx_http_llm_status_tier(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
+static void ngx_http_llm_status_servers(ngx_http_llm_out_t *out,
     ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
 static void ngx_http_llm_status_gpu(ngx_http_llm_out_t *out,
     ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i);
@@ -45,6 +49,11 @@ static void ngx_http_llm_status_table(ngx_http_llm_out_t *out);
 
 
 static char  *ngx_http_llm_yes_no[] = { "null", "true", "false" };
+
+/* NGX_HTTP_LLM_SERVER_UNKNOWN, _UP, _DOWN, _FAILED */
+static char  *ngx_http_llm_server_states[] = {
+    "null", "\"up\"", "\"down\"", "\"failed\""
+};
 
 #include "ngx_http_llm_status_page.h"
 
@@ -226,7 +235,60 @@ ngx_http_llm_status_tier(ngx_http_llm_out_t *out,
     }
 
     ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_TIER, i, 0, 1);
+    ngx_http_llm_status_servers(out, lmcf, i);
     ngx_http_llm_out_printf(out, "}");
+}
+
+
+/*
+ * The tier's servers: address, backup, state as the balancer sees it
+ * (null when llm_router_balance is not the upstream's), the model's
+ * residency (null until the server answers its /api/ps), and the table's
+ * server rows.
+ */
+
+static void
+ngx_http_llm_status_servers(ngx_http_llm_out_t *out,
+    ngx_http_llm_main_conf_t *lmcf, ngx_uint_t i)
+{
+    ngx_uint_t                 k, first, state;
+    ngx_atomic_uint_t          resident;
+    ngx_http_llm_series_t      s;
+    ngx_http_llm_server_sh_t  *sh;
+
+    ngx_http_llm_out_printf(out, ",\"servers\":[");
+    first = 1;
+
+    for (k = 0; /* void */ ; k++) {
+
+        ngx_memzero(&s, sizeof(ngx_http_llm_series_t));
+
+        if (!ngx_http_llm_server_at(lmcf, k, &s)) {
+            break;
+        }
+
+        if (s.who != i) {
+            continue;
+        }
+
+        state = ngx_http_llm_balance_state(lmcf->tiers[i].uscf, s.addr);
+        sh = (ngx_http_llm_server_sh_t *) s.base;
+        resident = sh->resident;
+
+        ngx_http_llm_out_printf(out, "%s{\"address\":\"", first ? "" : ",");
+        ngx_http_llm_out_json(out, s.addr->name.data, s.addr->name.len);
+        ngx_http_llm_out_printf(out, "\",\"backup\":%s,\"state\":%s,"
+                                "\"resident\":%s",
+                                s.backup ? "true" : "false",
+                                ngx_http_llm_server_states[state % 4],
+                                ngx_http_llm_yes_no[resident % 3]);
+
+        ngx_http_llm_status_rows(out, lmcf, NGX_HTTP_LLM_BY_SERVER, k, 0, 1);
+        ngx_http_llm_out_printf(out, "}");
+        first = 0;
+    }
+
+    ngx_http_llm_out_printf(out, "]");
 }
 
 

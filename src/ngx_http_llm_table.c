@@ -5,10 +5,11 @@
  * The metrics table.  Each row of ngx_http_llm_metrics[] is one metric:
  * its Prometheus name, help and type; whose series it has (the zone's,
  * each tier's, each tier and the cache and no one's, each pair of tiers',
- * each GPU's) and its inner labels; where its number is (an atomic at an
- * offset in that member's struct, indexed by the inner labels, or a read
- * function); and its key in the status JSON.  The Prometheus text, the
- * JSON and the status page walk this table, in this order.
+ * each GPU's, each server's of each tier's upstream{}) and its inner
+ * labels; where its number is (an atomic at an offset in that member's
+ * struct, indexed by the inner labels, or a read function); and its key
+ * in the status JSON.  The Prometheus text, the JSON and the status page
+ * walk this table, in this order.
  *
  * To add a metric: add its atomic to the zone's structs
  * (ngx_http_llm_state.h), one row here, and the line that counts it in
@@ -18,6 +19,7 @@
 
 
 #include "ngx_http_llm_table.h"
+#include "ngx_http_llm_balance.h"
 #include "ngx_http_llm_redis.h"
 #include "ngx_http_llm_similar.h"
 
@@ -32,6 +34,8 @@
     offsetof(ngx_http_llm_gpu_sh_t, field)
 #define NGX_HTTP_LLM_SIMILAR_ROW(field)                                       \
     offsetof(ngx_http_llm_similar_stats_t, field)
+#define NGX_HTTP_LLM_SERVER_ROW(field)                                        \
+    offsetof(ngx_http_llm_server_sh_t, field)
 
 
 static void ngx_http_llm_read_max_inflight(ngx_http_llm_series_t *s,
@@ -43,6 +47,14 @@ static void ngx_http_llm_read_breaker(ngx_http_llm_series_t *s,
 static void ngx_http_llm_read_resident(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
 static void ngx_http_llm_read_health(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v);
+static void ngx_http_llm_read_balanced(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v);
+static void ngx_http_llm_read_affinity(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v);
+static void ngx_http_llm_read_server_up(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v);
+static void ngx_http_llm_read_share_age(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
 static void ngx_http_llm_read_one(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
@@ -166,8 +178,11 @@ static ngx_http_llm_label_t  ngx_http_llm_label_model = {
 char  *ngx_http_llm_type_names[] = { "counter", "gauge", "histogram" };
 
 char  *ngx_http_llm_by_names[] = {
-    "zone", "served", "tier", "pair", "gpu", "similar"
+    "zone", "served", "tier", "pair", "gpu", "similar", "server"
 };
+
+/* a server the zone has no slot for: nothing counted, residency unknown */
+static ngx_http_llm_server_sh_t  ngx_http_llm_server_none;
 
 static char  *ngx_http_llm_breaker_names[] = {
     "closed", "open", "half-open"
@@ -283,12 +298,54 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       NGX_HTTP_LLM_ZONE_ROW(share_routers), 0, NULL, NULL, NULL,
       NULL, NGX_HTTP_LLM_F_REDIS },
 
+    { "llm_router_share_age_seconds",
+      "Seconds since the other routers' counts were last read from Redis "
+      "(llm_router_share); absent before the first reading.",
+      G, NGX_HTTP_LLM_BY_ZONE, { NULL },
+      0, 3, ngx_http_llm_read_share_age, NULL, NULL,
+      "share_age_seconds", NGX_HTTP_LLM_F_SHARE },
+
     { "llm_router_tier_servers_resident",
       "The tier's servers with its model loaded (each server's /api/ps, "
       "for llm_router_balance).",
       G, NGX_HTTP_LLM_BY_TIER, { NULL },
       0, 0, ngx_http_llm_read_resident, NULL, NULL,
       "servers_resident", 0 },
+
+    { "llm_router_tier_affinity_hits_total",
+      "Picks of llm_router_balance affinity that sent a conversation's "
+      "request to its own server.",
+      C, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(affinity[0]), 0, ngx_http_llm_read_affinity,
+      NULL, NULL, "affinity_hits", NGX_HTTP_LLM_F_OMIT },
+
+    { "llm_router_tier_affinity_misses_total",
+      "Picks of llm_router_balance affinity that sent a conversation's "
+      "request elsewhere: its server was cold, down, failed, full, already "
+      "tried or busier than margin.",
+      C, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(affinity[1]), 0, ngx_http_llm_read_affinity,
+      NULL, NULL, "affinity_misses", NGX_HTTP_LLM_F_OMIT },
+
+    { "llm_router_server_inflight_requests",
+      "Requests llm_router_balance sent to the server that have not ended.",
+      G, NGX_HTTP_LLM_BY_SERVER, { NULL },
+      NGX_HTTP_LLM_SERVER_ROW(inflight), 0, ngx_http_llm_read_balanced,
+      NULL, NULL, "inflight", 0 },
+
+    { "llm_router_server_model_resident",
+      "1 if the tier's model is loaded on the server (its /api/ps), 0 if "
+      "not; absent while it does not answer.",
+      G, NGX_HTTP_LLM_BY_SERVER, { NULL },
+      NGX_HTTP_LLM_SERVER_ROW(resident), 0, ngx_http_llm_read_health,
+      NULL, NULL, NULL, 0 },
+
+    { "llm_router_server_up",
+      "1 if llm_router_balance may send the server requests, 0 if it is "
+      "marked down or failed (max_fails within fail_timeout).",
+      G, NGX_HTTP_LLM_BY_SERVER, { NULL },
+      0, 0, ngx_http_llm_read_server_up, NULL, NULL,
+      NULL, 0 },
 
     { "llm_router_tier_refusals_total",
       "Answers by which a tier refused the router (401, 403, 407, 421: a "
@@ -499,6 +556,10 @@ ngx_http_llm_metric_shown(ngx_http_llm_main_conf_t *lmcf,
         return 0;
     }
 
+    if ((m->flags & NGX_HTTP_LLM_F_SHARE) && lmcf->share_interval == 0) {
+        return 0;
+    }
+
     return 1;
 }
 
@@ -543,6 +604,9 @@ ngx_http_llm_series_at(ngx_http_llm_main_conf_t *lmcf,
         s->label[0] = tier[k].name;
         return 1;
 
+    case NGX_HTTP_LLM_BY_SERVER:
+        return ngx_http_llm_server_at(lmcf, k, s);
+
     case NGX_HTTP_LLM_BY_PAIR:
 
         /* each tier, then each other tier */
@@ -572,6 +636,61 @@ ngx_http_llm_series_at(ngx_http_llm_main_conf_t *lmcf,
         s->label[0] = gpu[k].name;
         return 1;
     }
+}
+
+
+/*
+ * The k-th server: each address of each server{} line of each tier's
+ * upstream, in the configuration's order (a tier's servers together);
+ * its numbers are its slot in the tier's state, if it has one.  0 past
+ * the last.
+ */
+
+ngx_uint_t
+ngx_http_llm_server_at(ngx_http_llm_main_conf_t *lmcf, ngx_uint_t k,
+    ngx_http_llm_series_t *s)
+{
+    ngx_uint_t                     i, j;
+    ngx_addr_t                    *addr;
+    ngx_http_llm_server_sh_t      *sh;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    for (i = 0; i < lmcf->ntiers; i++) {
+        uscf = lmcf->tiers[i].uscf;
+
+        if (uscf == NULL || uscf->servers == NULL) {
+            continue;
+        }
+
+        server = uscf->servers->elts;
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+
+            if (k >= server[j].naddrs) {
+                k -= server[j].naddrs;
+                continue;
+            }
+
+            addr = &server[j].addrs[k];
+
+            sh = ngx_http_llm_server(lmcf, (ngx_llm_tier_id_t) i,
+                                     ngx_http_llm_server_key(addr->sockaddr,
+                                                             addr->socklen),
+                                     0);
+
+            s->base = (u_char *) (sh ? sh : &ngx_http_llm_server_none);
+            s->who = i;
+            s->addr = addr;
+            s->backup = server[j].backup;
+            s->label[0] = lmcf->tiers[i].name;
+            s->label[1] = addr->name;
+
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -694,6 +813,58 @@ ngx_http_llm_read_health(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
 
     v->known = (yes != NGX_HTTP_LLM_UNKNOWN);
     v->n = (yes == NGX_HTTP_LLM_YES);
+}
+
+
+/* the atomic at the offset, known if the tier is llm_router_balance's */
+
+static void
+ngx_http_llm_read_balanced(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
+{
+    v->known = ngx_http_llm_balanced(s->lmcf->tiers[s->who].uscf) != 0;
+    v->n = *(ngx_atomic_t *) (s->base + s->metric->offset);
+}
+
+
+/* the atomic at the offset, known if the tier's balancer keeps affinity */
+
+static void
+ngx_http_llm_read_affinity(ngx_http_llm_series_t *s, ngx_http_llm_value_t *v)
+{
+    v->known = ngx_http_llm_balanced(s->lmcf->tiers[s->who].uscf) == 2;
+    v->n = *(ngx_atomic_t *) (s->base + s->metric->offset);
+}
+
+
+static void
+ngx_http_llm_read_server_up(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v)
+{
+    ngx_uint_t  state;
+
+    state = ngx_http_llm_balance_state(s->lmcf->tiers[s->who].uscf,
+                                       s->addr);
+
+    v->known = (state != NGX_HTTP_LLM_SERVER_UNKNOWN);
+    v->n = (state == NGX_HTTP_LLM_SERVER_UP);
+}
+
+
+/* milliseconds since the last reading, shown in seconds */
+
+static void
+ngx_http_llm_read_share_age(ngx_http_llm_series_t *s,
+    ngx_http_llm_value_t *v)
+{
+    ngx_msec_int_t     age;
+    ngx_atomic_uint_t  read_at;
+
+    read_at = s->lmcf->sh->share_read_at;
+
+    v->known = (read_at != 0);
+
+    age = (ngx_msec_int_t) (ngx_current_msec - (ngx_msec_t) read_at);
+    v->n = (age > 0) ? (ngx_atomic_uint_t) age : 0;
 }
 
 

@@ -31,6 +31,8 @@
 #define NGX_HTTP_LLM_BY_GPU      4    /* gpu="": the GPUs */
 #define NGX_HTTP_LLM_BY_SIMILAR  5    /* one series, the similar-prompt
                                          cache's zone (JSON: cache.similar) */
+#define NGX_HTTP_LLM_BY_SERVER   6    /* tier="",server="": the servers of
+                                         each tier's upstream{} */
 
 
 /* row flags */
@@ -40,6 +42,7 @@
 #define NGX_HTTP_LLM_F_JSON      0x04 /* JSON only: its name is not exported */
 #define NGX_HTTP_LLM_F_CACHE     0x08 /* a zone row: in the JSON "cache" */
 #define NGX_HTTP_LLM_F_OMIT      0x10 /* JSON: no key when unknown */
+#define NGX_HTTP_LLM_F_SHARE     0x20 /* only with llm_router_share */
 
 #define NGX_HTTP_LLM_MAX_LABELS  3
 #define NGX_HTTP_LLM_MAX_BOUNDS  16
@@ -76,6 +79,8 @@ typedef struct {
     u_char                        *base;      /* the member's numbers */
     ngx_uint_t                     who;       /* tier or GPU index */
     ngx_uint_t                     to;        /* a pair's second tier */
+    ngx_addr_t                    *addr;      /* a server's */
+    ngx_uint_t                     backup;    /* a backup server */
     ngx_str_t                      label[2];  /* the outer label(s) */
     ngx_uint_t                     at[NGX_HTTP_LLM_MAX_LABELS];
 } ngx_http_llm_series_t;
@@ -132,6 +137,8 @@ ngx_uint_t ngx_http_llm_metric_shown(ngx_http_llm_main_conf_t *lmcf,
     ngx_http_llm_metric_t *m);
 ngx_uint_t ngx_http_llm_series_at(ngx_http_llm_main_conf_t *lmcf,
     ngx_http_llm_metric_t *m, ngx_uint_t k, ngx_http_llm_series_t *s);
+ngx_uint_t ngx_http_llm_server_at(ngx_http_llm_main_conf_t *lmcf,
+    ngx_uint_t k, ngx_http_llm_series_t *s);
 void ngx_http_llm_series_value(ngx_http_llm_series_t *s,
     ngx_http_llm_value_t *v);
 void ngx_http_llm_series_hist(ngx_http_llm_series_t *s,

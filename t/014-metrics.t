@@ -15,6 +15,7 @@ my $root = "t/servroot-metrics";
 my $dev = File::Spec->rel2abs("$root-gpu");
 my $big = $ENV{TEST_NGINX_BIG_PORT};
 my $small = $ENV{TEST_NGINX_SMALL_PORT};
+my $down = LLMTest::free_port();    # a server marked down, never asked
 
 mkdir $dev;
 for (['mem_info_vram_used', 14 * 1024 ** 3], ['mem_info_vram_total', 16 * 1024 ** 3],
@@ -25,7 +26,12 @@ for (['mem_info_vram_used', 14 * 1024 ** 3], ['mem_info_vram_total', 16 * 1024 *
 }
 
 my $nginx = LLMTest::start_nginx($root, $port, <<"CONF", workers => 2);
-    upstream ollama_big { server 127.0.0.1:$big; keepalive 8; }
+    upstream ollama_big {
+        llm_router_balance;
+        server 127.0.0.1:$big;
+        server 127.0.0.1:$down down;
+        keepalive 8;
+    }
     upstream ollama_small { server 127.0.0.1:$small; keepalive 8; }
 
     llm_router_zone llm 1m;
@@ -150,6 +156,8 @@ my %want = (
     'llm_router_gpu_vram_total_bytes{gpu="gpu0"}' => 16 * 1024 ** 3,
     'llm_router_gpu_vram_used_ratio{gpu="gpu0"}' => 0.875,
     'llm_router_gpu_busy_ratio{gpu="gpu0"}' => 0.42,
+    "llm_router_server_inflight_requests{tier=\"big\",server=\"127.0.0.1:$big\"}" => 0,
+    "llm_router_server_up{tier=\"big\",server=\"127.0.0.1:$big\"}" => 1,
 );
 
 for my $k (sort keys %want) {
@@ -159,6 +167,12 @@ cmp_ok(metric($m, 'llm_router_prompt_tokens_total{tier="small"}'), '>', 0, "prom
 cmp_ok(metric($m, 'llm_router_generation_seconds_total{tier="small"}'), '>', 0,
        "generation time counted (Ollama eval_duration)");
 unlike($m, qr/Hello there|irrational|Good night/, "no prompt text in the metrics");
+like($m, qr/^llm_router_server_up\{tier="big",server="127.0.0.1:$down"\} 0$/m,
+     "the server marked down: llm_router_server_up 0");
+unlike($m, qr/^llm_router_server_(inflight_requests|up)\{tier="small"/m,
+       "... small's server not llm_router_balance's: no in flight or up");
+unlike($m, qr/llm_router_share_age_seconds|^llm_router_tier_affinity_/m,
+       "no share age without llm_router_share, no affinity counts without it");
 
 SKIP: {
     skip "promtool not installed", 1 unless $has_promtool;
@@ -193,6 +207,11 @@ is($j->{tiers}{small}{completion_tokens}, 32, "JSON: a table row's key (completi
 is($j->{served}{none}{responses}{'4xx'}, 1, "JSON: who answered, by status class");
 is($j->{served}{small}{duration_seconds}{count}, 4, "JSON: answer times by who answered");
 is($j->{tiers}{big}{breaker}, 'closed', "JSON: the breaker by name");
+is(join(' ', map { join ',', $_->{address}, $_->{state}, $_->{inflight},
+                             $_->{resident} // 'null' }
+             @{ $j->{tiers}{big}{servers} }),
+   "127.0.0.1:$big,up,0,null 127.0.0.1:$down,down,0,null",
+   "JSON: big's servers, as its balancer sees them");
 $r = LLMTest::http($port, 'GET', '/metrics', undef, { Accept => 'application/json' });
 like($r->{content}, qr/^\{"shared":true/, "Accept: application/json gives JSON");
 $r = LLMTest::http($port, 'GET', '/metrics?format=html');
@@ -252,7 +271,7 @@ for my $t ('VRAM used', 'GPU temperature and power', 'Request duration P50 / P95
 
 my $chromium = (grep { -x } '/usr/bin/chromium', '/usr/bin/chromium-browser')[0];
 SKIP: {
-    skip "chromium not installed", 3 unless $chromium;
+    skip "chromium not installed", 4 unless $chromium;
     my $profile = File::Temp::tempdir(CLEANUP => 1);
     my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                  '--no-first-run', '--disable-background-networking',
@@ -265,6 +284,13 @@ SKIP: {
     };
     my $before = $dom->();
     cmp_ok($before, '>', 0, "the page renders the request count ($before)");
+    my $page = `$chromium @flags --dump-dom '$url' 2>/dev/null`;
+    my ($servers) = $page =~ /<table class="servers" id="servers-big">(.*?)<\/table>/s;
+    my @srv = map { join ' ', map { s/<[^>]*>//gr } /<td[^>]*>(.*?)<\/td>/g }
+              ($servers // '') =~ /<tr>(.*?)<\/tr>/g;
+    is(join(' | ', grep { length } @srv),
+       "127.0.0.1:$big up ? 0 | 127.0.0.1:$down down ? 0",
+       "the page lists big's servers: address, state, model, in flight");
     post('/api/generate', qq({"model":"auto","stream":false,"prompt":"page $_"})) for 1 .. 3;
     my $after = $dom->();
     is($after, $before + 3, "... and it changes after 3 more requests ($after)");

@@ -3,7 +3,8 @@
 # Redis.  Router A fills big; router B then sends complex prompts to small
 # (reason queue) instead of a third request to big; when A is killed, its
 # lease expires and B uses big again.  Redis down: each router counts
-# alone, and says so.
+# alone, and says so.  llm_router_share_age_seconds: how old the last
+# reading is (absent before the first).
 use strict;
 use warnings;
 use lib 't/lib';
@@ -57,6 +58,12 @@ ok(LLMTest::wait_until(sub {
        metric($port[1], qr/^llm_router_share_routers (\d+)$/m) == 1 }, 10),
    'router B sees router A');
 
+my $age_re = qr/^llm_router_share_age_seconds (\d+\.\d{3})$/m;
+my $age = metric($port[1], $age_re);
+ok($age >= 0 && $age < 1, "the reading's age: under a second ($age s)");
+$age = LLMTest::status($port[1])->{router}{share_age_seconds};
+ok(defined $age && $age >= 0 && $age < 1, "... in the JSON too ($age)");
+
 # router A fills big with two slow requests
 LLMTest::mock_config('big', { ttft => 4000 });
 my @kids;
@@ -103,7 +110,25 @@ ok(LLMTest::wait_until(sub {
        10), 'redis down: B logs that it counts alone');
 $r = LLMTest::http($port[1], 'POST', '/api/generate', complex());
 is($r->{headers}{'x-llm-route'}, 'big', '... and routes on its own counts');
+ok(LLMTest::wait_until(sub { metric($port[1], $age_re) > 1 }, 10),
+   '... its last reading ages past the lease (1 s): '
+   . metric($port[1], $age_re) . ' s');
 
 LLMTest::stop_nginx($nginx[1]);
+LLMTest::nginx_clean('t/servroot-share1');
+
+# a router that never read Redis: no age at all
+my $cport = LLMTest::free_port();
+my $c = LLMTest::start_nginx('t/servroot-share2', $cport, conf($cport));
+my $m = LLMTest::http($cport, 'GET', '/status')->{content};
+ok($m =~ /^# TYPE llm_router_share_age_seconds gauge$/m
+   && $m !~ /^llm_router_share_age_seconds /m,
+   'a router that never read the counts: llm_router_share_age_seconds '
+   . 'absent');
+my $j = LLMTest::status($cport)->{router};
+ok(exists $j->{share_age_seconds} && !defined $j->{share_age_seconds},
+   '... null in the JSON');
+LLMTest::stop_nginx($c);
+LLMTest::nginx_clean('t/servroot-share2');
 
 done_testing();
