@@ -1368,7 +1368,7 @@ def scenario_latency():
     else:
         ccpu = None
     rounds, n, burst, skip = (3, 200, 10, 2) if QUICK else (20, 500, 10, 2)
-    samples, paired = {}, {}
+    samples, paired, rnd_p99 = {}, {}, {}
     load = [os.getloadavg()[0]]
     t_start = time.time()
     for rnd in range(rounds):
@@ -1380,6 +1380,8 @@ def scenario_latency():
                 for target, port in ts], burst, skip, ccpu)
             for target, s in res.items():
                 samples.setdefault((kind, target), []).extend(s)
+                rnd_p99.setdefault((kind, target), []).append(
+                    pct([x[1] for x in s], .99) / 1000)
                 # the same turn's bursts, next to each other in time
                 paired.setdefault((kind, target), []).extend(
                     (statistics.median(x[1] for x in s[i:i + burst])
@@ -1393,6 +1395,8 @@ def scenario_latency():
                     paired[(kind, 'router')][-(n // burst):]))
                 for kind, _, _, _, _ in LATENCY_KINDS)))
     lat_secs = time.time() - t_start
+    with open(os.path.join(RUN, 'latency-samples.json'), 'w') as f:
+        json.dump({'%s|%s' % k: v for k, v in samples.items()}, f)
     if hold:
         latency_hold([p.pid for p in procs], None)
 
@@ -1409,6 +1413,11 @@ def scenario_latency():
     def spread(kind, target):
         d = paired[(kind, target)]
         return '%+.1f [%+.1f, %+.1f]' % (pct(d, .5), pct(d, .25), pct(d, .75))
+
+    def spread99(kind, target):
+        d = [a - b for a, b in zip(rnd_p99[(kind, target)],
+                                   rnd_p99[(kind, 'nginx')])]
+        return '%+.0f [%+.0f, %+.0f]' % (pct(d, .5), pct(d, .25), pct(d, .75))
 
     text = []
     text.append('Each request is timed by `bench/latency_client.c` (built '
@@ -1428,13 +1437,15 @@ def scenario_latency():
                 'turn, the median of the path\'s burst minus the median of '
                 'plain nginx\'s burst, over the %d turns (median and middle '
                 'half); it is the figure the machine\'s other load moves '
-                'least. "nginx again" is a second, identical plain '
+                'least. "By round" is the same for p99: each round\'s p99 '
+                '(its %d requests per path) minus plain nginx\'s, median and '
+                'middle half of the %d rounds. "nginx again" is a second, identical plain '
                 '`proxy_pass`: its difference to "nginx" is what the '
                 'measurement itself cannot tell apart (client, scheduler, '
                 'the machine\'s other load).\n\n%s Load average (1 min) '
                 'during the rounds: %.2f to %.2f.\n'
                 % (burst, skip, skip, rounds, n, rounds * n,
-                   rounds * n // burst,
+                   rounds * n // burst, n, rounds,
                    ('During the latency rounds %s, every thread%s, so the '
                     'machine\'s other work waits while a request is under '
                     'way (`LATENCY_CPU=P` puts everything on CPU P, '
@@ -1503,7 +1514,9 @@ def scenario_latency():
                          if target.startswith('router') else
                          '%+.1f' % (m['p99'] - nx['p99']),
                          '–' if target in ('direct', 'nginx') else
-                         spread(kind, target)]
+                         spread(kind, target),
+                         '–' if target in ('direct', 'nginx') else
+                         spread99(kind, target)]
                         + (['–' if target == 'router, cache hit' else
                             '%.0f %%' % (100 * m['ahead'])]
                            if group == 'stream' else []))
@@ -1511,8 +1524,9 @@ def scenario_latency():
             what, path, len(body)) + table(
                 ['path', 'p50', 'p99', 'added p50 over direct',
                  'added p99 over direct', 'added p50 over nginx',
-                 'added p99 over nginx', 'paired by burst: median '
-                 '[25 %, 75 %]'] + (['first event ahead of the rest']
+                 'added p99 over nginx', 'added p50 over nginx, paired by '
+                 'burst: median [25 %, 75 %]', 'added p99 over nginx, by '
+                 'round: median [25 %, 75 %]'] + (['first event ahead of the rest']
                                   if group == 'stream' else []), rows) + '\n')
 
     # throughput at 16 and 64 connections, rounds interleaved
@@ -1540,40 +1554,44 @@ def scenario_latency():
         tload.append(os.getloadavg()[0])
     med = {k: statistics.median(v) for k, v in rps.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpu_us.items()}
+    # a round's paths ran next to each other: their ratio is the paired
+    # figure; the ratio of the medians mixes rounds run under other loads
+    ratio = {(c, t): statistics.median(a / b for a, b in zip(
+        rps[(c, t)], rps[(c, 'nginx')])) for c in tconc for t, _ in tt}
+    goals = {'router': 0.95, 'router, cache hit': 1.3}
     trows = []
     for c in tconc:
         for target, _ in tt:
-            ratio = med[(c, target)] / med[(c, 'nginx')]
-            goal = {'router': 0.95, 'router, cache hit': 1.3}.get(target)
-            each = [a / b for a, b in zip(rps[(c, target)],
-                                          rps[(c, 'nginx')])]
+            goal = goals.get(target)
             trows.append([c, target, '%.0f' % med[(c, target)],
                           ' '.join('%.0f' % x for x in rps[(c, target)]),
-                          '%.2f' % ratio, '%.2f (%s)' % (
-                              statistics.median(each),
-                              ' '.join('%.2f' % x for x in each)),
+                          '**%.2f**' % ratio[(c, target)], ' '.join(
+                              '%.2f' % (a / b) for a, b in zip(
+                                  rps[(c, target)], rps[(c, 'nginx')])),
+                          '%.2f' % (med[(c, target)] / med[(c, 'nginx')]),
                           '%.1f' % cpu_med[(c, target)],
                           '%.2f' % (cpu_med[(c, 'nginx')]
                                     / cpu_med[(c, target)]),
-                          '≥ %.2f: %s' % (goal, 'met' if ratio >= goal
-                                          else '**not met**')
+                          '≥ %.2f: %s' % (goal, 'met' if ratio[(c, target)]
+                                          >= goal else '**not met**')
                           if goal else '–'])
     text.append('\n**Throughput** (the non-streamed request, `wrk -t1`, '
                 '%d s per run, %d round%s; in each round the three paths run '
-                'one after the other, order rotating; medians of the '
-                'rounds; "× nginx" is the ratio of the medians to plain '
-                '`proxy_pass`\'s, the next column the median of the '
-                'rounds\' own ratios and the ratios. "Proxy CPU" is the '
-                'proxy\'s user + system time from /proc per request served '
-                '(median of the rounds), and "CPU × nginx" the throughput '
-                'ratio it predicts for a proxy that is the bottleneck; it '
-                'moves much less with the machine\'s other load than req/s. '
-                'Load average (1 min) during these runs: %.2f to %.2f.)\n\n'
+                'one after the other, order rotating. "× nginx" is the '
+                'median over the rounds of each round\'s req/s divided by '
+                'plain `proxy_pass`\'s in the same round, the paired figure '
+                'the targets are checked against; the ratio of the medians '
+                'follows, for reference. "Proxy CPU" is the proxy\'s user + '
+                'system time from /proc per request served (median of the '
+                'rounds), and "CPU × nginx" the throughput ratio it predicts '
+                'for a proxy that is the bottleneck; it moves much less with '
+                'the machine\'s other load than req/s. Load average (1 min) '
+                'during these runs: %.2f to %.2f.)\n\n'
                 % (tsecs, trounds, 's' if trounds > 1 else '', min(tload),
                    max(tload))
                 + table(['conns', 'path', 'median req/s', 'rounds req/s',
-                         '× nginx', 'rounds\' × nginx', 'proxy CPU µs/req',
-                         'CPU × nginx', 'target'], trows)
+                         '× nginx', 'rounds\' × nginx', 'ratio of medians',
+                         'proxy CPU µs/req', 'CPU × nginx', 'target'], trows)
                 + '\n')
 
     # the published figures, and ours in their terms
@@ -1621,17 +1639,22 @@ def scenario_latency():
     noise99 = max(abs(stat[(k, 'nginx again')]['p99']
                       - stat[(k, 'nginx')]['p99'])
                   for k, _, _, _, _ in LATENCY_KINDS)
+    rnd99 = [a - b for k, _, _, _, _ in LATENCY_KINDS
+             for a, b in zip(rnd_p99[(k, 'nginx again')],
+                             rnd_p99[(k, 'nginx')])]
     lines = ['- **What the measurement resolves.** Plain nginx against an '
              'identical plain nginx: at most %.1f µs apart at p50 (paired '
-             'by burst) and %.0f µs at p99 over the three request kinds. '
-             'Differences of that size are noise; the p99 differences are '
-             'the less certain figures (each p99 rests on the slowest %d of '
-             '%d requests). That is the noise within a run: between runs '
+             'by burst) and %.0f µs at p99 over the three request kinds; '
+             'round by round their p99 differ by %+.0f to %+.0f µs (middle '
+             'half). Differences of that size are noise; the p99 '
+             'differences are the less certain figures (each pooled p99 '
+             'rests on the slowest %d of %d requests). That is the noise within a run: between runs '
              'the shared virtual machine\'s speed varies, which scales '
              'every figure alike, so compare runs by the router\'s share '
              'of plain nginx\'s own hop (given below) or by instructions '
-             '(`bench.py instructions`).' % (noise50, noise99,
-                                            rounds * n // 100, rounds * n)]
+             '(`bench.py instructions`).'
+             % (noise50, noise99, pct(rnd99, .25), pct(rnd99, .75),
+                rounds * n // 100, rounds * n)]
     for kind, what, _, _, _ in LATENCY_KINDS:
         r, nx = stat[(kind, 'router')], stat[(kind, 'nginx')]
         h = stat[(kind, 'router, cache hit')]
@@ -1692,33 +1715,38 @@ def scenario_latency():
                'shared virtual machine with 2 CPUs; the figures include '
                'its cross-CPU wake-ups.'))
     for c in tconc:
-        each = {t: statistics.median(a / b for a, b in zip(
-            rps[(c, t)], rps[(c, 'nginx')])) for t, _ in tt}
         lines.append('- **Throughput at %d connections**: router %.2f × '
-                     'plain nginx (rounds\' ratios: median %.2f; proxy CPU '
-                     'per request: %.2f ×; target ≥ 0.95: %s), cache hits '
-                     '%.2f × (%.2f; %.2f ×; target ≥ 1.3: %s).'
-                     % (c, med[(c, 'router')] / med[(c, 'nginx')],
-                        each['router'],
+                     'plain nginx (target ≥ 0.95: %s; proxy CPU per '
+                     'request: %.2f ×), cache hits %.2f × (target ≥ 1.3: '
+                     '%s; %.2f ×).'
+                     % (c, ratio[(c, 'router')],
+                        'met' if ratio[(c, 'router')] >= 0.95
+                        else '**not met**',
                         cpu_med[(c, 'nginx')] / cpu_med[(c, 'router')],
-                        'met' if med[(c, 'router')] / med[(c, 'nginx')]
-                        >= 0.95 else '**not met**',
-                        med[(c, 'router, cache hit')] / med[(c, 'nginx')],
-                        each['router, cache hit'],
+                        ratio[(c, 'router, cache hit')],
+                        'met' if ratio[(c, 'router, cache hit')] >= 1.3
+                        else '**not met**',
                         cpu_med[(c, 'nginx')]
-                        / cpu_med[(c, 'router, cache hit')],
-                        'met' if med[(c, 'router, cache hit')]
-                        / med[(c, 'nginx')] >= 1.3 else '**not met**'))
+                        / cpu_med[(c, 'router, cache hit')]))
     spread_n = max(max(rps[(c, 'nginx')]) / min(rps[(c, 'nginx')])
                    for c in tconc)
     if trounds > 1:
         lines.append('- **How far to trust the throughput**: plain '
                      'nginx\'s own rounds differ by up to %.0f %% (fastest '
                      'over slowest) with a load average of %.2f to %.2f on '
-                     '%d CPUs from the machine\'s other work; a ratio closer '
-                     'to its target than that is not settled by this run.'
+                     '%d CPUs from the machine\'s other work, and a path\'s '
+                     'ratio to it by up to %.0f %% from one round to the '
+                     'next; a ratio closer to its target than that spread is '
+                     'not settled by this run, and the proxy CPU per request '
+                     'is then the steadier guide.'
                      % (100 * (spread_n - 1), min(tload), max(tload),
-                        os.cpu_count()))
+                        os.cpu_count(), 100 * max(
+                            max(a / b for a, b in zip(rps[(c, t)],
+                                                      rps[(c, 'nginx')]))
+                            / min(a / b for a, b in zip(rps[(c, t)],
+                                                        rps[(c, 'nginx')]))
+                            - 1 for c in tconc for t, _ in tt
+                            if t != 'nginx')))
     text.append('\n**Reading**\n\n' + '\n'.join(lines) + '\n')
 
     REPORT.append('## Latency at concurrency 1\n')
