@@ -1405,8 +1405,6 @@ def scenario_latency():
         v = [x[1] / 1000 for x in s]
         stat[(kind, target)] = {
             'p50': pct(v, .5), 'p99': pct(v, .99),
-            'head50': pct([x[0] / 1000 for x in s], .5),
-            'full50': pct([x[2] / 1000 for x in s], .5),
             'ahead': sum(1 for x in s if x[2] - x[1] > STREAM_DELAY_US * 500)
             / len(s)}
 
@@ -1439,11 +1437,11 @@ def scenario_latency():
                 'half); it is the figure the machine\'s other load moves '
                 'least. "By round" is the same for p99: each round\'s p99 '
                 '(its %d requests per path) minus plain nginx\'s, median and '
-                'middle half of the %d rounds. "nginx again" is a second, identical plain '
-                '`proxy_pass`: its difference to "nginx" is what the '
-                'measurement itself cannot tell apart (client, scheduler, '
-                'the machine\'s other load).\n\n%s Load average (1 min) '
-                'during the rounds: %.2f to %.2f.\n'
+                'middle half of the %d rounds. "nginx again" is a second, '
+                'identical plain `proxy_pass`: its difference to "nginx" '
+                'is what the measurement itself cannot tell apart (client, '
+                'scheduler, the machine\'s other load).\n\n%s Load '
+                'average (1 min) during the rounds: %.2f to %.2f.\n'
                 % (burst, skip, skip, rounds, n, rounds * n,
                    rounds * n // burst, n, rounds,
                    ('During the latency rounds %s, every thread%s, so the '
@@ -1489,10 +1487,10 @@ def scenario_latency():
                 'share of streamed requests whose whole answer came more '
                 'than %d µs after the first event, i.e. the proxy passed '
                 'the first event on without waiting for the rest (a cache '
-                'hit sends the stored stream at once). Upstream and client connections are kept '
-                'for 1 000 000 requests, so no path reconnects during a '
-                'round.\n' % (len(ANSWER), STREAM_DELAY_US,
-                               STREAM_DELAY_US // 2))
+                'hit sends the stored stream at once). Upstream and client '
+                'connections are kept for 1 000 000 requests, so no path '
+                'reconnects during a round.\n'
+                % (len(ANSWER), STREAM_DELAY_US, STREAM_DELAY_US // 2))
     for kind, what, path, body, group in LATENCY_KINDS:
         nx, dr = stat[(kind, 'nginx')], stat[(kind, 'direct')]
         rows = []
@@ -1526,8 +1524,9 @@ def scenario_latency():
                  'added p99 over direct', 'added p50 over nginx',
                  'added p99 over nginx', 'added p50 over nginx, paired by '
                  'burst: median [25 %, 75 %]', 'added p99 over nginx, by '
-                 'round: median [25 %, 75 %]'] + (['first event ahead of the rest']
-                                  if group == 'stream' else []), rows) + '\n')
+                 'round: median [25 %, 75 %]']
+                + (['first event ahead of the rest']
+                   if group == 'stream' else []), rows) + '\n')
 
     # throughput at 16 and 64 connections, rounds interleaved
     tconc = [16, 64]
@@ -1648,11 +1647,11 @@ def scenario_latency():
              'round by round their p99 differ by %+.0f to %+.0f µs (middle '
              'half). Differences of that size are noise; the p99 '
              'differences are the less certain figures (each pooled p99 '
-             'rests on the slowest %d of %d requests). That is the noise within a run: between runs '
-             'the shared virtual machine\'s speed varies, which scales '
-             'every figure alike, so compare runs by the router\'s share '
-             'of plain nginx\'s own hop (given below) or by instructions '
-             '(`bench.py instructions`).'
+             'rests on the slowest %d of %d requests). That is the noise '
+             'within a run: between runs the shared virtual machine\'s '
+             'speed varies, which scales every figure alike, so compare '
+             'runs by the router\'s share of plain nginx\'s own hop (given '
+             'below) or by instructions (`bench.py instructions`).'
              % (noise50, noise99, pct(rnd99, .25), pct(rnd99, .75),
                 rounds * n // 100, rounds * n)]
     for kind, what, _, _, _ in LATENCY_KINDS:
