@@ -661,10 +661,15 @@ ngx_http_llm_cache_replay(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
 
+        /*
+         * An event per call, so that each is a chunk of its own, as the
+         * tier sent it; no flush between them: the write filter sends
+         * them together, in one system call for a short answer.
+         */
+
         b->pos = p;
         b->last = next;
         b->memory = (next > p);
-        b->flush = 1;
         b->last_buf = (next == end);
         b->last_in_chain = 1;
 
