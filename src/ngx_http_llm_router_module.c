@@ -15,6 +15,7 @@
 #include "ngx_http_llm_budget.h"
 #include "ngx_http_llm_openai.h"
 #include "ngx_http_llm_balance.h"
+#include "ngx_http_llm_dispatch.h"
 #include "ngx_http_llm_share.h"
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_variables.h"
@@ -267,6 +268,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_budget,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_router_dispatch"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_dispatch,
+      0,
       0,
       NULL },
 
@@ -1576,6 +1584,27 @@ ngx_http_llm_postconfiguration(ngx_conf_t *cf)
                 tier->uscf = uscfp[j];
                 break;
             }
+        }
+
+        if (tier->uscf != NULL && ngx_http_llm_dispatch_is(tier->uscf)) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "tier \"%V\" has upstream=%V, which hands requests "
+                          "to the tiers with \"llm_router_dispatch\": name "
+                          "the tier's own upstream{}", &tier->name,
+                          &tier->upstream);
+            return NGX_ERROR;
+        }
+
+        if (tier->uscf == NULL && lmcf->dispatch_file != NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"llm_router_dispatch\" hands requests to the "
+                          "tiers' upstream{} blocks, and tier \"%V\" has "
+                          "upstream=%V, which is none: declare \"upstream "
+                          "%V { server ...; }\" or proxy to $llm_upstream, "
+                          "in %s:%ui", &tier->name, &tier->upstream,
+                          &tier->upstream, lmcf->dispatch_file,
+                          lmcf->dispatch_line);
+            return NGX_ERROR;
         }
 
         /* $llm_upstream_host, in every location, routing or not */

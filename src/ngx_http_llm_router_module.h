@@ -95,6 +95,8 @@ typedef struct {
     ngx_uint_t                      used;         /* unsigned  used:1; */
     u_char                         *used_file;    /* the first llm_router */
     ngx_uint_t                      used_line;    /* on */
+    u_char                         *dispatch_file; /* the first */
+    ngx_uint_t                      dispatch_line; /* llm_router_dispatch */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_llm_sh_t              *sh;           /* zone, or this worker's */
