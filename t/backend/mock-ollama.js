@@ -1189,11 +1189,22 @@ function tagsEntry(m) {
 // server/routes.go PsHandler: api.ProcessModelResponse, longest time left
 // first.  The size in memory is the file plus a KV cache for the context;
 // everything is "on the GPU" (size_vram = size).
+//
+// A model still loading is not listed.  PsHandler lists
+// Scheduler.loadedModels() (server/sched.go), the runners in s.loaded; and
+// Scheduler.load (server/sched.go) puts a runner there only once
+// llama.Load has returned, which for llama-server waits in
+// WaitUntilRunning until the weights are in (llm/llama_server.go
+// llamaServerRunner.Load), and holds its refMu until it runs, which
+// loadedModels takes too.  Ollama v0.32.15 to v0.33.0-rc2.  A router that
+// reads /api/ps to find warm servers never sees a server warm before it
+// can answer.
 function psEntries() {
   const now = Date.now();
   const out = [];
   for (const lm of loaded.values()) {
     const m = lm.m;
+    if (lm.readyAt > now) continue;    // still loading
     const size = m.size + lm.ctx * 8 * 1024 * Math.max(1, Math.round(m.fam.blocks / 4));
     const exp = lm.expiresAt !== null ? lm.expiresAt : now + Math.min(lm.session, FOREVER_MS);
     out.push({
