@@ -1582,6 +1582,9 @@ function startJob(job) {
   inflight++;
   if (inflight > st.max_inflight_seen) st.max_inflight_seen = inflight;
   job.t0 = performance.now();
+  // a cold start: the model's load, once (a request that waited for a slot
+  // meanwhile waits only for what is left of it)
+  if (job.lm && job.lm.readyAt) job.ttft += Math.max(0, job.lm.readyAt - Date.now());
   if (job.stream) streamStep(job);
   else scheduleAt(job, job.ttft + (job.fail === 'close' || job.fail === 'midstream' ? job.half : job.total) * job.iv, nonStreamFire);
 }
@@ -1858,7 +1861,7 @@ function startGeneration(ctx, m, lm, p) {
   const job = {
     req: ctx.req, res: ctx.res, kind: ctx.kind, path: ctx.path, model: ctx.modelStr, modelHv: ctx.modelHv,
     arrival: ctx.arrival, state: 'new', holding: false, timer: null,
-    ttft: ctx.ttft + Math.max(0, (lm && lm.readyAt ? lm.readyAt - Date.now() : 0)) + (p.prefill || 0),
+    ttft: ctx.ttft + (p.prefill || 0),    // + what is left of a load, at start
     tps: ctx.tps, iv: ctx.tps > 0 ? 1000 / ctx.tps : 0, fail: ctx.fail,
     think, n, total, half: total >> 1, i: 0, t0: 0,
     stream: p.stream, truncated, includeUsage: !!p.includeUsage, promptTokens: Math.max(1, p.promptTokens),
