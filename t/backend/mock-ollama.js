@@ -2004,16 +2004,19 @@ function runChat(ctx, c) {
 // conversation per slot (the prefix reuse of runner/ollamarunner/cache.go):
 // a turn of a conversation one of the slots still holds needs only its new
 // message; otherwise every earlier message is read again.  Keyed by the
-// first two messages.
+// first two messages.  The first turn fills the cache too: Ollama asks
+// llama-server to keep each slot's prompt (cache_prompt: true,
+// llm/llama_server.go), so the second turn on the same server reads only
+// its new messages.
 const kvCache = [];
 function prefillFor(messages) {
-  if (!(opts.prefillMs > 0) || messages.length < 3) return 0;
+  if (!(opts.prefillMs > 0) || messages.length < 2) return 0;
   const key = JSON.stringify(messages.slice(0, 2).map((x) => (isObj(x) ? x.content : '')));
   const at = kvCache.indexOf(key);
   if (at >= 0) kvCache.splice(at, 1);
   kvCache.push(key);
   if (kvCache.length > cfg.slots) kvCache.shift();
-  return at >= 0 ? 0 : opts.prefillMs * (messages.length - 1);
+  return at >= 0 || messages.length < 3 ? 0 : opts.prefillMs * (messages.length - 1);
 }
 
 function nativeChat(ctx, raw) {
