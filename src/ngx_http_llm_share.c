@@ -40,11 +40,12 @@
  * t/036-share.t runs the script alone against random interleavings of
  * exchanges, admissions and replies late, out of order or lost.
  *
- * A router that has never had an answer holds no slot (its grant is 0:
- * the policy sends elsewhere) for at most a lease; a router without an
- * answer for a lease (Redis down, or never reached) counts alone: its
- * grant becomes the tier's whole room, as without llm_router_share, and
- * the log says so once.
+ * A router that has never had an answer holds no slot (its grants are 0:
+ * every tier is full for it, and llm_router_both_full decides) for at
+ * most a lease; a router without an answer for a lease (Redis down, or
+ * never reached) counts alone: its grant becomes the tier's whole room,
+ * as without llm_router_share, and the log says so once.  Within a lease
+ * it keeps its last grants, which the others still count.
  *
  * Redis holds, per tier, a hash llm:share:tier:<name>, by router: "<expiry>
  * <exchange of the report> <exchange whose grants it enforces> <in flight>
