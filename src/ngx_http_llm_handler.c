@@ -26,6 +26,7 @@
 #include "ngx_http_llm_ollama.h"
 #include "ngx_http_llm_metrics.h"
 #include "ngx_http_llm_budget.h"
+#include "ngx_http_llm_share.h"
 #include "ngx_http_llm_openai.h"
 #include "ngx_llm_model.h"
 
@@ -776,7 +777,7 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_policy_in_t *in, ngx_uint_t *probe)
 {
     ngx_uint_t                 i;
-    ngx_atomic_uint_t          loaded;
+    ngx_atomic_uint_t          loaded, others;
     ngx_http_llm_tier_t       *tier;
     ngx_llm_policy_tier_t     *t;
     ngx_http_llm_main_conf_t  *lmcf;
@@ -804,8 +805,13 @@ ngx_http_llm_policy_in(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         loaded = tier->sh->loaded;
 
-        /* with llm_router_share, the other routers' too */
-        t->inflight = tier->sh->inflight + tier->sh->others;
+        /*
+         * with llm_router_share, the other routers' too, and the slots
+         * their grants hold
+         */
+        others = tier->sh->others;
+        t->inflight = tier->sh->inflight + others;
+        t->reserved = ngx_http_llm_share_reserved(lmcf, tier, others);
         t->max_inflight = tier->max_inflight;
         t->queue = tier->queue;
         t->rank = tier->rank;
@@ -826,7 +832,7 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_llm_tier_id_t pinned)
 {
     ngx_uint_t                 probe[NGX_LLM_MAX_TIERS], tries, free_choice, i;
-    ngx_atomic_uint_t          n;
+    ngx_atomic_uint_t          n, others, reserved;
     ngx_llm_tier_id_t          tier;
     ngx_llm_reason_e           reason;
     ngx_llm_policy_in_t        in;
@@ -845,6 +851,10 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     for (tries = 0; /* void */ ; tries++) {
 
         tier = ngx_llm_policy_pick(&in, &llcf->policy, &reason);
+
+        if (tries == 0 && lmcf->share_interval) {
+            ngx_http_llm_share_wanted(lmcf, &in, &llcf->policy, tier);
+        }
 
         if (tier == NGX_LLM_NO_TIER) {
 
@@ -908,15 +918,24 @@ ngx_http_llm_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
          */
 
         ts = lmcf->tiers[tier].sh;
+        others = ts->others;
 
         n = ngx_atomic_fetch_add(&ts->inflight, 1) + 1;
+        reserved = ngx_http_llm_share_reserved(lmcf, &lmcf->tiers[tier],
+                                               others);
 
-        if (n + ts->others
+        if (n + others + reserved
             > lmcf->tiers[tier].max_inflight + lmcf->tiers[tier].queue
             && free_choice)
         {
             (void) ngx_atomic_fetch_add(&ts->inflight, -1);
-            in.tiers[tier].inflight = n - 1 + ts->others;
+            in.tiers[tier].inflight = n - 1 + others;
+            in.tiers[tier].reserved = reserved;
+
+            if (lmcf->share_interval) {
+                /* turned away by this router's grant: its demand */
+                (void) ngx_atomic_fetch_add(&ts->wanted, 1);
+            }
 
             if (ctx->probing) {
                 ctx->probing = 0;

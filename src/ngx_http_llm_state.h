@@ -138,6 +138,12 @@ struct ngx_http_llm_tier_sh_s {
     ngx_http_llm_hist_t             ttfb;
     ngx_atomic_t                    others;      /* in flight from the other
                                                     routers (llm_router_share) */
+    ngx_atomic_t                    grant;       /* the most this router may
+                                                    have in flight on the tier
+                                                    (llm_router_share) */
+    ngx_atomic_t                    wanted;      /* requests its grant turned
+                                                    away since the last
+                                                    exchange with Redis */
     ngx_atomic_t                    budget_tokens;   /* counted against
                                                         its budgets */
     ngx_atomic_t                    budget_refusals; /* skipped: spent */
@@ -187,8 +193,15 @@ struct ngx_http_llm_sh_s {
     ngx_http_llm_gpu_sh_t           gpus[NGX_HTTP_LLM_MAX_GPUS];
     ngx_atomic_t                    router;       /* its name in Redis */
     ngx_atomic_t                    share_started;
-    ngx_atomic_t                    share_read_at;
+    ngx_atomic_t                    share_read_at;   /* when the exchange
+                                                        whose grants hold
+                                                        was sent */
     ngx_atomic_t                    share_routers;   /* others seen */
+    ngx_atomic_t                    share_since;     /* first started */
+    ngx_atomic_t                    share_seq;       /* exchanges sent */
+    ngx_atomic_t                    share_applied;   /* the one whose
+                                                        grants hold */
+    ngx_atomic_t                    share_alone;     /* no grant: logged */
     ngx_atomic_t                    recent_next;  /* requests so far */
     ngx_http_llm_recent_t           recent[NGX_HTTP_LLM_M_RECENT];
 };

@@ -292,6 +292,14 @@ ngx_http_llm_metric_t  ngx_http_llm_metrics[] = {
       NGX_HTTP_LLM_TIER_ROW(others), 0, NULL, NULL, NULL,
       "shared_inflight", 0 },
 
+    { "llm_router_tier_share_slots",
+      "Requests this router may have in flight on the tier "
+      "(llm_router_share): its grant from Redis, or the tier's whole "
+      "room when it counts alone.",
+      G, NGX_HTTP_LLM_BY_TIER, { NULL },
+      NGX_HTTP_LLM_TIER_ROW(grant), 0, NULL, NULL, NULL,
+      NULL, NGX_HTTP_LLM_F_REDIS },
+
     { "llm_router_share_routers",
       "Other routers whose counts were read from Redis (llm_router_share).",
       G, NGX_HTTP_LLM_BY_ZONE, { NULL },

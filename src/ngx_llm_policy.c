@@ -68,7 +68,8 @@
  *    NO_TIER, "full" under both_full reject, "down" if none is up at all.
  *
  * "Full" is max_inflight plus the tier's queue allowance: requests that may
- * wait at the tier (Ollama queues them) rather than go elsewhere.
+ * wait at the tier (Ollama queues them) rather than go elsewhere; slots
+ * reserved for other routers (llm_router_share) count as taken.
  */
 
 
@@ -370,7 +371,8 @@ ngx_llm_policy_medium(ngx_llm_policy_walk_t *w, ngx_llm_reason_e *reason)
 
     vram_high = ngx_llm_policy_vram_high(big, w->conf);
 
-    if (!big->down && ngx_llm_policy_spare(big, w->in->score, w->conf)
+    if (ngx_llm_policy_usable(big)
+        && ngx_llm_policy_spare(big, w->in->score, w->conf)
         && !vram_high && big->loaded != 0)
     {
         *reason = NGX_LLM_REASON_COMPLEXITY;
@@ -694,7 +696,7 @@ ngx_llm_policy_vram_high(const ngx_llm_policy_tier_t *t,
 static int
 ngx_llm_policy_full(const ngx_llm_policy_tier_t *t)
 {
-    return t->inflight >= t->max_inflight + t->queue;
+    return t->inflight + t->reserved >= t->max_inflight + t->queue;
 }
 
 

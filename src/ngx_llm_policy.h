@@ -87,6 +87,11 @@ typedef struct {
     unsigned            queue;           /* may wait at the tier, beyond
                                             max_inflight, before it counts
                                             as full */
+    unsigned            reserved;        /* of max_inflight + queue, slots
+                                            held for other routers and not
+                                            used by them: the tier is full
+                                            when inflight + reserved reach
+                                            max_inflight + queue */
     int                 down;            /* breaker open or health check */
     int                 loaded;          /* model loaded: 1, 0, -1 unknown */
     unsigned            rank;            /* 0: the least capable */

@@ -1189,11 +1189,22 @@ function tagsEntry(m) {
 // server/routes.go PsHandler: api.ProcessModelResponse, longest time left
 // first.  The size in memory is the file plus a KV cache for the context;
 // everything is "on the GPU" (size_vram = size).
+//
+// A model still loading is not listed.  PsHandler lists
+// Scheduler.loadedModels() (server/sched.go), the runners in s.loaded; and
+// Scheduler.load (server/sched.go) puts a runner there only once
+// llama.Load has returned, which for llama-server waits in
+// WaitUntilRunning until the weights are in (llm/llama_server.go
+// llamaServerRunner.Load), and holds its refMu until it runs, which
+// loadedModels takes too.  Ollama v0.32.15 to v0.33.0-rc2.  A router that
+// reads /api/ps to find warm servers never sees a server warm before it
+// can answer.
 function psEntries() {
   const now = Date.now();
   const out = [];
   for (const lm of loaded.values()) {
     const m = lm.m;
+    if (lm.readyAt > now) continue;    // still loading
     const size = m.size + lm.ctx * 8 * 1024 * Math.max(1, Math.round(m.fam.blocks / 4));
     const exp = lm.expiresAt !== null ? lm.expiresAt : now + Math.min(lm.session, FOREVER_MS);
     out.push({
@@ -1571,6 +1582,9 @@ function startJob(job) {
   inflight++;
   if (inflight > st.max_inflight_seen) st.max_inflight_seen = inflight;
   job.t0 = performance.now();
+  // a cold start: the model's load, once (a request that waited for a slot
+  // meanwhile waits only for what is left of it)
+  if (job.lm && job.lm.readyAt) job.ttft += Math.max(0, job.lm.readyAt - Date.now());
   if (job.stream) streamStep(job);
   else scheduleAt(job, job.ttft + (job.fail === 'close' || job.fail === 'midstream' ? job.half : job.total) * job.iv, nonStreamFire);
 }
@@ -1847,7 +1861,7 @@ function startGeneration(ctx, m, lm, p) {
   const job = {
     req: ctx.req, res: ctx.res, kind: ctx.kind, path: ctx.path, model: ctx.modelStr, modelHv: ctx.modelHv,
     arrival: ctx.arrival, state: 'new', holding: false, timer: null,
-    ttft: ctx.ttft + Math.max(0, (lm && lm.readyAt ? lm.readyAt - Date.now() : 0)) + (p.prefill || 0),
+    ttft: ctx.ttft + (p.prefill || 0),    // + what is left of a load, at start
     tps: ctx.tps, iv: ctx.tps > 0 ? 1000 / ctx.tps : 0, fail: ctx.fail,
     think, n, total, half: total >> 1, i: 0, t0: 0,
     stream: p.stream, truncated, includeUsage: !!p.includeUsage, promptTokens: Math.max(1, p.promptTokens),
@@ -1990,16 +2004,19 @@ function runChat(ctx, c) {
 // conversation per slot (the prefix reuse of runner/ollamarunner/cache.go):
 // a turn of a conversation one of the slots still holds needs only its new
 // message; otherwise every earlier message is read again.  Keyed by the
-// first two messages.
+// first two messages.  The first turn fills the cache too: Ollama asks
+// llama-server to keep each slot's prompt (cache_prompt: true,
+// llm/llama_server.go), so the second turn on the same server reads only
+// its new messages.
 const kvCache = [];
 function prefillFor(messages) {
-  if (!(opts.prefillMs > 0) || messages.length < 3) return 0;
+  if (!(opts.prefillMs > 0) || messages.length < 2) return 0;
   const key = JSON.stringify(messages.slice(0, 2).map((x) => (isObj(x) ? x.content : '')));
   const at = kvCache.indexOf(key);
   if (at >= 0) kvCache.splice(at, 1);
   kvCache.push(key);
   if (kvCache.length > cfg.slots) kvCache.shift();
-  return at >= 0 ? 0 : opts.prefillMs * (messages.length - 1);
+  return at >= 0 || messages.length < 3 ? 0 : opts.prefillMs * (messages.length - 1);
 }
 
 function nativeChat(ctx, raw) {

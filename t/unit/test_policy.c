@@ -103,7 +103,8 @@ static const policy_case_t  queued[] = {
  * Beyond two tiers: a layout says what each tier is (rank, what it serves,
  * overflow or local), a row its live state, one string a tier:
  * "inflight/max[+queue]" then flags: d down, c cold (model unloaded),
- * v its GPU's VRAM at 97 %, $ the tenant's budget for it spent.
+ * v its GPU's VRAM at 97 %, $ the tenant's budget for it spent, rN N
+ * slots reserved for other routers (llm_router_share).
  */
 
 typedef struct {
@@ -219,6 +220,21 @@ static const ranked_case_t  ranked[] = {
       { "0/6c", "4/4", "8/8" }, NONE, NONE, 0, T3_MID, "spillover" },
     { "3: medium, all full: small", L3, M, 0.50, CHAT,
       { "6/6", "4/4", "8/8" }, NONE, NONE, 0, T3_SMALL, "queue" },
+
+    /* slots reserved for other routers count as taken */
+
+    { "3: complex, big's free slots reserved: mid", L3, C, 0.85, CHAT,
+      { "0/6", "1/4r3", "0/8" }, NONE, NONE, 0, T3_MID, "queue" },
+    { "3: complex, big has one slot left: big", L3, C, 0.85, CHAT,
+      { "0/6", "1/4r2", "0/8" }, NONE, NONE, 0, T3_BIG, "complexity" },
+    { "3: medium 0.69, big's free slots reserved: mid", L3, M, 0.69, CHAT,
+      { "0/6", "1/4r3", "0/8" }, NONE, NONE, 0, T3_MID, "queue" },
+    { "3: medium 0.50, big reserved for others, idle: mid", L3, M, 0.50,
+      CHAT, { "0/6", "0/4r4", "0/8" }, NONE, NONE, 0, T3_MID, "queue" },
+    { "3: simple, small's slots reserved, mid idle", L3, S, 0.10, CHAT,
+      { "0/6", "0/4", "2/8r6" }, NONE, NONE, 0, T3_MID, "spillover" },
+    { "3: complex, all full with reservations: reject", L3, C, 0.85, CHAT,
+      { "0/6r6", "0/4r4", "0/8r8" }, NONE, NONE, 1, NONE, "full" },
 
     { "3: simple, all idle", L3, S, 0.10, CHAT,
       { "0/6", "0/4", "0/8" }, NONE, NONE, 0, T3_SMALL, "complexity" },
@@ -396,6 +412,10 @@ tier_state(ngx_llm_policy_tier_t *t, const char *s)
             break;
         case '$':
             t->budget_spent = 1;
+            break;
+        case 'r':
+            t->reserved = (unsigned) strtoul(p + 1, &p, 10);
+            p--;
             break;
         }
     }
