@@ -24,6 +24,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define NGX_LLM_SSE2  1
+#else
+#define NGX_LLM_SSE2  0
+#endif
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NGX_LLM_LITTLE_ENDIAN  1
+#else
+#define NGX_LLM_LITTLE_ENDIAN  0
+#endif
+
+#if defined(__GNUC__)
+#define ngx_llm_inline  inline __attribute__((always_inline))
+#else
+#define ngx_llm_inline  inline
+#endif
+
 #include "ngx_llm_classify.h"
 #include "ngx_llm_classify_model.h"
 
@@ -49,6 +68,13 @@
 
 #define NGX_LLM_MAKE_WINDOW    6     /* "write" within the first words */
 
+/* a bit per 2^13th of the keys' hash: most words are rejected by it */
+#define NGX_LLM_FILTER_BITS    13
+
+/* a chunk's last byte that the next chunk's first byte explains */
+#define NGX_LLM_PENDING_STOP   1     /* "3." : a sentence unless a digit */
+#define NGX_LLM_PENDING_LATIN  2     /* 0xc3: "é" if a continuation byte */
+
 
 typedef struct {
     int                 category;
@@ -69,6 +95,14 @@ typedef struct {
 } ngx_llm_slot_t;
 
 
+/* what a byte after a word of letters is to the fast path */
+#define NGX_LLM_A_SPACE        0     /* the word ends */
+#define NGX_LLM_A_SENTENCE     1     /* and a sentence: ".", "!", "?" */
+#define NGX_LLM_A_ENDS         2     /* the word ends: ",", ";", "\n"... */
+#define NGX_LLM_A_PAREN        3     /* the same, but "O(" is "bigo" */
+#define NGX_LLM_A_GOES_ON      4     /* a digit, "_", "é": the step's */
+
+
 /* byte classes of the scanner */
 enum {
     C_BREAK = 0,
@@ -87,6 +121,10 @@ enum {
     C_UTF8_OTHER,
     C_UTF8_CONT
 };
+
+
+static void ngx_llm_keyword(ngx_llm_classify_state_t *st,
+    ngx_llm_slot_t *s);
 
 
 static const ngx_llm_concept_t  ngx_llm_concepts[] = {
@@ -308,8 +346,17 @@ static const char  ngx_llm_fold_c3[64] =
     "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
 
 
+/* a key's bytes: the first 0 to 6 */
+static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
+    0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
+    0xffffffffffffULL
+};
+
+
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
+static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
 static unsigned char   ngx_llm_ctab[256];
+static unsigned char   ngx_llm_after[256];
 static int             ngx_llm_ready;
 
 
@@ -317,6 +364,15 @@ static uint32_t
 ngx_llm_hash(uint64_t key)
 {
     return (uint32_t) ((key * 0x9e3779b97f4a7c15ULL) >> 54);
+}
+
+
+/* an ASCII letter, either case */
+
+static ngx_llm_inline int
+ngx_llm_letter(unsigned char c)
+{
+    return (unsigned char) ((c | 0x20) - 'a') < 26;
 }
 
 
@@ -328,6 +384,11 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     ngx_llm_slot_t  *s;
 
     len = len < 255 ? len : 255;
+
+    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
+    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
+                    >> (64 - NGX_LLM_FILTER_BITS));
+    ngx_llm_filter[i >> 6] |= 1ULL << (i & 63);
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -408,6 +469,35 @@ ngx_llm_classify_init(void)
     ngx_llm_ctab[0xc2] = C_UTF8_PUNCT;
     ngx_llm_ctab[0xc3] = C_UTF8_LATIN;
     ngx_llm_ctab[0xe2] = C_UTF8_PUNCT;
+
+    for (c = 0; c < 256; c++) {
+
+        switch (ngx_llm_ctab[c]) {
+
+        case C_SPACE:
+            ngx_llm_after[c] = NGX_LLM_A_SPACE;
+            break;
+
+        case C_STOP:
+        case C_QUESTION:
+            ngx_llm_after[c] = NGX_LLM_A_SENTENCE;
+            break;
+
+        case C_BREAK:
+        case C_NEWLINE:
+        case C_SYMBOL:
+        case C_MATH:
+        case C_BACKTICK:
+        case C_UTF8_PUNCT:
+            ngx_llm_after[c] = NGX_LLM_A_ENDS;
+            break;
+
+        default: /* a letter, a digit, "_", a byte of a non-ASCII letter */
+            ngx_llm_after[c] = NGX_LLM_A_GOES_ON;
+        }
+    }
+
+    ngx_llm_after['('] = NGX_LLM_A_PAREN;
 
     for (c = 0; ngx_llm_concepts[c].words != NULL; c++) {
 
@@ -491,10 +581,41 @@ ngx_llm_term(ngx_llm_classify_state_t *st, uint32_t h)
 }
 
 
+/* the keyword slot of a key, or NULL; m is the key times the constant */
+
+static ngx_llm_inline ngx_llm_slot_t *
+ngx_llm_lookup(uint64_t key, uint64_t m)
+{
+    uint32_t         i;
+    ngx_llm_slot_t  *s;
+
+    /* most words are no keyword: one bit of the filter tells */
+    i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
+
+    if (!((ngx_llm_filter[i >> 6] >> (i & 63)) & 1)) {
+        return NULL;
+    }
+
+    for (i = (uint32_t) (m >> 54); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
+
+        s = &ngx_llm_table[i];
+
+        if (!s->used) {
+            return NULL;
+        }
+
+        if (s->key == key) {
+            return s;
+        }
+    }
+}
+
+
 static void
 ngx_llm_word_end(ngx_llm_classify_state_t *st)
 {
-    uint32_t         i, h;
+    uint32_t         h;
+    uint64_t         m;
     ngx_llm_slot_t  *s;
 
     if (!st->in_word) {
@@ -505,9 +626,8 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
 
     /* the word, and the pair it makes with the previous one */
     /* the first six letters are the key already; the rest, hashed */
-    h = st->in_number ? NGX_LLM_NUMBER_HASH
-                      : (uint32_t) ((st->key * 0x9e3779b97f4a7c15ULL) >> 32)
-                        ^ st->hash;
+    m = st->key * 0x9e3779b97f4a7c15ULL;
+    h = st->in_number ? NGX_LLM_NUMBER_HASH : (uint32_t) (m >> 32) ^ st->hash;
 
     ngx_llm_term(st, h);
     ngx_llm_term(st, (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u);
@@ -539,19 +659,19 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         return;
     }
 
-    for (i = ngx_llm_hash(st->key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
+    s = ngx_llm_lookup(st->key, m);
 
-        s = &ngx_llm_table[i];
-
-        if (!s->used) {
-            return;
-        }
-
-        if (s->key == st->key) {
-            break;
-        }
+    if (s != NULL) {
+        ngx_llm_keyword(st, s);
     }
+}
 
+
+/* a keyword: its concept, once, and what it marks */
+
+static void
+ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s)
+{
     /* the first six letters match: the length must be one listed */
     if (st->wlen < s->min_len || st->wlen > s->max_len) {
         return;
@@ -646,193 +766,617 @@ ngx_llm_line_end(ngx_llm_classify_state_t *st)
 }
 
 
+/* the 16 bytes at p: a bit per ASCII letter */
+
+static ngx_llm_inline uint32_t
+ngx_llm_letters16(const unsigned char *p)
+{
+#if (NGX_LLM_SSE2)
+    __m128i  v;
+
+    /* | 0x20 lower-cases a letter; + 0x1f then puts 'a'..'z' below -102 */
+    v = _mm_loadu_si128((const __m128i *) p);
+    v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                     _mm_set1_epi8(0x1f));
+
+    return (uint32_t) _mm_movemask_epi8(_mm_cmplt_epi8(v,
+                                                       _mm_set1_epi8(-102)));
+#else
+    int       i;
+    uint32_t  bits;
+
+    for (bits = 0, i = 0; i < 16; i++) {
+        bits |= (uint32_t) ngx_llm_letter(p[i]) << i;
+    }
+
+    return bits;
+#endif
+}
+
+
+/* the 8 bytes at p, the first the lowest */
+
+static ngx_llm_inline uint64_t
+ngx_llm_load64(const unsigned char *p)
+{
+#if (NGX_LLM_LITTLE_ENDIAN)
+    uint64_t  v;
+
+    memcpy(&v, p, 8);
+    return v;
+#else
+    int       i;
+    uint64_t  v;
+
+    for (v = 0, i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+
+    return v;
+#endif
+}
+
+
+/*
+ * The length of the run of ASCII letters at p (p[0] is one), 16 bytes at
+ * a time with SSE2: a letter is a byte whose lower case (| 0x20) is in
+ * 'a'..'z', that is, once 0x1f is added, a signed byte below -102.
+ */
+
+static ngx_llm_inline size_t
+ngx_llm_letter_run(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char  *q;
+
+#if (NGX_LLM_SSE2)
+    unsigned  bits;
+    __m128i   v;
+
+    for (q = p; end - q >= 16; q += 16) {
+        v = _mm_loadu_si128((const __m128i *) q);
+        v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                         _mm_set1_epi8(0x1f));
+        bits = (unsigned) _mm_movemask_epi8(
+                              _mm_cmplt_epi8(v, _mm_set1_epi8(-102)))
+               ^ 0xffff;
+
+        if (bits) {
+            return (size_t) (q - p) + __builtin_ctz(bits);
+        }
+    }
+
+#else
+    q = p;
+#endif
+
+    while (q < end && ngx_llm_letter(*q)) {
+        q++;
+    }
+
+    return (size_t) (q - p);
+}
+
+
+/*
+ * n letters at p, lower-cased, from the word's byte number wlen on: the
+ * first six bytes of a word are its key, the rest go into its hash
+ */
+
+static ngx_llm_inline void
+ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
+    size_t n, uint32_t wlen, uint64_t *key, uint32_t *hash)
+{
+    size_t    i, k;
+    uint32_t  h;
+    uint64_t  v;
+
+    k = 0;
+
+    if (wlen < NGX_LLM_KEY_LEN) {
+        k = NGX_LLM_KEY_LEN - wlen;
+        k = k < n ? k : n;
+
+#if (NGX_LLM_LITTLE_ENDIAN)
+        if (end - p >= 8) {
+            memcpy(&v, p, 8);
+            v = (v | 0x2020202020202020ULL) & ngx_llm_key_mask[k];
+
+        } else
+#endif
+        {
+            for (v = 0, i = 0; i < k; i++) {
+                v |= (uint64_t) (p[i] | 0x20) << (8 * i);
+            }
+        }
+
+        *key |= v << (8 * wlen);
+    }
+
+    if (k < n) {
+        h = *hash;
+
+        for (i = k; i < n; i++) {
+            h = (h ^ (p[i] | 0x20)) * NGX_LLM_FNV_PRIME;
+        }
+
+        *hash = h;
+    }
+}
+
+
+/*
+ * The fast path: plain text and code, that is words of ASCII letters,
+ * spaces, punctuation, symbols and line breaks, with the running sums in
+ * registers, no call per byte or per word but for a keyword or a line's
+ * end.  Outside a word, it goes as far as it can and returns at what it
+ * leaves to the byte by byte step: a digit, a backtick, "_", a non-ASCII
+ * letter, or the byte after a word that may go on ("word2", "wordé",
+ * "o(", a word the chunk cuts), the word then begun in the state.
+ */
+
+static const unsigned char *
+ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t                n, i;
+    int64_t               wsum;
+    uint32_t              words, words0, prev, hash, h, bits;
+    uint64_t              key, m;
+    unsigned char         c, act, near, buf[16];
+    ngx_llm_slot_t       *s;
+    const unsigned char  *q;
+
+    wsum = st->wsum;
+    prev = st->prev_hash;
+    words = st->words;
+    words0 = words;
+    near = st->number_near;
+
+    while (p < end) {
+
+        c = *p;
+
+        if (!ngx_llm_letter(c)) {
+
+            p++;
+
+            switch (ngx_llm_ctab[c]) {
+
+            case C_SPACE:
+                if (st->line_start) {
+                    st->indent += (c == '\t') ? 4 : 1;
+                }
+
+                continue;
+
+            case C_NEWLINE:
+                ngx_llm_line_end(st);
+                continue;
+
+            case C_SYMBOL:
+                st->symbols++;
+                st->line_syms++;
+                break;
+
+            case C_MATH:
+                st->math_ops++;
+                st->line_syms++;
+                break;
+
+            case C_QUESTION:
+                st->questions++;
+                break;
+
+            case C_STOP:
+            case C_BREAK:
+            case C_UTF8_PUNCT:
+            case C_UTF8_CONT:
+                break;
+
+            default:
+                /* a digit, a backtick, "_", a non-ASCII letter */
+                p--;
+                goto done;
+            }
+
+            st->line_start = 0;
+            st->line_chars++;
+            st->line_last = c;
+            continue;
+        }
+
+        /* a word: its letters, 16 bytes at a time, zeros past the end */
+
+        if (end - p >= 16) {
+            bits = ngx_llm_letters16(p);
+            key = ngx_llm_load64(p);
+
+        } else {
+            memset(buf, 0, 16);
+            memcpy(buf, p, end - p);
+            bits = ngx_llm_letters16(buf);
+            key = ngx_llm_load64(buf);
+        }
+
+        n = __builtin_ctz(~bits);
+
+        if (n == 16) {
+            n += ngx_llm_letter_run(p + 16, end);
+        }
+
+        q = p + n;
+
+        st->line_start = 0;
+        st->line_chars++;
+        st->line_last = q[-1];
+
+        /* the key: the first six letters, lower-cased; the rest, hashed */
+        i = n < NGX_LLM_KEY_LEN ? n : NGX_LLM_KEY_LEN;
+        key = (key | 0x2020202020202020ULL) & ngx_llm_key_mask[i];
+        hash = NGX_LLM_FNV_BASIS;
+
+        for ( /* void */ ; i < n; i++) {
+            hash = (hash ^ (p[i] | 0x20)) * NGX_LLM_FNV_PRIME;
+        }
+
+        act = q < end ? ngx_llm_after[*q] : NGX_LLM_A_GOES_ON;
+
+        if (act >= NGX_LLM_A_PAREN
+            && (act == NGX_LLM_A_GOES_ON || key == 'o'))
+        {
+            /* the word may go on: the step's */
+            st->in_word = 1;
+            st->nomatch = 0;
+            st->in_number = 0;
+            st->key = key;
+            st->hash = hash;
+            st->wlen = (uint32_t) n;
+            p = q;
+            break;
+        }
+
+        /* the word ends: its term, the pair's */
+
+        m = key * 0x9e3779b97f4a7c15ULL;
+        h = (uint32_t) (m >> 32) ^ hash;
+
+        wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                    >> (32 - NGX_LLM_BUCKET_BITS)];
+        prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+        wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
+                                    >> (32 - NGX_LLM_BUCKET_BITS)];
+        prev = h;
+        words++;
+
+        if (near) {
+            near--;
+        }
+
+        s = ngx_llm_lookup(key, m);
+
+        if (s != NULL) {
+            st->words = words;
+            st->number_near = near;
+            st->wlen = (uint32_t) n;
+            ngx_llm_keyword(st, s);
+        }
+
+        /* what ended it: a space, or a byte for the loop */
+
+        if (act == NGX_LLM_A_SPACE) {
+            p = q + 1;
+            continue;
+        }
+
+        if (act == NGX_LLM_A_SENTENCE) {
+            st->sentences++;
+        }
+
+        p = q;
+    }
+
+done:
+
+    st->nterms += 2 * (words - words0);
+    st->wsum = wsum;
+    st->prev_hash = prev;
+    st->words = words;
+    st->number_near = near;
+
+    return p;
+}
+
+
+/*
+ * One step of the scanner: a byte (two for a folded letter), or a run of
+ * letters.  Where what a byte means depends on the next one and the chunk
+ * ends there, the next feed() (or the end) decides, so that a text fed in
+ * any pieces gives what it gives whole.
+ */
+
+static const unsigned char *
+ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t         n;
+    unsigned char  c, f;
+
+    c = *p;
+
+    if (ngx_llm_letter(c)) {
+
+        if (!st->in_word) {
+            st->in_word = 1;
+            st->nomatch = 0;
+            st->in_number = 0;
+            st->wlen = 0;
+            st->key = 0;
+            st->hash = NGX_LLM_FNV_BASIS;
+
+        } else if (st->in_number) {
+            /* "1500x" is no number and no keyword */
+            st->in_number = 0;
+            st->nomatch = 1;
+        }
+
+        n = ngx_llm_letter_run(p, end);
+        ngx_llm_add_letters(p, end, n, st->wlen, &st->key, &st->hash);
+        st->wlen += (uint32_t) n;
+
+        p += n;
+        st->line_start = 0;
+        st->line_chars++;
+        st->line_last = p[-1] | 0x20;
+
+        return p;
+    }
+
+    p++;
+
+    switch (ngx_llm_ctab[c]) {
+
+    case C_SPACE:
+        ngx_llm_word_end(st);
+
+        if (st->line_start) {
+            st->indent += (c == '\t') ? 4 : 1;
+        }
+
+        return p;
+
+    case C_NEWLINE:
+        ngx_llm_word_end(st);
+        ngx_llm_line_end(st);
+        return p;
+
+    case C_DIGIT:
+        if (!st->in_word) {
+            ngx_llm_word_char(st, c);
+            st->in_number = 1;
+            st->last_number = 0;
+        }
+
+        if (st->in_number) {
+            if (st->last_number < 100000000) {
+                st->last_number = st->last_number * 10 + (c - '0');
+            }
+
+        } else {
+            ngx_llm_word_char(st, c);
+        }
+
+        break;
+
+    case C_IDENT:
+    case C_UTF8_OTHER:
+        ngx_llm_word_char(st, c);
+        st->nomatch = 1;
+        break;
+
+    case C_UTF8_CONT:
+        if (st->in_word) {
+            st->nomatch = 1;
+        }
+
+        break;
+
+    case C_UTF8_LATIN:
+        if (p == end) {
+            /* the next feed() has the rest of the character */
+            st->pending |= NGX_LLM_PENDING_LATIN;
+            break;
+        }
+
+        if ((*p & 0xc0) == 0x80) {
+            f = (unsigned char) ngx_llm_fold_c3[*p & 0x3f];
+            p++;
+
+            if (f) {
+                ngx_llm_word_char(st, f);
+                break;
+            }
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_BACKTICK:
+        /* a run of three backticks opens or closes a fenced block */
+        if (++st->backticks == 3) {
+            st->backticks = 0;
+            st->in_fence = !st->in_fence;
+            st->fences++;
+
+        } else if (p < end && *p != '`') {
+            if (st->backticks == 1) {
+                st->inline_code++;
+            }
+
+            st->backticks = 0;
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_QUESTION:
+        st->questions++;
+
+        if (st->in_word) {
+            st->sentences++;
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_MATH:
+        st->math_ops++;
+        st->line_syms++;
+        ngx_llm_word_end(st);
+        break;
+
+    case C_SYMBOL:
+        if (c == '(' && st->in_word && st->wlen == 1
+            && (st->key == 'o'))
+        {
+            /* O(n) notation */
+            st->key = 'b' | 'i' << 8 | 'g' << 16 | (uint64_t) 'o' << 24;
+            st->wlen = 4;
+        }
+
+        st->line_syms++;
+        st->symbols++;
+        ngx_llm_word_end(st);
+        break;
+
+    case C_STOP:
+        /* "." after a word ends a sentence ("3.5" is one number) */
+        if (st->in_word) {
+            if (!st->in_number) {
+                st->sentences++;
+
+            } else if (p == end) {
+                st->pending |= NGX_LLM_PENDING_STOP;
+
+            } else if (ngx_llm_ctab[*p] != C_DIGIT) {
+                st->sentences++;
+            }
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    default:
+        /*
+         * C_BREAK, C_UTF8_PUNCT: U+0080..U+00BF and U+2000..U+2FFF,
+         * quotes, dashes, spaces (their continuation bytes then change
+         * nothing)
+         */
+        ngx_llm_word_end(st);
+        break;
+    }
+
+    st->line_start = 0;
+    st->line_chars++;
+    st->line_last = c;
+
+    return p;
+}
+
+
+/* what the last feed() left to its next byte: this one */
+
+static const unsigned char *
+ngx_llm_pending(ngx_llm_classify_state_t *st, const unsigned char *p)
+{
+    unsigned char  c, f;
+
+    c = *p;
+
+    if (st->backticks && c != '`') {
+        if (st->backticks == 1) {
+            st->inline_code++;
+        }
+
+        st->backticks = 0;
+    }
+
+    if ((st->pending & NGX_LLM_PENDING_STOP) && ngx_llm_ctab[c] != C_DIGIT) {
+        st->sentences++;
+    }
+
+    if (st->pending & NGX_LLM_PENDING_LATIN) {
+        st->pending = 0;
+
+        if ((c & 0xc0) == 0x80) {
+            f = (unsigned char) ngx_llm_fold_c3[c & 0x3f];
+
+            if (f) {
+                ngx_llm_word_char(st, f);
+
+            } else {
+                ngx_llm_word_end(st);
+            }
+
+            return p + 1;
+        }
+
+        ngx_llm_word_end(st);
+        return p;
+    }
+
+    st->pending = 0;
+
+    return p;
+}
+
+
+/* the same at the end of the text */
+
+static void
+ngx_llm_pending_end(ngx_llm_classify_state_t *st)
+{
+    if (st->backticks == 1) {
+        st->inline_code++;
+    }
+
+    st->backticks = 0;
+
+    if (st->pending & NGX_LLM_PENDING_STOP) {
+        st->sentences++;
+    }
+
+    st->pending = 0;
+}
+
+
 void
 ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
     size_t len)
 {
-    uint64_t              key;
-    uint32_t              wlen, h;
-    unsigned char         c, f;
     const unsigned char  *end;
 
     end = p + len;
     st->bytes += len;
 
+    if (len == 0) {
+        return;
+    }
+
+    if (st->pending || st->backticks) {
+        p = ngx_llm_pending(st, p);
+    }
+
     while (p < end) {
 
-        c = *p++;
+        if (!st->in_word && st->sink == NULL) {
+            p = ngx_llm_fast(st, p, end);
 
-        switch (ngx_llm_ctab[c]) {
-
-        case C_BACKTICK:
-            /* a run of three backticks opens or closes a fenced block */
-            if (++st->backticks == 3) {
-                st->backticks = 0;
-                st->in_fence = !st->in_fence;
-                st->fences++;
-
-            } else if (p == end || *p != '`') {
-                if (st->backticks == 1) {
-                    st->inline_code++;
-                }
-
-                st->backticks = 0;
+            if (p == end) {
+                break;
             }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_LETTER:
-            if (st->in_number) {
-                /* "1500x" is no number and no keyword */
-                st->in_number = 0;
-                st->nomatch = 1;
-            }
-
-            ngx_llm_word_char(st, c | 0x20);
-
-            /* the hot loop: a run of ASCII letters */
-            key = st->key;
-            wlen = st->wlen;
-            h = st->hash;
-
-            while (p < end && ngx_llm_ctab[*p] == C_LETTER) {
-                c = *p++ | 0x20;
-
-                if (++wlen <= NGX_LLM_KEY_LEN) {
-                    key |= (uint64_t) c << (8 * (wlen - 1));
-
-                } else {
-                    h = (h ^ c) * NGX_LLM_FNV_PRIME;
-                }
-            }
-
-            st->key = key;
-            st->wlen = wlen;
-            st->hash = h;
-            break;
-
-        case C_DIGIT:
-            if (!st->in_word) {
-                ngx_llm_word_char(st, c);
-                st->in_number = 1;
-                st->last_number = 0;
-            }
-
-            if (st->in_number) {
-                if (st->last_number < 100000000) {
-                    st->last_number = st->last_number * 10 + (c - '0');
-                }
-
-            } else {
-                ngx_llm_word_char(st, c);
-            }
-
-            break;
-
-        case C_IDENT:
-            ngx_llm_word_char(st, c);
-            st->nomatch = 1;
-            break;
-
-        case C_UTF8_LATIN:
-            if (p < end && (*p & 0xc0) == 0x80) {
-                f = (unsigned char) ngx_llm_fold_c3[*p & 0x3f];
-                p++;
-
-                if (f) {
-                    ngx_llm_word_char(st, f);
-                    break;
-                }
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_UTF8_PUNCT:
-            /* U+0080..U+00BF and U+2000..U+2FFF: quotes, dashes, spaces */
-            while (p < end && (*p & 0xc0) == 0x80) {
-                p++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_UTF8_OTHER:
-            ngx_llm_word_char(st, c);
-            st->nomatch = 1;
-            break;
-
-        case C_UTF8_CONT:
-            if (st->in_word) {
-                st->nomatch = 1;
-            }
-
-            break;
-
-        case C_SPACE:
-            ngx_llm_word_end(st);
-
-            if (st->line_start) {
-                st->indent += (c == '\t') ? 4 : 1;
-            }
-
-            continue;
-
-        case C_NEWLINE:
-            ngx_llm_word_end(st);
-            ngx_llm_line_end(st);
-            continue;
-
-        case C_QUESTION:
-            st->questions++;
-
-            if (st->in_word) {
-                st->sentences++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_MATH:
-            st->math_ops++;
-            st->line_syms++;
-            ngx_llm_word_end(st);
-            break;
-
-        case C_SYMBOL:
-            if (c == '(' && st->in_word && st->wlen == 1
-                && (st->key == 'o'))
-            {
-                /* O(n) notation */
-                st->key = 'b' | 'i' << 8 | 'g' << 16 | (uint64_t) 'o' << 24;
-                st->wlen = 4;
-            }
-
-            st->line_syms++;
-            st->symbols++;
-            ngx_llm_word_end(st);
-            break;
-
-        case C_STOP:
-            /* "." after a word ends a sentence ("3.5" is one number) */
-            if (st->in_word && !(st->in_number && p < end
-                                 && ngx_llm_ctab[*p] == C_DIGIT))
-            {
-                st->sentences++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        default: /* C_BREAK */
-            ngx_llm_word_end(st);
-            break;
         }
 
-        st->line_start = 0;
-        st->line_chars++;
-        st->line_last = c;
+        p = ngx_llm_step(st, p, end);
     }
 }
 
@@ -856,6 +1400,7 @@ ngx_llm_counted(ngx_llm_classify_state_t *st,
 {
     uint32_t  blocks;
 
+    ngx_llm_pending_end(st);
     ngx_llm_word_end(st);
     ngx_llm_line_end(st);
 
