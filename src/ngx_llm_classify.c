@@ -905,53 +905,350 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 
 
 /*
- * The fast path: plain text and code, that is words of ASCII letters,
- * spaces, punctuation, symbols and line breaks, with the running sums in
- * registers, no call per byte or per word but for a keyword or a line's
- * end.  Outside a word, it goes as far as it can and returns at what it
- * leaves to the byte by byte step: a digit, a backtick, "_", a non-ASCII
- * letter, or the byte after a word that may go on ("word2", "wordé",
- * "o(", a word the chunk cuts), the word then begun in the state.
+ * 64 bytes at p: a bit per ASCII letter, a bit per space (' '), 16 bytes
+ * at a time with SSE2: | 0x20 lower-cases a letter, + 0x1f then puts
+ * 'a'..'z' below -102.
+ */
+
+static ngx_llm_inline void
+ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
+{
+    int       i;
+    uint64_t  l, s;
+
+#if (NGX_LLM_SSE2)
+    __m128i   v;
+
+    l = 0;
+    s = 0;
+
+    for (i = 0; i < 64; i += 16) {
+        v = _mm_loadu_si128((const __m128i *) (p + i));
+
+        s |= (uint64_t) (uint32_t) _mm_movemask_epi8(
+                 _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) << i;
+
+        v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                         _mm_set1_epi8(0x1f));
+
+        l |= (uint64_t) (uint32_t) _mm_movemask_epi8(
+                 _mm_cmplt_epi8(v, _mm_set1_epi8(-102))) << i;
+    }
+
+#else
+
+    for (l = 0, s = 0, i = 0; i < 64; i++) {
+        l |= (uint64_t) ngx_llm_letter(p[i]) << i;
+        s |= (uint64_t) (p[i] == ' ') << i;
+    }
+
+#endif
+
+    *letters = l;
+    *spaces = s;
+}
+
+
+/* "é" and the like at p: the letter it folds to, or 0 */
+
+static ngx_llm_inline unsigned char
+ngx_llm_folded(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p >= 2 && p[0] == 0xc3 && (p[1] & 0xc0) == 0x80) {
+        return (unsigned char) ngx_llm_fold_c3[p[1] & 0x3f];
+    }
+
+    return 0;
+}
+
+
+/*
+ * The rest of a word from r: runs of letters and folded letters ("é"),
+ * added to its key and hash; returns where it stops.
  */
 
 static const unsigned char *
-ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
-    const unsigned char *end)
+ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
+    uint64_t *key, uint32_t *hash, uint32_t *wlen)
 {
-    size_t                n, i;
+    size_t         n;
+    unsigned char  f;
+
+    for ( ;; ) {
+
+        if (r < end && ngx_llm_letter(*r)) {
+            n = ngx_llm_letter_run(r, end);
+            ngx_llm_add_letters(r, end, n, *wlen, key, hash);
+            *wlen += (uint32_t) n;
+            r += n;
+            continue;
+        }
+
+        f = ngx_llm_folded(r, end);
+
+        if (f == 0) {
+            return r;
+        }
+
+        if (*wlen < NGX_LLM_KEY_LEN) {
+            *key |= (uint64_t) f << (8 * *wlen);
+
+        } else {
+            *hash = (*hash ^ f) * NGX_LLM_FNV_PRIME;
+        }
+
+        *wlen += 1;
+        r += 2;
+    }
+}
+
+
+/*
+ * The fast path: plain text and code, outside a word, with the running
+ * sums in registers and no call per byte or per word but for a keyword,
+ * a line's end or a non-ASCII letter.  A block of 64 bytes becomes bits:
+ * letters, spaces, the rest; the loop then goes from event to event (a
+ * word's start, a byte neither a letter nor a space), spaces and a word's
+ * letters costing nothing.  It returns at what it leaves to the byte by
+ * byte step: "_", a letter other than Latin, a number that goes on ("2nd",
+ * "3." at a chunk's end), or the byte after a word that may go on
+ * ("word2", "o(", a word the chunk cuts), the word then begun in the
+ * state.  The block is kept for when the step gives back.
+ */
+
+typedef struct {
+    const unsigned char  *b;              /* the block: b[0] to b[valid] */
+    size_t                valid;
+    uint64_t              letters;
+    uint64_t              spaces;
+    const unsigned char  *kb;             /* b, or its copy: 16 bytes more
+                                             can be read from kb[i] */
+    unsigned char         buf[64 + 32];
+} ngx_llm_block_t;
+
+
+/* the hash of the letters p[0] to p[n - 1], lower-cased, on from h */
+
+static ngx_llm_inline uint32_t
+ngx_llm_hash_letters(const unsigned char *p, const unsigned char *end,
+    size_t n, uint32_t h)
+{
+    size_t    i, k;
+    uint64_t  v;
+
+    for (i = 0; i < n; i += 8) {
+
+        if (end - (p + i) >= 8) {
+            v = ngx_llm_load64(p + i) | 0x2020202020202020ULL;
+
+            for (k = 0; k < 8 && i + k < n; k++) {
+                h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+                v >>= 8;
+            }
+
+        } else {
+            for (k = i; k < n; k++) {
+                h = (h ^ (p[k] | 0x20)) * NGX_LLM_FNV_PRIME;
+            }
+        }
+    }
+
+    return h;
+}
+
+
+static const unsigned char *
+ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end, ngx_llm_block_t *blk)
+{
+    size_t                valid, pos, last, e, n, i;
     int64_t               wsum;
-    uint32_t              words, words0, prev, hash, h, bits;
-    uint64_t              key, m;
-    unsigned char         c, act, near, buf[16];
+    uint32_t              words, words0, prev, hash, h, wlen, val;
+    uint64_t              L, X, key, m;
+    unsigned char         c, f, act, near, ls;
     ngx_llm_slot_t       *s;
-    const unsigned char  *q;
+    const unsigned char  *b, *kb, *r;
 
     wsum = st->wsum;
     prev = st->prev_hash;
     words = st->words;
     words0 = words;
     near = st->number_near;
+    ls = st->line_start;
 
     while (p < end) {
 
-        c = *p;
+        b = blk->b;
 
-        if (!ngx_llm_letter(c)) {
+        if (b == NULL || p < b || p >= b + blk->valid) {
 
-            p++;
+            /* a new block: 64 bytes at p, or what is left, copied */
+
+            b = p;
+            blk->b = b;
+
+            if (end - b >= 64 + 16) {
+                blk->valid = 64;
+                blk->kb = b;
+
+            } else {
+                blk->valid = end - b < 64 ? (size_t) (end - b) : 64;
+                blk->kb = blk->buf;
+                memset(blk->buf, 0, sizeof(blk->buf));
+                memcpy(blk->buf, b, end - b < 80 ? (size_t) (end - b) : 80);
+            }
+
+            ngx_llm_bits64(blk->kb, &blk->letters, &blk->spaces);
+
+            if (blk->valid < 64) {
+                blk->letters &= (1ULL << blk->valid) - 1;
+                blk->spaces &= (1ULL << blk->valid) - 1;
+            }
+        }
+
+        valid = blk->valid;
+        kb = blk->kb;
+        L = blk->letters;
+
+        /* the events: where a word starts, bytes neither letter nor space */
+
+        last = p - b;
+        X = ((L & ~(L << 1)) | ~(L | blk->spaces)) & (~0ULL << last);
+
+        if (valid < 64) {
+            X &= (1ULL << valid) - 1;
+        }
+
+        while (X) {
+
+            pos = __builtin_ctzll(X);
+
+            if (ls) {
+                /* the spaces since the last event: the line's indent */
+                st->indent += (uint32_t) (pos - last);
+            }
+
+            c = b[pos];
+
+            if ((L >> pos) & 1) {
+
+                /* a word: its run of letters, the key and the hash */
+
+                m = ~L >> pos;
+                n = m ? (size_t) __builtin_ctzll(m) : 64 - pos;
+
+                if (pos + n == 64) {
+                    n += ngx_llm_letter_run(b + 64, end);
+                }
+
+                r = b + pos + n;
+                i = n < NGX_LLM_KEY_LEN ? n : NGX_LLM_KEY_LEN;
+                key = ngx_llm_load64(kb + pos);
+                key = (key | 0x2020202020202020ULL) & ngx_llm_key_mask[i];
+                hash = NGX_LLM_FNV_BASIS;
+
+                if (n > NGX_LLM_KEY_LEN) {
+                    hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
+                                                end, n - NGX_LLM_KEY_LEN,
+                                                hash);
+                }
+
+                wlen = (uint32_t) n;
+
+            } else if (c == 0xc3 && (f = ngx_llm_folded(b + pos, end))) {
+
+                /* a word that starts with "é" */
+
+                key = f;
+                hash = NGX_LLM_FNV_BASIS;
+                wlen = 1;
+                r = b + pos + 2;
+
+            } else {
+                goto other;
+            }
+
+            /* what follows the word: "é", more letters, or its end */
+
+            act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+
+            if (act == NGX_LLM_A_GOES_ON && r < end && *r == 0xc3) {
+                r = ngx_llm_word_rest(r, end, &key, &hash, &wlen);
+                act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+            }
+
+            ls = 0;
+            st->line_chars++;
+            st->line_last = r[-1];
+
+            if (act >= NGX_LLM_A_PAREN
+                && (act == NGX_LLM_A_GOES_ON || (wlen == 1 && key == 'o')))
+            {
+                /* the word may go on ("word2", "o(", the chunk's end) */
+                st->in_word = 1;
+                st->nomatch = 0;
+                st->in_number = 0;
+                st->key = key;
+                st->hash = hash;
+                st->wlen = wlen;
+                p = r;
+                goto done;
+            }
+
+            /* the word ends: its term, the pair's */
+
+            m = key * 0x9e3779b97f4a7c15ULL;
+            h = (uint32_t) (m >> 32) ^ hash;
+
+            wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                        >> (32 - NGX_LLM_BUCKET_BITS)];
+            prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+            wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
+                                        >> (32 - NGX_LLM_BUCKET_BITS)];
+            prev = h;
+            words++;
+
+            if (near) {
+                near--;
+            }
+
+            s = ngx_llm_lookup(key, m);
+
+            if (s != NULL) {
+                st->words = words;
+                st->number_near = near;
+                st->wlen = wlen;
+                ngx_llm_keyword(st, s);
+            }
+
+            if (act == NGX_LLM_A_SENTENCE) {
+                st->sentences++;
+            }
+
+            /* what ended it is the next event, or a space */
+            e = r - b;
+            goto next;
+
+        other:
+
+            /* a byte neither a letter nor a space, outside a word */
+
+            e = pos + 1;
 
             switch (ngx_llm_ctab[c]) {
 
             case C_SPACE:
-                if (st->line_start) {
+                /* a tab, a carriage return */
+                if (ls) {
                     st->indent += (c == '\t') ? 4 : 1;
                 }
 
-                continue;
+                goto next;
 
             case C_NEWLINE:
                 ngx_llm_line_end(st);
-                continue;
+                ls = 1;
+                goto next;
 
             case C_SYMBOL:
                 st->symbols++;
@@ -973,110 +1270,115 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             case C_UTF8_CONT:
                 break;
 
+            case C_BACKTICK:
+                /* a run of three backticks opens or closes a fenced block;
+                 * one that ends the chunk waits for the next one */
+                if (++st->backticks == 3) {
+                    st->backticks = 0;
+                    st->in_fence = !st->in_fence;
+                    st->fences++;
+
+                } else if (b + e < end && b[e] != '`') {
+                    if (st->backticks == 1) {
+                        st->inline_code++;
+                    }
+
+                    st->backticks = 0;
+                }
+
+                break;
+
+            case C_DIGIT:
+
+                /* a number, if nothing makes it go on: "2009", "3.5" */
+
+                r = b + pos;
+                val = 0;
+
+                do {
+                    if (val < 100000000) {
+                        val = val * 10 + (*r - '0');
+                    }
+
+                    r++;
+
+                } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
+
+                if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
+                    || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
+                {
+                    p = b + pos;
+                    goto done;
+                }
+
+                h = NGX_LLM_NUMBER_HASH;
+                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+                wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = h;
+                words++;
+
+                near = 2;
+                st->last_number = val;
+
+                /* "in 2009": a year, as in a trivia question */
+                if (val >= 1000 && val <= 2100) {
+                    st->years++;
+
+                } else {
+                    st->numbers++;
+                }
+
+                /* "3." ends a sentence, "3.5" does not */
+                if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
+                    && !(ngx_llm_ctab[*r] == C_STOP
+                         && ngx_llm_ctab[r[1]] == C_DIGIT))
+                {
+                    st->sentences++;
+                }
+
+                c = r[-1];
+                e = r - b;
+                break;
+
             default:
-                /* a digit, a backtick, "_", a non-ASCII letter */
-                p--;
+                /* "_", a letter other than Latin: the step's */
+                p = b + pos;
                 goto done;
             }
 
-            st->line_start = 0;
+            ls = 0;
             st->line_chars++;
             st->line_last = c;
-            continue;
+
+        next:
+
+            if (e >= valid) {
+                /* a word or a number past the block: the next one there */
+                break;
+            }
+
+            X &= ~0ULL << e;
+            last = e;
         }
 
-        /* a word: its letters, 16 bytes at a time, zeros past the end */
+        if (X == 0) {
+            /* the spaces at the block's end */
+            if (ls) {
+                st->indent += (uint32_t) (valid - last);
+            }
 
-        if (end - p >= 16) {
-            bits = ngx_llm_letters16(p);
-            key = ngx_llm_load64(p);
-
-        } else {
-            memset(buf, 0, 16);
-            memcpy(buf, p, end - p);
-            bits = ngx_llm_letters16(buf);
-            key = ngx_llm_load64(buf);
+            e = valid;
         }
 
-        n = __builtin_ctz(~bits);
-
-        if (n == 16) {
-            n += ngx_llm_letter_run(p + 16, end);
-        }
-
-        q = p + n;
-
-        st->line_start = 0;
-        st->line_chars++;
-        st->line_last = q[-1];
-
-        /* the key: the first six letters, lower-cased; the rest, hashed */
-        i = n < NGX_LLM_KEY_LEN ? n : NGX_LLM_KEY_LEN;
-        key = (key | 0x2020202020202020ULL) & ngx_llm_key_mask[i];
-        hash = NGX_LLM_FNV_BASIS;
-
-        for ( /* void */ ; i < n; i++) {
-            hash = (hash ^ (p[i] | 0x20)) * NGX_LLM_FNV_PRIME;
-        }
-
-        act = q < end ? ngx_llm_after[*q] : NGX_LLM_A_GOES_ON;
-
-        if (act >= NGX_LLM_A_PAREN
-            && (act == NGX_LLM_A_GOES_ON || key == 'o'))
-        {
-            /* the word may go on: the step's */
-            st->in_word = 1;
-            st->nomatch = 0;
-            st->in_number = 0;
-            st->key = key;
-            st->hash = hash;
-            st->wlen = (uint32_t) n;
-            p = q;
-            break;
-        }
-
-        /* the word ends: its term, the pair's */
-
-        m = key * 0x9e3779b97f4a7c15ULL;
-        h = (uint32_t) (m >> 32) ^ hash;
-
-        wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
-                                    >> (32 - NGX_LLM_BUCKET_BITS)];
-        prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
-        wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
-                                    >> (32 - NGX_LLM_BUCKET_BITS)];
-        prev = h;
-        words++;
-
-        if (near) {
-            near--;
-        }
-
-        s = ngx_llm_lookup(key, m);
-
-        if (s != NULL) {
-            st->words = words;
-            st->number_near = near;
-            st->wlen = (uint32_t) n;
-            ngx_llm_keyword(st, s);
-        }
-
-        /* what ended it: a space, or a byte for the loop */
-
-        if (act == NGX_LLM_A_SPACE) {
-            p = q + 1;
-            continue;
-        }
-
-        if (act == NGX_LLM_A_SENTENCE) {
-            st->sentences++;
-        }
-
-        p = q;
+        p = b + e;
     }
 
 done:
 
+    st->line_start = ls;
     st->nterms += 2 * (words - words0);
     st->wsum = wsum;
     st->prev_hash = prev;
@@ -1353,6 +1655,7 @@ void
 ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
     size_t len)
 {
+    ngx_llm_block_t       blk;
     const unsigned char  *end;
 
     end = p + len;
@@ -1366,10 +1669,12 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
         p = ngx_llm_pending(st, p);
     }
 
+    blk.b = NULL;
+
     while (p < end) {
 
         if (!st->in_word && st->sink == NULL) {
-            p = ngx_llm_fast(st, p, end);
+            p = ngx_llm_fast(st, p, end, &blk);
 
             if (p == end) {
                 break;
