@@ -38,9 +38,13 @@
 #endif
 
 #if defined(__GNUC__)
-#define ngx_llm_inline  inline __attribute__((always_inline))
+#define ngx_llm_inline       inline __attribute__((always_inline))
+#define ngx_llm_unlikely(x)  __builtin_expect(!!(x), 0)
+#define ngx_llm_likely(x)    __builtin_expect(!!(x), 1)
 #else
-#define ngx_llm_inline  inline
+#define ngx_llm_inline       inline
+#define ngx_llm_unlikely(x)  (x)
+#define ngx_llm_likely(x)    (x)
 #endif
 
 #include "ngx_llm_classify.h"
@@ -124,7 +128,7 @@ enum {
 
 
 static void ngx_llm_keyword(ngx_llm_classify_state_t *st,
-    ngx_llm_slot_t *s);
+    ngx_llm_slot_t *s, uint32_t wlen);
 
 
 static const ngx_llm_concept_t  ngx_llm_concepts[] = {
@@ -662,7 +666,7 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
     s = ngx_llm_lookup(st->key, m);
 
     if (s != NULL) {
-        ngx_llm_keyword(st, s);
+        ngx_llm_keyword(st, s, st->wlen);
     }
 }
 
@@ -670,10 +674,11 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
 /* a keyword: its concept, once, and what it marks */
 
 static void
-ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s)
+ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s,
+    uint32_t wlen)
 {
     /* the first six letters match: the length must be one listed */
-    if (st->wlen < s->min_len || st->wlen > s->max_len) {
+    if (wlen < s->min_len || wlen > s->max_len) {
         return;
     }
 
@@ -1004,16 +1009,16 @@ ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
 
 
 /*
- * The fast path: plain text and code, outside a word, with the running
- * sums in registers and no call per byte or per word but for a keyword,
- * a line's end or a non-ASCII letter.  A block of 64 bytes becomes bits:
- * letters, spaces, the rest; the loop then goes from event to event (a
- * word's start, a byte neither a letter nor a space), spaces and a word's
- * letters costing nothing.  It returns at what it leaves to the byte by
- * byte step: "_", a letter other than Latin, a number that goes on ("2nd",
- * "3." at a chunk's end), or the byte after a word that may go on
- * ("word2", "o(", a word the chunk cuts), the word then begun in the
- * state.  The block is kept for when the step gives back.
+ * The fast path: plain text and code, outside a word.  A block of 64
+ * bytes becomes bits: letters, spaces, the rest; the loop then goes from
+ * event to event (a word's start, a byte neither a letter nor a space),
+ * spaces and a word's letters costing nothing, a plain word (letters, then
+ * a space or punctuation) taking no call but for a keyword.  It returns
+ * at what it leaves to the byte by byte step: "_", a letter other than
+ * Latin, a number that goes on ("2nd", "3." at a chunk's end), or the
+ * byte after a word that may go on ("word2", "o(", a word the chunk cuts),
+ * the word then begun in the state.  The block is kept for when the step
+ * gives back.
  */
 
 typedef struct {
@@ -1021,8 +1026,9 @@ typedef struct {
     size_t                valid;
     uint64_t              letters;
     uint64_t              spaces;
-    const unsigned char  *kb;             /* b, or its copy: 16 bytes more
-                                             can be read from kb[i] */
+    const unsigned char  *kb;             /* b, or its copy: kb[0] to
+                                             kb[79] can be read, 0x80
+                                             past the chunk */
     unsigned char         buf[64 + 32];
 } ngx_llm_block_t;
 
@@ -1033,27 +1039,286 @@ static ngx_llm_inline uint32_t
 ngx_llm_hash_letters(const unsigned char *p, const unsigned char *end,
     size_t n, uint32_t h)
 {
-    size_t    i, k;
+    size_t    k;
     uint64_t  v;
 
-    for (i = 0; i < n; i += 8) {
+    while (n > 0 && end - p >= 8) {
+        v = ngx_llm_load64(p) | 0x2020202020202020ULL;
+        k = n < 8 ? n : 8;
+        p += k;
+        n -= k;
 
-        if (end - (p + i) >= 8) {
-            v = ngx_llm_load64(p + i) | 0x2020202020202020ULL;
+        /* k bytes of v, the lowest first */
 
-            for (k = 0; k < 8 && i + k < n; k++) {
-                h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
-                v >>= 8;
-            }
-
-        } else {
-            for (k = i; k < n; k++) {
-                h = (h ^ (p[k] | 0x20)) * NGX_LLM_FNV_PRIME;
-            }
+        switch (k) {
+        case 8:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 7:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 6:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 5:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 4:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 3:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 2:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        default:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
         }
     }
 
+    for ( /* void */ ; n > 0; n--) {
+        h = (h ^ (*p++ | 0x20)) * NGX_LLM_FNV_PRIME;
+    }
+
     return h;
+}
+
+
+/* a word that ended: its term and the pair's, what it counts */
+
+static ngx_llm_inline void
+ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
+    uint32_t wlen)
+{
+    uint32_t         h, pair;
+    uint64_t         m;
+    ngx_llm_slot_t  *s;
+
+    m = key * 0x9e3779b97f4a7c15ULL;
+    h = (uint32_t) (m >> 32) ^ hash;
+    pair = (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+
+    st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                    >> (32 - NGX_LLM_BUCKET_BITS)]
+                + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                      >> (32 - NGX_LLM_BUCKET_BITS)];
+    st->prev_hash = h;
+    st->words++;
+
+    if (ngx_llm_unlikely(st->number_near)) {
+        st->number_near--;
+    }
+
+    s = ngx_llm_lookup(key, m);
+
+    /* a keyword seen before, that marks nothing: nothing more to count */
+    if (s != NULL
+        && (s->flags
+            || !(st->seen[s->concept >> 6] & (1ULL << (s->concept & 63)))))
+    {
+        ngx_llm_keyword(st, s, wlen);
+    }
+}
+
+
+/*
+ * A word the fast loop does not end itself: one past the block, one with
+ * "é", one that may go on.  Returns the byte after it; the word is begun
+ * in the state (st->in_word) if it may go on.
+ */
+
+static const unsigned char *
+ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
+    const unsigned char *end, uint64_t key, uint32_t hash, uint32_t wlen)
+{
+    int  act;
+
+    act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+
+    if (act == NGX_LLM_A_GOES_ON && r < end && *r == 0xc3) {
+        r = ngx_llm_word_rest(r, end, &key, &hash, &wlen);
+        act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+    }
+
+    st->line_start = 0;
+    st->line_chars = 1;
+    st->line_last = r[-1];
+
+    if (act >= NGX_LLM_A_PAREN
+        && (act == NGX_LLM_A_GOES_ON || (wlen == 1 && key == 'o')))
+    {
+        /* the word may go on ("word2", "o(", the chunk's end) */
+        st->in_word = 1;
+        st->nomatch = 0;
+        st->in_number = 0;
+        st->key = key;
+        st->hash = hash;
+        st->wlen = wlen;
+        return r;
+    }
+
+    ngx_llm_word(st, key, hash, wlen);
+
+    if (act == NGX_LLM_A_SENTENCE) {
+        st->sentences++;
+    }
+
+    return r;
+}
+
+
+/*
+ * A byte neither a letter nor a space, outside a word, at p: returns the
+ * byte after what it took, or NULL when it is the step's ("_", a letter
+ * other than Latin, a number that goes on).
+ */
+
+static const unsigned char *
+ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end)
+{
+    uint32_t              h, pair, val;
+    unsigned char         c, f;
+    const unsigned char  *r;
+
+    c = *p;
+
+    switch (ngx_llm_ctab[c]) {
+
+    case C_SPACE:
+        /* a tab, a carriage return */
+        if (st->line_start) {
+            st->indent += (c == '\t') ? 4 : 1;
+        }
+
+        return p + 1;
+
+    case C_NEWLINE:
+        ngx_llm_line_end(st);
+        return p + 1;
+
+    case C_SYMBOL:
+        st->symbols++;
+        st->line_syms++;
+        break;
+
+    case C_MATH:
+        st->math_ops++;
+        st->line_syms++;
+        break;
+
+    case C_QUESTION:
+        st->questions++;
+        break;
+
+    case C_STOP:
+    case C_BREAK:
+    case C_UTF8_PUNCT:
+    case C_UTF8_CONT:
+        break;
+
+    case C_BACKTICK:
+        /* three in a row open or close a fenced block; one that ends the
+         * chunk waits for the next feed() */
+        if (++st->backticks == 3) {
+            st->backticks = 0;
+            st->in_fence = !st->in_fence;
+            st->fences++;
+
+        } else if (p + 1 < end && p[1] != '`') {
+            if (st->backticks == 1) {
+                st->inline_code++;
+            }
+
+            st->backticks = 0;
+        }
+
+        break;
+
+    case C_UTF8_LATIN:
+        /* a word that starts with "é" */
+        f = ngx_llm_folded(p, end);
+
+        if (f == 0) {
+            return NULL;
+        }
+
+        return ngx_llm_word_slow(st, p + 2, end, f, NGX_LLM_FNV_BASIS, 1);
+
+    case C_DIGIT:
+
+        /* a number, if nothing makes it go on: "2009", "3.5" */
+
+        r = p;
+        val = 0;
+
+        do {
+            if (val < 100000000) {
+                val = val * 10 + (*r - '0');
+            }
+
+            r++;
+
+        } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
+
+        if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
+            || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
+        {
+            return NULL;
+        }
+
+        h = NGX_LLM_NUMBER_HASH;
+        pair = (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+        st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                        >> (32 - NGX_LLM_BUCKET_BITS)]
+                    + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                          >> (32 - NGX_LLM_BUCKET_BITS)];
+        st->prev_hash = h;
+        st->words++;
+
+        st->number_near = 2;
+        st->last_number = val;
+
+        /* "in 2009": a year, as in a trivia question */
+        if (val >= 1000 && val <= 2100) {
+            st->years++;
+
+        } else {
+            st->numbers++;
+        }
+
+        /* "3." ends a sentence, "3.5" does not */
+        if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
+            && !(ngx_llm_ctab[*r] == C_STOP
+                 && ngx_llm_ctab[r[1]] == C_DIGIT))
+        {
+            st->sentences++;
+        }
+
+        st->line_start = 0;
+        st->line_chars = 1;
+        st->line_last = r[-1];
+
+        return r;
+
+    default:
+        /* "_", a letter other than Latin: the step's */
+        return NULL;
+    }
+
+    st->line_start = 0;
+    st->line_chars = 1;
+    st->line_last = c;
+
+    return p + 1;
 }
 
 
@@ -1063,17 +1328,18 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 {
     size_t                valid, pos, last, e, n, i;
     int64_t               wsum;
-    uint32_t              words, words0, prev, hash, h, wlen, val;
+    uint32_t              words, words0, prev, hash, h, pair;
     uint64_t              L, X, key, m;
-    unsigned char         c, f, act, near, ls;
+    unsigned char         c, act, ls;
     ngx_llm_slot_t       *s;
     const unsigned char  *b, *kb, *r;
+
+    /* the running sums in registers, in the state around calls */
 
     wsum = st->wsum;
     prev = st->prev_hash;
     words = st->words;
     words0 = words;
-    near = st->number_near;
     ls = st->line_start;
 
     while (p < end) {
@@ -1094,7 +1360,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             } else {
                 blk->valid = end - b < 64 ? (size_t) (end - b) : 64;
                 blk->kb = blk->buf;
-                memset(blk->buf, 0, sizeof(blk->buf));
+                memset(blk->buf, 0x80, sizeof(blk->buf));
                 memcpy(blk->buf, b, end - b < 80 ? (size_t) (end - b) : 80);
             }
 
@@ -1123,132 +1389,107 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
             pos = __builtin_ctzll(X);
 
-            if (ls) {
-                /* the spaces since the last event: the line's indent */
+            if (ngx_llm_unlikely(ls)) {
+                /* the spaces since the line's start: its indent */
                 st->indent += (uint32_t) (pos - last);
             }
-
-            c = b[pos];
 
             if ((L >> pos) & 1) {
 
                 /* a word: its run of letters, the key and the hash */
 
                 m = ~L >> pos;
-                n = m ? (size_t) __builtin_ctzll(m) : 64 - pos;
 
-                if (pos + n == 64) {
-                    n += ngx_llm_letter_run(b + 64, end);
+                if (ngx_llm_unlikely(m == 0)) {
+                    /* it goes on past the block */
+                    n = 64 - pos + ngx_llm_letter_run(b + 64, end);
+
+                } else {
+                    n = __builtin_ctzll(m);
                 }
 
-                r = b + pos + n;
                 i = n < NGX_LLM_KEY_LEN ? n : NGX_LLM_KEY_LEN;
                 key = ngx_llm_load64(kb + pos);
                 key = (key | 0x2020202020202020ULL) & ngx_llm_key_mask[i];
                 hash = NGX_LLM_FNV_BASIS;
 
-                if (n > NGX_LLM_KEY_LEN) {
+                if (ngx_llm_unlikely(n > NGX_LLM_KEY_LEN)) {
                     hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
                                                 end, n - NGX_LLM_KEY_LEN,
                                                 hash);
                 }
 
-                wlen = (uint32_t) n;
+                /* what ends it; past the chunk, the copy has 0x80 */
+                act = m ? ngx_llm_after[kb[pos + n]] : NGX_LLM_A_GOES_ON;
 
-            } else if (c == 0xc3 && (f = ngx_llm_folded(b + pos, end))) {
+                if (ngx_llm_unlikely(act >= NGX_LLM_A_PAREN)) {
+                    st->wsum = wsum;
+                    st->prev_hash = prev;
+                    st->words = words;
 
-                /* a word that starts with "é" */
+                    r = ngx_llm_word_slow(st, b + pos + n, end, key, hash,
+                                          (uint32_t) n);
 
-                key = f;
-                hash = NGX_LLM_FNV_BASIS;
-                wlen = 1;
-                r = b + pos + 2;
+                    wsum = st->wsum;
+                    prev = st->prev_hash;
+                    words = st->words;
+                    ls = st->line_start;
 
-            } else {
-                goto other;
-            }
+                    if (st->in_word) {
+                        p = r;
+                        goto done;
+                    }
 
-            /* what follows the word: "é", more letters, or its end */
-
-            act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
-
-            if (act == NGX_LLM_A_GOES_ON && r < end && *r == 0xc3) {
-                r = ngx_llm_word_rest(r, end, &key, &hash, &wlen);
-                act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
-            }
-
-            ls = 0;
-            st->line_chars++;
-            st->line_last = r[-1];
-
-            if (act >= NGX_LLM_A_PAREN
-                && (act == NGX_LLM_A_GOES_ON || (wlen == 1 && key == 'o')))
-            {
-                /* the word may go on ("word2", "o(", the chunk's end) */
-                st->in_word = 1;
-                st->nomatch = 0;
-                st->in_number = 0;
-                st->key = key;
-                st->hash = hash;
-                st->wlen = wlen;
-                p = r;
-                goto done;
-            }
-
-            /* the word ends: its term, the pair's */
-
-            m = key * 0x9e3779b97f4a7c15ULL;
-            h = (uint32_t) (m >> 32) ^ hash;
-
-            wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
-                                        >> (32 - NGX_LLM_BUCKET_BITS)];
-            prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
-            wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
-                                        >> (32 - NGX_LLM_BUCKET_BITS)];
-            prev = h;
-            words++;
-
-            if (near) {
-                near--;
-            }
-
-            s = ngx_llm_lookup(key, m);
-
-            if (s != NULL) {
-                st->words = words;
-                st->number_near = near;
-                st->wlen = wlen;
-                ngx_llm_keyword(st, s);
-            }
-
-            if (act == NGX_LLM_A_SENTENCE) {
-                st->sentences++;
-            }
-
-            /* what ended it is the next event, or a space */
-            e = r - b;
-            goto next;
-
-        other:
-
-            /* a byte neither a letter nor a space, outside a word */
-
-            e = pos + 1;
-
-            switch (ngx_llm_ctab[c]) {
-
-            case C_SPACE:
-                /* a tab, a carriage return */
-                if (ls) {
-                    st->indent += (c == '\t') ? 4 : 1;
+                    e = r - b;
+                    goto next;
                 }
 
-                goto next;
+                ls = 0;
+                st->line_chars = 1;
+                st->line_last = kb[pos + n - 1];
 
-            case C_NEWLINE:
-                ngx_llm_line_end(st);
-                ls = 1;
-                goto next;
+                /* the word ends: its term, the pair's */
+
+                m = key * 0x9e3779b97f4a7c15ULL;
+                h = (uint32_t) (m >> 32) ^ hash;
+                pair = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+
+                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)]
+                        + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                              >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = h;
+                words++;
+
+                if (ngx_llm_unlikely(st->number_near)) {
+                    st->number_near--;
+                }
+
+                s = ngx_llm_lookup(key, m);
+
+                if (s != NULL
+                    && (s->flags
+                        || !(st->seen[s->concept >> 6]
+                             & (1ULL << (s->concept & 63)))))
+                {
+                    st->words = words;
+                    ngx_llm_keyword(st, s, (uint32_t) n);
+                }
+
+                if (act == NGX_LLM_A_SENTENCE) {
+                    st->sentences++;
+                }
+
+                /* what ended it is the next event, or a space */
+                X &= X - 1;
+                continue;
+            }
+
+            /* a byte neither a letter nor a space: the common ones here */
+
+            c = b[pos];
+
+            switch (ngx_llm_ctab[c]) {
 
             case C_SYMBOL:
                 st->symbols++;
@@ -1270,88 +1511,49 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             case C_UTF8_CONT:
                 break;
 
-            case C_BACKTICK:
-                /* a run of three backticks opens or closes a fenced block;
-                 * one that ends the chunk waits for the next one */
-                if (++st->backticks == 3) {
-                    st->backticks = 0;
-                    st->in_fence = !st->in_fence;
-                    st->fences++;
-
-                } else if (b + e < end && b[e] != '`') {
-                    if (st->backticks == 1) {
-                        st->inline_code++;
-                    }
-
-                    st->backticks = 0;
-                }
-
-                break;
-
-            case C_DIGIT:
-
-                /* a number, if nothing makes it go on: "2009", "3.5" */
-
-                r = b + pos;
-                val = 0;
-
-                do {
-                    if (val < 100000000) {
-                        val = val * 10 + (*r - '0');
-                    }
-
-                    r++;
-
-                } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
-
-                if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
-                    || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
-                {
-                    p = b + pos;
-                    goto done;
-                }
-
-                h = NGX_LLM_NUMBER_HASH;
-                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
-                                            >> (32 - NGX_LLM_BUCKET_BITS)];
-                prev = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
-                wsum += ngx_llm_model_words[(prev * 0x9e3779b1u)
-                                            >> (32 - NGX_LLM_BUCKET_BITS)];
-                prev = h;
-                words++;
-
-                near = 2;
-                st->last_number = val;
-
-                /* "in 2009": a year, as in a trivia question */
-                if (val >= 1000 && val <= 2100) {
-                    st->years++;
-
-                } else {
-                    st->numbers++;
-                }
-
-                /* "3." ends a sentence, "3.5" does not */
-                if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
-                    && !(ngx_llm_ctab[*r] == C_STOP
-                         && ngx_llm_ctab[r[1]] == C_DIGIT))
-                {
-                    st->sentences++;
-                }
-
-                c = r[-1];
-                e = r - b;
-                break;
+            case C_NEWLINE:
+                ngx_llm_line_end(st);
+                ls = 1;
+                last = pos + 1;
+                X &= X - 1;
+                continue;
 
             default:
-                /* "_", a letter other than Latin: the step's */
+                goto other;
+            }
+
+            ls = 0;
+            st->line_chars = 1;
+            st->line_last = c;
+            X &= X - 1;
+            continue;
+
+        other:
+
+            st->wsum = wsum;
+            st->prev_hash = prev;
+            st->words = words;
+            st->line_start = ls;
+
+            r = ngx_llm_other(st, b + pos, end);
+
+            wsum = st->wsum;
+            prev = st->prev_hash;
+            words = st->words;
+            ls = st->line_start;
+
+            if (r == NULL) {
                 p = b + pos;
                 goto done;
             }
 
-            ls = 0;
-            st->line_chars++;
-            st->line_last = c;
+            if (st->in_word) {
+                /* a word that started with "é" and may go on */
+                p = r;
+                goto done;
+            }
+
+            e = r - b;
 
         next:
 
@@ -1378,12 +1580,11 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
 done:
 
-    st->line_start = ls;
-    st->nterms += 2 * (words - words0);
     st->wsum = wsum;
     st->prev_hash = prev;
     st->words = words;
-    st->number_near = near;
+    st->nterms += 2 * (words - words0);
+    st->line_start = ls;
 
     return p;
 }
@@ -1427,7 +1628,7 @@ ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         p += n;
         st->line_start = 0;
-        st->line_chars++;
+        st->line_chars = 1;
         st->line_last = p[-1] | 0x20;
 
         return p;
@@ -1578,7 +1779,7 @@ ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
     }
 
     st->line_start = 0;
-    st->line_chars++;
+    st->line_chars = 1;
     st->line_last = c;
 
     return p;
