@@ -600,16 +600,18 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
         return NULL;
     }
 
+    /* a word's key is never 0, an empty slot's is */
+
     for (i = (uint32_t) (m >> 54); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
         s = &ngx_llm_table[i];
 
-        if (!s->used) {
-            return NULL;
-        }
-
         if (s->key == key) {
             return s;
+        }
+
+        if (s->key == 0) {
+            return NULL;
         }
     }
 }
@@ -1326,9 +1328,9 @@ static const unsigned char *
 ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
     const unsigned char *end, ngx_llm_block_t *blk)
 {
-    size_t                valid, pos, last, e, n, i;
+    size_t                valid, pos, last, e, n;
     int64_t               wsum;
-    uint32_t              words, words0, prev, hash, h, pair;
+    uint32_t              words, words0, prev, hash, h, pair, val;
     uint64_t              L, X, key, m;
     unsigned char         c, act, ls;
     ngx_llm_slot_t       *s;
@@ -1387,7 +1389,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         while (X) {
 
-            pos = __builtin_ctzll(X);
+            pos = (unsigned) __builtin_ctzll(X);
 
             if (ngx_llm_unlikely(ls)) {
                 /* the spaces since the line's start: its indent */
@@ -1405,12 +1407,12 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     n = 64 - pos + ngx_llm_letter_run(b + 64, end);
 
                 } else {
-                    n = __builtin_ctzll(m);
+                    n = (unsigned) __builtin_ctzll(m);
                 }
 
-                i = n < NGX_LLM_KEY_LEN ? n : NGX_LLM_KEY_LEN;
-                key = ngx_llm_load64(kb + pos);
-                key = (key | 0x2020202020202020ULL) & ngx_llm_key_mask[i];
+                key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
+                key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
+                                                            : NGX_LLM_KEY_LEN];
                 hash = NGX_LLM_FNV_BASIS;
 
                 if (ngx_llm_unlikely(n > NGX_LLM_KEY_LEN)) {
@@ -1446,7 +1448,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
                 ls = 0;
                 st->line_chars = 1;
-                st->line_last = kb[pos + n - 1];
+                st->line_last = 'a';      /* a letter: not ';', '{', '}' */
 
                 /* the word ends: its term, the pair's */
 
@@ -1517,6 +1519,84 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 last = pos + 1;
                 X &= X - 1;
                 continue;
+
+            case C_BACKTICK:
+                /*
+                 * three in a row open or close a fenced block; one that
+                 * ends the chunk waits for the next feed()
+                 */
+                if (++st->backticks == 3) {
+                    st->backticks = 0;
+                    st->in_fence = !st->in_fence;
+                    st->fences++;
+
+                } else if (b + pos + 1 < end && b[pos + 1] != '`') {
+                    if (st->backticks == 1) {
+                        st->inline_code++;
+                    }
+
+                    st->backticks = 0;
+                }
+
+                break;
+
+            case C_DIGIT:
+
+                /* a number, if nothing makes it go on: "2009", "3.5" */
+
+                r = b + pos;
+                val = 0;
+
+                do {
+                    if (val < 100000000) {
+                        val = val * 10 + (*r - '0');
+                    }
+
+                    r++;
+
+                } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
+
+                if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
+                    || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
+                {
+                    p = b + pos;
+                    goto done;
+                }
+
+                h = NGX_LLM_NUMBER_HASH;
+                pair = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)]
+                        + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                              >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = h;
+                words++;
+
+                st->number_near = 2;
+                st->last_number = val;
+
+                /* "in 2009": a year, as in a trivia question */
+                if (val >= 1000 && val <= 2100) {
+                    st->years++;
+
+                } else {
+                    st->numbers++;
+                }
+
+                /* "3." ends a sentence, "3.5" does not */
+                if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
+                    && !(ngx_llm_ctab[*r] == C_STOP
+                         && ngx_llm_ctab[r[1]] == C_DIGIT))
+                {
+                    st->sentences++;
+                }
+
+                ls = 0;
+                st->line_chars = 1;
+                st->line_last = r[-1];
+
+                e = r - b;
+                goto next;
 
             default:
                 goto other;
