@@ -1328,7 +1328,7 @@ static const unsigned char *
 ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
     const unsigned char *end, ngx_llm_block_t *blk)
 {
-    size_t                valid, pos, last, e, n;
+    size_t                valid, pos, last, e, n, cross;
     int64_t               wsum;
     uint32_t              words, words0, prev, hash, h, pair, val;
     uint64_t              L, X, key, m;
@@ -1401,8 +1401,9 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 /* a word: its run of letters, the key and the hash */
 
                 m = ~L >> pos;
+                cross = (m == 0);
 
-                if (ngx_llm_unlikely(m == 0)) {
+                if (ngx_llm_unlikely(cross)) {
                     /* it goes on past the block */
                     n = 64 - pos + ngx_llm_letter_run(b + 64, end);
 
@@ -1422,7 +1423,14 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 /* what ends it; past the chunk, the copy has 0x80 */
-                act = m ? ngx_llm_after[kb[pos + n]] : NGX_LLM_A_GOES_ON;
+
+                if (ngx_llm_likely(!cross)) {
+                    act = ngx_llm_after[kb[pos + n]];
+
+                } else {
+                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
+                                            : NGX_LLM_A_GOES_ON;
+                }
 
                 if (ngx_llm_unlikely(act >= NGX_LLM_A_PAREN)) {
                     st->wsum = wsum;
@@ -1480,6 +1488,12 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
                 if (act == NGX_LLM_A_SENTENCE) {
                     st->sentences++;
+                }
+
+                if (ngx_llm_unlikely(cross)) {
+                    /* the next block starts where the word ended */
+                    e = pos + n;
+                    goto next;
                 }
 
                 /* what ended it is the next event, or a space */
