@@ -917,32 +917,46 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
  * 'a'..'z' below -102.
  */
 
+#if (NGX_LLM_SSE2)
+
+/* 16 bytes at p: a bit per letter in the low half, per space in the high */
+
+static ngx_llm_inline uint64_t
+ngx_llm_bits16(const unsigned char *p)
+{
+    __m128i  v, l, s;
+
+    v = _mm_loadu_si128((const __m128i *) p);
+    s = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    l = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                    _mm_set1_epi8(0x1f)),
+                       _mm_set1_epi8(-102));
+
+    return (uint64_t) (uint32_t) _mm_movemask_epi8(l)
+           | (uint64_t) (uint32_t) _mm_movemask_epi8(s) << 32;
+}
+
+#endif
+
+
 static ngx_llm_inline void
 ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
 {
-    int       i;
     uint64_t  l, s;
 
 #if (NGX_LLM_SSE2)
-    __m128i   v;
+    uint64_t  a, b, c, d;
 
-    l = 0;
-    s = 0;
+    a = ngx_llm_bits16(p);
+    b = ngx_llm_bits16(p + 16);
+    c = ngx_llm_bits16(p + 32);
+    d = ngx_llm_bits16(p + 48);
 
-    for (i = 0; i < 64; i += 16) {
-        v = _mm_loadu_si128((const __m128i *) (p + i));
-
-        s |= (uint64_t) (uint32_t) _mm_movemask_epi8(
-                 _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) << i;
-
-        v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                         _mm_set1_epi8(0x1f));
-
-        l |= (uint64_t) (uint32_t) _mm_movemask_epi8(
-                 _mm_cmplt_epi8(v, _mm_set1_epi8(-102))) << i;
-    }
+    l = (a & 0xffff) | (b & 0xffff) << 16 | (c & 0xffff) << 32 | d << 48;
+    s = a >> 32 | (b >> 32) << 16 | (c >> 32) << 32 | (d >> 32) << 48;
 
 #else
+    int  i;
 
     for (l = 0, s = 0, i = 0; i < 64; i++) {
         l |= (uint64_t) ngx_llm_letter(p[i]) << i;
