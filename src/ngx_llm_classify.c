@@ -101,10 +101,12 @@ typedef struct {
 
 /* what a byte after a word of letters is to the fast path */
 #define NGX_LLM_A_SPACE        0     /* the word ends */
-#define NGX_LLM_A_SENTENCE     1     /* and a sentence: ".", "!", "?" */
-#define NGX_LLM_A_ENDS         2     /* the word ends: ",", ";", "\n"... */
-#define NGX_LLM_A_PAREN        3     /* the same, but "O(" is "bigo" */
-#define NGX_LLM_A_GOES_ON      4     /* a digit, "_", "é": the step's */
+#define NGX_LLM_A_STOP         1     /* and a sentence: ".", "!" */
+#define NGX_LLM_A_QUESTION     2     /* and a sentence, a question */
+#define NGX_LLM_A_BREAK        3     /* ",", ":", quotes: the word ends */
+#define NGX_LLM_A_ENDS         4     /* the same: ";", "\n", "`", "’"... */
+#define NGX_LLM_A_PAREN        5     /* the same, but "O(" is "bigo" */
+#define NGX_LLM_A_GOES_ON      6     /* a digit, "_", "é": the step's */
 
 
 /* byte classes of the scanner */
@@ -483,11 +485,17 @@ ngx_llm_classify_init(void)
             break;
 
         case C_STOP:
+            ngx_llm_after[c] = NGX_LLM_A_STOP;
+            break;
+
         case C_QUESTION:
-            ngx_llm_after[c] = NGX_LLM_A_SENTENCE;
+            ngx_llm_after[c] = NGX_LLM_A_QUESTION;
             break;
 
         case C_BREAK:
+            ngx_llm_after[c] = NGX_LLM_A_BREAK;
+            break;
+
         case C_NEWLINE:
         case C_SYMBOL:
         case C_MATH:
@@ -1049,6 +1057,24 @@ typedef struct {
 } ngx_llm_block_t;
 
 
+/* the spaces at b[from] on, in the block */
+
+static ngx_llm_inline uint32_t
+ngx_llm_spaces(ngx_llm_block_t *blk, size_t from)
+{
+    uint64_t  m;
+
+    if (from >= blk->valid) {
+        return 0;
+    }
+
+    /* past valid, spaces has no bit */
+    m = ~blk->spaces >> from;
+
+    return (uint32_t) (m ? (unsigned) __builtin_ctzll(m) : 64 - from);
+}
+
+
 /* the hash of the letters p[0] to p[n - 1], lower-cased, on from h */
 
 static ngx_llm_inline uint32_t
@@ -1183,7 +1209,7 @@ ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
 
     ngx_llm_word(st, key, hash, wlen);
 
-    if (act == NGX_LLM_A_SENTENCE) {
+    if (act == NGX_LLM_A_STOP || act == NGX_LLM_A_QUESTION) {
         st->sentences++;
     }
 
@@ -1312,7 +1338,8 @@ ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
         }
 
         /* "3." ends a sentence, "3.5" does not */
-        if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
+        if ((ngx_llm_after[*r] == NGX_LLM_A_STOP
+             || ngx_llm_after[*r] == NGX_LLM_A_QUESTION)
             && !(ngx_llm_ctab[*r] == C_STOP
                  && ngx_llm_ctab[r[1]] == C_DIGIT))
         {
@@ -1342,7 +1369,7 @@ static const unsigned char *
 ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
     const unsigned char *end, ngx_llm_block_t *blk)
 {
-    size_t                valid, pos, last, e, n, cross;
+    size_t                valid, pos, e, n, cross;
     int64_t               wsum;
     uint32_t              words, words0, prev, hash, h, pair, val;
     uint64_t              L, X, key, m;
@@ -1392,10 +1419,15 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
         kb = blk->kb;
         L = blk->letters;
 
+        if (ls) {
+            /* spaces at the line's start: its indent */
+            st->indent += ngx_llm_spaces(blk, p - b);
+        }
+
         /* the events: where a word starts, bytes neither letter nor space */
 
-        last = p - b;
-        X = ((L & ~(L << 1)) | ~(L | blk->spaces)) & (~0ULL << last);
+        e = p - b;
+        X = ((L & ~(L << 1)) | ~(L | blk->spaces)) & (~0ULL << e);
 
         if (valid < 64) {
             X &= (1ULL << valid) - 1;
@@ -1404,11 +1436,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
         while (X) {
 
             pos = (unsigned) __builtin_ctzll(X);
-
-            if (ngx_llm_unlikely(ls)) {
-                /* the spaces since the line's start: its indent */
-                st->indent += (uint32_t) (pos - last);
-            }
 
             if ((L >> pos) & 1) {
 
@@ -1500,13 +1527,19 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     ngx_llm_keyword(st, s, (uint32_t) n);
                 }
 
-                if (act == NGX_LLM_A_SENTENCE) {
-                    st->sentences++;
+                e = pos + n;
+
+                if (act != NGX_LLM_A_SPACE && act <= NGX_LLM_A_BREAK) {
+                    /* punctuation after it: ".", "?", "," taken here */
+                    st->sentences += (act != NGX_LLM_A_BREAK);
+                    st->questions += (act == NGX_LLM_A_QUESTION);
+                    st->line_last = b[e];
+                    X &= ~(1ULL << (e & 63));
+                    e++;
                 }
 
                 if (ngx_llm_unlikely(cross)) {
-                    /* the next block starts where the word ended */
-                    e = pos + n;
+                    /* the next block starts after the word */
                     goto next;
                 }
 
@@ -1544,7 +1577,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             case C_NEWLINE:
                 ngx_llm_line_end(st);
                 ls = 1;
-                last = pos + 1;
+                st->indent += ngx_llm_spaces(blk, pos + 1);
                 X &= X - 1;
                 continue;
 
@@ -1612,7 +1645,8 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 /* "3." ends a sentence, "3.5" does not */
-                if (ngx_llm_after[*r] == NGX_LLM_A_SENTENCE
+                if ((ngx_llm_after[*r] == NGX_LLM_A_STOP
+                     || ngx_llm_after[*r] == NGX_LLM_A_QUESTION)
                     && !(ngx_llm_ctab[*r] == C_STOP
                          && ngx_llm_ctab[r[1]] == C_DIGIT))
                 {
@@ -1670,16 +1704,15 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 break;
             }
 
+            if (ls) {
+                /* after a tab at the line's start: more of its indent */
+                st->indent += ngx_llm_spaces(blk, e);
+            }
+
             X &= ~0ULL << e;
-            last = e;
         }
 
         if (X == 0) {
-            /* the spaces at the block's end */
-            if (ls) {
-                st->indent += (uint32_t) (valid - last);
-            }
-
             e = valid;
         }
 
