@@ -373,6 +373,15 @@ ngx_llm_hash(uint64_t key)
 }
 
 
+/* the lowest bit set of x, not 0 */
+
+static ngx_llm_inline size_t
+ngx_llm_ctz(uint64_t x)
+{
+    return (size_t) __builtin_ctzll(x) & 63;
+}
+
+
 /* an ASCII letter, either case */
 
 static ngx_llm_inline int
@@ -1071,7 +1080,7 @@ ngx_llm_spaces(ngx_llm_block_t *blk, size_t from)
     /* past valid, spaces has no bit */
     m = ~blk->spaces >> from;
 
-    return (uint32_t) (m ? (unsigned) __builtin_ctzll(m) : 64 - from);
+    return (uint32_t) (m ? ngx_llm_ctz(m) : 64 - from);
 }
 
 
@@ -1435,7 +1444,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         while (X) {
 
-            pos = (unsigned) __builtin_ctzll(X);
+            pos = ngx_llm_ctz(X);
 
             if ((L >> pos) & 1) {
 
@@ -1449,7 +1458,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     n = 64 - pos + ngx_llm_letter_run(b + 64, end);
 
                 } else {
-                    n = (unsigned) __builtin_ctzll(m);
+                    n = ngx_llm_ctz(m);
                 }
 
                 key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
