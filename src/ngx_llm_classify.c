@@ -790,34 +790,6 @@ ngx_llm_line_end(ngx_llm_classify_state_t *st)
 }
 
 
-/* the 16 bytes at p: a bit per ASCII letter */
-
-static ngx_llm_inline uint32_t
-ngx_llm_letters16(const unsigned char *p)
-{
-#if (NGX_LLM_SSE2)
-    __m128i  v;
-
-    /* | 0x20 lower-cases a letter; + 0x1f then puts 'a'..'z' below -102 */
-    v = _mm_loadu_si128((const __m128i *) p);
-    v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                     _mm_set1_epi8(0x1f));
-
-    return (uint32_t) _mm_movemask_epi8(_mm_cmplt_epi8(v,
-                                                       _mm_set1_epi8(-102)));
-#else
-    int       i;
-    uint32_t  bits;
-
-    for (bits = 0, i = 0; i < 16; i++) {
-        bits |= (uint32_t) ngx_llm_letter(p[i]) << i;
-    }
-
-    return bits;
-#endif
-}
-
-
 /* the 8 bytes at p, the first the lowest */
 
 static ngx_llm_inline uint64_t
@@ -1227,75 +1199,30 @@ ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
 
 
 /*
- * A byte neither a letter nor a space, outside a word, at p: returns the
- * byte after what it took, or NULL when it is the step's ("_", a letter
- * other than Latin, a number that goes on).
+ * The fast path's rarer bytes outside a word, at p: a tab or a carriage
+ * return, a word that starts with "é".  Returns the byte after what it
+ * took, or NULL when the byte is the step's ("_", a letter other than
+ * Latin, "×").
  */
 
 static const unsigned char *
 ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
     const unsigned char *end)
 {
-    uint32_t              h, pair, val;
-    unsigned char         c, f;
-    const unsigned char  *r;
+    unsigned char  c, f;
 
     c = *p;
 
     switch (ngx_llm_ctab[c]) {
 
     case C_SPACE:
-        /* a tab, a carriage return */
         if (st->line_start) {
             st->indent += (c == '\t') ? 4 : 1;
         }
 
         return p + 1;
 
-    case C_NEWLINE:
-        ngx_llm_line_end(st);
-        return p + 1;
-
-    case C_SYMBOL:
-        st->symbols++;
-        st->line_syms++;
-        break;
-
-    case C_MATH:
-        st->math_ops++;
-        st->line_syms++;
-        break;
-
-    case C_QUESTION:
-        st->questions++;
-        break;
-
-    case C_STOP:
-    case C_BREAK:
-    case C_UTF8_PUNCT:
-    case C_UTF8_CONT:
-        break;
-
-    case C_BACKTICK:
-        /* three in a row open or close a fenced block; one that ends the
-         * chunk waits for the next feed() */
-        if (++st->backticks == 3) {
-            st->backticks = 0;
-            st->in_fence = !st->in_fence;
-            st->fences++;
-
-        } else if (p + 1 < end && p[1] != '`') {
-            if (st->backticks == 1) {
-                st->inline_code++;
-            }
-
-            st->backticks = 0;
-        }
-
-        break;
-
     case C_UTF8_LATIN:
-        /* a word that starts with "é" */
         f = ngx_llm_folded(p, end);
 
         if (f == 0) {
@@ -1304,73 +1231,9 @@ ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
 
         return ngx_llm_word_slow(st, p + 2, end, f, NGX_LLM_FNV_BASIS, 1);
 
-    case C_DIGIT:
-
-        /* a number, if nothing makes it go on: "2009", "3.5" */
-
-        r = p;
-        val = 0;
-
-        do {
-            if (val < 100000000) {
-                val = val * 10 + (*r - '0');
-            }
-
-            r++;
-
-        } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
-
-        if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
-            || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
-        {
-            return NULL;
-        }
-
-        h = NGX_LLM_NUMBER_HASH;
-        pair = (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
-        st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
-                                        >> (32 - NGX_LLM_BUCKET_BITS)]
-                    + ngx_llm_model_words[(pair * 0x9e3779b1u)
-                                          >> (32 - NGX_LLM_BUCKET_BITS)];
-        st->prev_hash = h;
-        st->words++;
-
-        st->number_near = 2;
-        st->last_number = val;
-
-        /* "in 2009": a year, as in a trivia question */
-        if (val >= 1000 && val <= 2100) {
-            st->years++;
-
-        } else {
-            st->numbers++;
-        }
-
-        /* "3." ends a sentence, "3.5" does not */
-        if ((ngx_llm_after[*r] == NGX_LLM_A_STOP
-             || ngx_llm_after[*r] == NGX_LLM_A_QUESTION)
-            && !(ngx_llm_ctab[*r] == C_STOP
-                 && ngx_llm_ctab[r[1]] == C_DIGIT))
-        {
-            st->sentences++;
-        }
-
-        st->line_start = 0;
-        st->line_chars = 1;
-        st->line_last = r[-1];
-
-        return r;
-
     default:
-        /* "_", a letter other than Latin: the step's */
         return NULL;
     }
-
-    st->line_start = 0;
-    st->line_chars = 1;
-    st->line_last = c;
-
-    return p + 1;
 }
 
 
@@ -1543,7 +1406,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     st->sentences += (act != NGX_LLM_A_BREAK);
                     st->questions += (act == NGX_LLM_A_QUESTION);
                     st->line_last = b[e];
-                    X &= ~(1ULL << (e & 63));
+                    X &= ~(1ULL << (e & 63));   /* (e > 63: X is done) */
                     e++;
                 }
 
@@ -1710,7 +1573,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
             if (e >= valid) {
                 /* a word or a number past the block: the next one there */
-                break;
+                goto past;
             }
 
             if (ls) {
@@ -1721,9 +1584,9 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             X &= ~0ULL << e;
         }
 
-        if (X == 0) {
-            e = valid;
-        }
+        e = valid;
+
+    past:
 
         p = b + e;
     }
