@@ -331,7 +331,10 @@ random_text(unsigned char *t, size_t max)
         "\xe2\x80\x99", "\xe2\x80", "\xc2\xa0", "\xe6\x97\xa5", "\xf0\x9f",
         "\xff", "_", "(", "O(n)", "o(", " ", " ", "  ", "\t", "\n", "\n",
         "\r", ".", ".", "..", "?", "!", ",", "`", "``", "```", "````", ";",
-        "{", "}", "=", "+", "*", "-", "'", "\"", "\\", "#", "\0"
+        "{", "}", "=", "+", "*", "-", "'", "\"", "\\", "#", "\0",
+        "verylongwordsgoonandonpastasixtyfourbyteblockandintothenextone",
+        "averyveryverylongwordofexactlysixtyfourlettersthatendsonaboundar",
+        "Démontrééééégénéralisationsansfinquiserépètedanslesblocsàlasuite"
     };
 
     len = rnd() % max;
