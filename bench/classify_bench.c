@@ -334,7 +334,10 @@ random_text(unsigned char *t, size_t max)
         "{", "}", "=", "+", "*", "-", "'", "\"", "\\", "#", "\0",
         "verylongwordsgoonandonpastasixtyfourbyteblockandintothenextone",
         "averyveryverylongwordofexactlysixtyfourlettersthatendsonaboundar",
-        "Démontrééééégénéralisationsansfinquiserépètedanslesblocsàlasuite"
+        "Démontrééééégénéralisationsansfinquiserépètedanslesblocsàlasuite",
+        "1234567890123456789012345678901234567890123456789012345678901234567",
+        "\n                                                                  ",
+        "\n\t  \t", "  \r\n", "\n    "
     };
 
     len = rnd() % max;
