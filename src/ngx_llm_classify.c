@@ -10,8 +10,17 @@
  * that look like code, fenced blocks, keyword concepts in English and
  * French with accents folded) and, word by word, the learned weights of
  * the word and of the pair it makes with the previous word, looked up by
- * hash in a table of 2^15 buckets.  At the end the counters become
- * feature values x, and the score is the logistic of
+ * hash in a table of 2^15 buckets.
+ *
+ * The pass goes 64 bytes at a time: SSE2 compares turn a block into a bit
+ * per letter and per space, and a loop goes from a word's start to the
+ * next byte that is neither (ngx_llm_fast()), hashing each word once,
+ * with the sums in registers; a byte-by-byte step takes what is rarer
+ * (ngx_llm_step()).  A text fed in pieces, cut anywhere, counts as it
+ * does whole.
+ *
+ * At the end the counters become feature values x, and the score is the
+ * logistic of
  *
  *     b + sum(w_i x_i) + (sum of the word weights) / sqrt(terms)
  *
@@ -373,7 +382,7 @@ ngx_llm_hash(uint64_t key)
 }
 
 
-/* the lowest bit set of x, not 0 */
+/* the index of the lowest bit set in x (x is not 0) */
 
 static ngx_llm_inline size_t
 ngx_llm_ctz(uint64_t x)
@@ -814,9 +823,9 @@ ngx_llm_load64(const unsigned char *p)
 
 
 /*
- * The length of the run of ASCII letters at p (p[0] is one), 16 bytes at
- * a time with SSE2: a letter is a byte whose lower case (| 0x20) is in
- * 'a'..'z', that is, once 0x1f is added, a signed byte below -102.
+ * The length of the run of ASCII letters at p, 16 bytes at a time with
+ * SSE2: a letter is a byte whose lower case (| 0x20) is in 'a'..'z', that
+ * is, once 0x1f is added, a signed byte below -102.
  */
 
 static ngx_llm_inline size_t
@@ -872,14 +881,11 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
         k = NGX_LLM_KEY_LEN - wlen;
         k = k < n ? k : n;
 
-#if (NGX_LLM_LITTLE_ENDIAN)
         if (end - p >= 8) {
-            memcpy(&v, p, 8);
-            v = (v | 0x2020202020202020ULL) & ngx_llm_key_mask[k];
+            v = (ngx_llm_load64(p) | 0x2020202020202020ULL)
+                & ngx_llm_key_mask[k];
 
-        } else
-#endif
-        {
+        } else {
             for (v = 0, i = 0; i < k; i++) {
                 v |= (uint64_t) (p[i] | 0x20) << (8 * i);
             }
@@ -900,15 +906,13 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 }
 
 
-/*
- * 64 bytes at p: a bit per ASCII letter, a bit per space (' '), 16 bytes
- * at a time with SSE2: | 0x20 lower-cases a letter, + 0x1f then puts
- * 'a'..'z' below -102.
- */
-
 #if (NGX_LLM_SSE2)
 
-/* 16 bytes at p: a bit per letter in the low half, per space in the high */
+/*
+ * 16 bytes at p: a bit per ASCII letter in the low half, per space (' ')
+ * in the high one; | 0x20 lower-cases a letter, + 0x1f then puts 'a'..'z'
+ * below -102
+ */
 
 static ngx_llm_inline uint64_t
 ngx_llm_bits16(const unsigned char *p)
@@ -927,6 +931,8 @@ ngx_llm_bits16(const unsigned char *p)
 
 #endif
 
+
+/* 64 bytes at p: a bit per ASCII letter, a bit per space */
 
 static ngx_llm_inline void
 ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
