@@ -16,7 +16,8 @@
  * public names are prefixed "ref_" (bench/classify-bench.sh check), it
  * also checks that both give the same results, bit for bit:
  *
- *   classify-bench --check TEXTS     TEXTS: 4-byte length, bytes, ...
+ *   classify-bench --check TEXTS [N] TEXTS: 4-byte length, bytes, ...;
+ *                                    N made-up texts (30000)
  */
 
 
@@ -360,7 +361,7 @@ random_text(unsigned char *t, size_t max)
 
 
 static int
-check(const char *path)
+check(const char *path, size_t nmade)
 {
     FILE           *f;
     size_t          len, size, k;
@@ -399,8 +400,8 @@ check(const char *path)
 
     fclose(f);
 
-    for (k = 0; k < 30000; k++) {
-        len = random_text(t, k < 300 ? 4096 : 300);
+    for (k = 0; k < nmade; k++) {
+        len = random_text(t, k < nmade / 100 ? 4096 : 300);
         check_text(t, len, &made);
     }
 
@@ -452,7 +453,7 @@ main(int argc, char **argv)
 
 #if (NGX_LLM_CLASSIFY_CHECK)
     if (argc > 2 && strcmp(argv[1], "--check") == 0) {
-        return check(argv[2]);
+        return check(argv[2], argc > 3 ? (size_t) atol(argv[3]) : 30000);
     }
 #endif
 
