@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The classifier's cost per prompt size, against a baseline classifier in
 # the same run: the one at commit CLASSIFY_BASE (by default 624fa9c, the
-# byte-by-byte scanner the fast path replaced), both built from src/ alone
-# with CLASSIFY_CFLAGS (-O2; nginx builds the module with -O).
+# byte-by-byte scanner the fast path replaced), both built from src/ alone,
+# with each of CLASSIFY_CFLAGS (comma separated; by default -O2, and -O,
+# what nginx builds the module with).
 #
 # Per size (100 B to 1 MB of a mix of English, French and code, and a
 # 200-message chat): ns per prompt and per KB, the least of
@@ -22,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${CLASSIFY_BASE:-624fa9c}
-cflags=${CLASSIFY_CFLAGS:--O2}
+flagsets=${CLASSIFY_CFLAGS:--O2,-O}
 rounds=${CLASSIFY_ROUNDS:-5}
 texts=${CLASSIFY_TEXTS:-../shared/prompts/dev.jsonl ../shared/training/train.jsonl src/classifier/written-fr.jsonl}
 py=$(command -v /usr/bin/python3 || command -v python3)
@@ -31,13 +32,19 @@ mkdir -p build/classify-base
 for f in ngx_llm_classify.c ngx_llm_classify.h ngx_llm_classify_model.h; do
     git show "$base:src/$f" > "build/classify-base/$f"
 done
-# the model is the current one for both: the scanner is what is compared
-cc $cflags -std=c99 -D_DEFAULT_SOURCE -Ibuild/classify-base \
-    -o build/classify-bench-base \
-    bench/classify_bench.c build/classify-base/ngx_llm_classify.c \
-    src/ngx_llm_classify_model.c -lm
-cc $cflags -std=c99 -D_DEFAULT_SOURCE -Isrc -o build/classify-bench \
-    bench/classify_bench.c src/ngx_llm_classify.c src/ngx_llm_classify_model.c -lm
+
+# both with the current model: the scanner is what is compared
+build() {
+    # shellcheck disable=SC2086
+    cc $1 -std=c99 -D_DEFAULT_SOURCE -Ibuild/classify-base \
+        -o build/classify-bench-base \
+        bench/classify_bench.c build/classify-base/ngx_llm_classify.c \
+        src/ngx_llm_classify_model.c -lm
+    # shellcheck disable=SC2086
+    cc $1 -std=c99 -D_DEFAULT_SOURCE -Isrc -o build/classify-bench \
+        bench/classify_bench.c src/ngx_llm_classify.c \
+        src/ngx_llm_classify_model.c -lm
+}
 
 if [ "${1:-}" = check ]; then
     # the baseline's public names prefixed ref_, linked beside the current
@@ -48,6 +55,7 @@ if [ "${1:-}" = check ]; then
     done
     renames="$renames -Dngx_llm_class_name=ref_class_name"
     renames="$renames -Dngx_llm_feature_name=ref_feature_name"
+    # shellcheck disable=SC2086
     cc -O2 -std=c99 -D_DEFAULT_SOURCE $renames -Ibuild/classify-base \
         -c -o build/classify-base/ref.o build/classify-base/ngx_llm_classify.c
     cc -O2 -g -std=c99 -D_DEFAULT_SOURCE -DNGX_LLM_CLASSIFY_CHECK=1 -Isrc \
@@ -88,7 +96,8 @@ PY
     rm -rf build/classify-base/tree
     mkdir -p build/classify-base/tree
     git archive "$base" | tar -x -C build/classify-base/tree
-    make -s -C build/classify-base/tree "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
+    make -s -C build/classify-base/tree \
+        "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     make -s cli >/dev/null
     same=0
     for f in $texts; do
@@ -107,11 +116,7 @@ PY
 fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-echo "baseline: the classifier at $base; current: the working tree; cc $cflags"
-for i in $(seq "$rounds"); do
-    build/classify-bench-base > "build/classify-bench-base.$i"
-    build/classify-bench > "build/classify-bench.$i"
-done
+echo "baseline: the classifier at $base; current: the working tree"
 
 ir() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -119,18 +124,27 @@ ir() {
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-sizes="100 1024 10240 102400 1048576"
-: > build/classify-bench.ir
-if command -v valgrind >/dev/null; then
-    for s in $sizes; do
-        echo "$s $(ir build/classify-bench-base "$s") $(ir build/classify-bench "$s")" \
-            >> build/classify-bench.ir
+set=0
+IFS=, read -r -a sets <<< "$flagsets"
+for cflags in "${sets[@]}"; do
+    set=$((set + 1))
+    build "$cflags"
+    for i in $(seq "$rounds"); do
+        build/classify-bench-base > "build/classify-bench-base.$set.$i"
+        build/classify-bench > "build/classify-bench.$set.$i"
     done
-fi
+    : > "build/classify-bench.$set.ir"
+    if command -v valgrind >/dev/null; then
+        for s in 100 1024 10240 102400 1048576; do
+            echo "$s $(ir build/classify-bench-base "$s") $(ir build/classify-bench "$s")" \
+                >> "build/classify-bench.$set.ir"
+        done
+    fi
+done
 
-"$py" - "$rounds" "$base" "$cflags" <<'PY'
-import os, statistics, subprocess, sys, time
-rounds, base, cflags = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+"$py" - "$rounds" "$base" "$flagsets" <<'PY'
+import os, subprocess, sys, time
+rounds, base, flagsets = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(',')
 
 def read(prefix):
     runs = []
@@ -144,36 +158,10 @@ def read(prefix):
     return {k: (runs[0][k][0], min(r[k][1] for r in runs),
                 min(r[k][2] for r in runs)) for k in runs[0]}
 
-b, c = read('classify-bench-base'), read('classify-bench')
-ir = {}
-for line in open('build/classify-bench.ir'):
-    f = line.split()
-    if len(f) == 3:
-        s = int(f[0])
-        n = (1048576 + s - 1) // s * s          # bytes classified
-        ir[str(s)] = (int(f[1]) * 1024 / n, int(f[2]) * 1024 / n)
-
 def name(k):
     n = {'100': '100 B', '1024': '1 KB', '10240': '10 KB',
          '102400': '100 KB', '1048576': '1 MB'}
     return n.get(k, '200-message chat' if k == 'chat200' else k)
-
-# the current classifier alone, as bench/bench.py reads it
-print('%-10s %10s %14s %12s' % ('prompt', 'bytes', 'ns/prompt', 'ns/KB'))
-for k in c:
-    print('%-10s %10d %14.0f %12.1f' % (k, c[k][0], c[k][1], c[k][2]))
-print()
-
-rows = []
-print('%-17s %9s %9s %9s %9s %9s %6s %10s %10s %6s' % (
-      'prompt', 'bytes', 'base ns', 'cur ns', 'base/KB', 'cur/KB', 'ratio',
-      'base i/KB', 'cur i/KB', 'ratio'))
-for k in c:
-    bi, ci = ir.get(k, (0, 0))
-    print('%-17s %9d %9.0f %9.0f %9.0f %9.0f %6.2f %10.0f %10.0f %6s' % (
-          name(k), b[k][0], b[k][1], c[k][1], b[k][2], c[k][2],
-          c[k][2] / b[k][2], bi, ci, '%.2f' % (ci / bi) if bi else '-'))
-    rows.append((k, bi, ci))
 
 cpu = ''
 for line in open('/proc/cpuinfo'):
@@ -182,17 +170,17 @@ for line in open('/proc/cpuinfo'):
         break
 cc = subprocess.run(['cc', '--version'], capture_output=True,
                     text=True).stdout.splitlines()[0]
+tree = subprocess.run(['git', 'describe', '--always', '--dirty'],
+                      capture_output=True, text=True).stdout.strip()
 
 md = ['# The classifier\'s cost per prompt size', '',
-      'Command: `bench/classify-bench.sh` (`CLASSIFY_CFLAGS=%s`, baseline '
-      '`CLASSIFY_BASE=%s`), run on %s (UTC) on %d shared cores (%s), %s. '
-      'Both classifiers are built from `src/` alone with the same flags and '
-      'the same learned model; the baseline is the byte-by-byte scanner at '
-      '`%s`, the current one the tree at `%s`.'
-      % (cflags, base, time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
-         os.cpu_count(), cpu, cc, base,
-         subprocess.run(['git', 'describe', '--always', '--dirty'],
-                        capture_output=True, text=True).stdout.strip()),
+      'Command: `bench/classify-bench.sh` (baseline `CLASSIFY_BASE=%s`), run '
+      'on %s (UTC) on %d shared cores (%s), %s. Both classifiers are built '
+      'from `src/` alone with the same flags and the same learned model; '
+      'the baseline is the byte-by-byte scanner at `%s`, the current one the '
+      'tree at `%s`.'
+      % (base, time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
+         os.cpu_count(), cpu, cc, base, tree),
       '',
       'The text is English, French and code (`bench/classify_bench.c`), '
       'classified whole with `ngx_llm_classify_text()`; the chat is 200 '
@@ -200,19 +188,53 @@ md = ['# The classifier\'s cost per prompt size', '',
       'thread, the least of %d interleaved runs of each, every run the '
       'median of 7. Instructions: callgrind, `ngx_llm_classify_text()` '
       'alone, 1 MB classified in prompts of the size, per 1024 bytes; '
-      'they do not move with the machine\'s load, the time does.' % rounds,
-      '',
-      '| prompt | bytes | baseline ns | current ns | baseline ns/KB | '
-      'current ns/KB | ratio | baseline instr/KB | current instr/KB | ratio |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-for k, bi, ci in rows:
-    md.append('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |' % (
-        name(k), b[k][0], b[k][1], c[k][1], b[k][2], c[k][2],
-        c[k][2] / b[k][2], '%.0f' % bi if bi else '-',
-        '%.0f' % ci if ci else '-', '%.2f' % (ci / bi) if bi else '-'))
-kb = [c[k][2] for k in c if k.isdigit() and int(k) >= 1024]
-md += ['', 'From 1 KB to 1 MB the current classifier costs %.0f to %.0f ns '
-       'per KB (target: at most 1000).' % (min(kb), max(kb))]
+      'they do not move with the machine\'s load, the time does. '
+      '`bench/classify-bench.sh check` proves the two give the same '
+      'results, bit for bit.' % rounds]
+
+for n, cflags in enumerate(flagsets, 1):
+    b = read('classify-bench-base.%d' % n)
+    c = read('classify-bench.%d' % n)
+    ir = {}
+    for line in open('build/classify-bench.%d.ir' % n):
+        f = line.split()
+        if len(f) == 3:
+            s = int(f[0])
+            total = (1048576 + s - 1) // s * s      # bytes classified
+            ir[f[0]] = (int(f[1]) * 1024 / total, int(f[2]) * 1024 / total)
+
+    if n == 1:
+        # the current classifier alone, as bench/bench.py reads it
+        print('%-10s %10s %14s %12s' % ('prompt', 'bytes', 'ns/prompt',
+                                        'ns/KB'))
+        for k in c:
+            print('%-10s %10d %14.0f %12.1f' % (k, c[k][0], c[k][1], c[k][2]))
+
+    print('\ncc %s' % cflags)
+    print('%-17s %9s %9s %9s %9s %9s %6s %10s %10s %6s' % (
+          'prompt', 'bytes', 'base ns', 'cur ns', 'base/KB', 'cur/KB',
+          'ratio', 'base i/KB', 'cur i/KB', 'ratio'))
+    md += ['', '## `cc %s`' % cflags, '',
+           '| prompt | bytes | baseline ns | current ns | baseline ns/KB | '
+           'current ns/KB | ratio | baseline instr/KB | current instr/KB | '
+           'ratio |',
+           '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for k in c:
+        bi, ci = ir.get(k, (0, 0))
+        print('%-17s %9d %9.0f %9.0f %9.0f %9.0f %6.2f %10s %10s %6s' % (
+              name(k), b[k][0], b[k][1], c[k][1], b[k][2], c[k][2],
+              c[k][2] / b[k][2], '%.0f' % bi if bi else '-',
+              '%.0f' % ci if ci else '-', '%.2f' % (ci / bi) if bi else '-'))
+        md.append('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %s | '
+                  '%s |' % (name(k), b[k][0], b[k][1], c[k][1], b[k][2],
+                            c[k][2], c[k][2] / b[k][2],
+                            '%.0f' % bi if bi else '-',
+                            '%.0f' % ci if ci else '-',
+                            '%.2f' % (ci / bi) if bi else '-'))
+    kb = [c[k][2] for k in c if k.isdigit() and int(k) >= 1024]
+    md += ['', 'From 1 KB to 1 MB the current classifier costs %.0f to %.0f '
+           'ns per KB (target: at most 1000).' % (min(kb), max(kb))]
+
 os.makedirs('bench/results', exist_ok=True)
 with open('bench/results/CLASSIFY.md', 'w') as f:
     f.write('\n'.join(md) + '\n')
