@@ -1,57 +1,242 @@
 #!/usr/bin/env bash
 # The classifier's cost per prompt size, against a baseline classifier in
-# the same run: the hand-tuned one the learned model replaced (commit
-# CLASSIFY_BASE), both built with -O2 from src/ alone.  Prints the median
-# ns per prompt and per KB of each, interleaved runs, and the ratio; then
-# instructions per KB of each under callgrind (time on a shared machine is
-# noisy, instruction counts are not).
-#   bench/classify-bench.sh            CLASSIFY_BASE=<commit> to compare another
+# the same run: the one at commit CLASSIFY_BASE (by default 624fa9c, the
+# byte-by-byte scanner the fast path replaced), both built from src/ alone,
+# with each of CLASSIFY_CFLAGS (comma separated; by default -O2, and -O,
+# what nginx builds the module with).
+#
+# Per size (100 B to 1 MB of a mix of English, French and code, and a
+# 200-message chat): ns per prompt and per KB, the least of
+# CLASSIFY_ROUNDS (5) interleaved runs, each the median of 7, in CPU time
+# of the thread (what other processes on a shared machine add least to);
+# then instructions per KB under callgrind, ngx_llm_classify_text() alone,
+# which do not move with the machine's load.  Writes the figures to
+# bench/results/CLASSIFY.md.
+#
+#   bench/classify-bench.sh          timings and instructions
+#   bench/classify-bench.sh check    the same results, bit for bit: the
+#       current classifier against the baseline (which must have this
+#       state layout: 8237208 and later) on every text of CLASSIFY_TEXTS
+#       whole, in two pieces cut at every byte, byte by byte and in random
+#       pieces, and on made-up texts; then build/llm-classify of both
+#       trees on the same files, plain and --features, diffed
 set -euo pipefail
 cd "$(dirname "$0")/.."
-base=${CLASSIFY_BASE:-e6679f9}
+base=${CLASSIFY_BASE:-624fa9c}
+flagsets=${CLASSIFY_CFLAGS:--O2,-O}
+rounds=${CLASSIFY_ROUNDS:-5}
+texts=${CLASSIFY_TEXTS:-../shared/prompts/dev.jsonl ../shared/training/train.jsonl src/classifier/written-fr.jsonl}
+py=$(command -v /usr/bin/python3 || command -v python3)
+
 mkdir -p build/classify-base
-git show "$base:src/ngx_llm_classify.c" > build/classify-base/ngx_llm_classify.c
-git show "$base:src/ngx_llm_classify.h" > build/classify-base/ngx_llm_classify.h
-# the baseline had no model file; the current one has
-cc -O2 -std=c99 -D_DEFAULT_SOURCE -Ibuild/classify-base -o build/classify-bench-base \
-    bench/classify_bench.c build/classify-base/ngx_llm_classify.c -lm
-cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o build/classify-bench \
-    bench/classify_bench.c src/ngx_llm_classify.c src/ngx_llm_classify_model.c -lm
+for f in ngx_llm_classify.c ngx_llm_classify.h ngx_llm_classify_model.h; do
+    git show "$base:src/$f" > "build/classify-base/$f"
+done
+
+# both with the current model: the scanner is what is compared
+build() {
+    # shellcheck disable=SC2086
+    cc $1 -std=c99 -D_DEFAULT_SOURCE -Ibuild/classify-base \
+        -o build/classify-bench-base \
+        bench/classify_bench.c build/classify-base/ngx_llm_classify.c \
+        src/ngx_llm_classify_model.c -lm
+    # shellcheck disable=SC2086
+    cc $1 -std=c99 -D_DEFAULT_SOURCE -Isrc -o build/classify-bench \
+        bench/classify_bench.c src/ngx_llm_classify.c \
+        src/ngx_llm_classify_model.c -lm
+}
+
+if [ "${1:-}" = check ]; then
+    # the baseline's public names prefixed ref_, linked beside the current
+    renames=""
+    for f in init conf_default begin turn feed end text class class_name \
+             features explain; do
+        renames="$renames -Dngx_llm_classify_$f=ref_classify_$f"
+    done
+    renames="$renames -Dngx_llm_class_name=ref_class_name"
+    renames="$renames -Dngx_llm_feature_name=ref_feature_name"
+    # shellcheck disable=SC2086
+    cc -O2 -std=c99 -D_DEFAULT_SOURCE $renames -Ibuild/classify-base \
+        -c -o build/classify-base/ref.o build/classify-base/ngx_llm_classify.c
+    cc -O2 -g -std=c99 -D_DEFAULT_SOURCE -DNGX_LLM_CLASSIFY_CHECK=1 -Isrc \
+        -o build/classify-check bench/classify_bench.c src/ngx_llm_classify.c \
+        src/ngx_llm_classify_model.c build/classify-base/ref.o -lm
+
+    # each record's prompt (or its body's texts, a line each) and the raw
+    # line itself: 4-byte length, bytes
+    # shellcheck disable=SC2086
+    "$py" - build/classify-check.texts $texts <<'PY'
+import json, struct, sys
+out = open(sys.argv[1], 'wb')
+def strings(v, acc):
+    if isinstance(v, str):
+        acc.append(v)
+    elif isinstance(v, list):
+        for x in v:
+            strings(x, acc)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            if k in ('prompt', 'system', 'content', 'text', 'messages'):
+                strings(x, acc)
+for path in sys.argv[2:]:
+    for line in open(path, 'rb'):
+        rec = json.loads(line)
+        acc = []
+        if isinstance(rec.get('prompt'), str):
+            acc.append(rec['prompt'])
+        else:
+            strings(rec.get('body', {}), acc)
+        for t in ('\n'.join(acc).encode('utf-8', 'surrogatepass'),
+                  line.rstrip(b'\n')):
+            out.write(struct.pack('<I', len(t)) + t)
+PY
+    build/classify-check --check build/classify-check.texts
+
+    # the command line tool of both trees on the same files
+    rm -rf build/classify-base/tree
+    mkdir -p build/classify-base/tree
+    git archive "$base" | tar -x -C build/classify-base/tree
+    make -s -C build/classify-base/tree \
+        "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
+    make -s cli >/dev/null
+    same=0
+    for f in $texts; do
+        for mode in "" --features; do
+            # shellcheck disable=SC2086
+            if cmp -s <(build/classify-base/tree/build/llm-classify $mode "$f") \
+                      <(build/llm-classify $mode "$f"); then
+                echo "llm-classify ${mode:-(scores)} $f: the same bytes"
+            else
+                echo "llm-classify ${mode:-(scores)} $f: DIFFERS"
+                same=1
+            fi
+        done
+    done
+    exit $same
+fi
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "baseline: the classifier at $base; current: the working tree"
-for i in 1 2 3; do
-    build/classify-bench-base > "build/classify-bench-base.$i"
-    build/classify-bench > "build/classify-bench.$i"
+
+ir() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        --toggle-collect=ngx_llm_classify_text "$1" --instructions "$2" 2>&1 \
+        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+set=0
+IFS=, read -r -a sets <<< "$flagsets"
+for cflags in "${sets[@]}"; do
+    set=$((set + 1))
+    build "$cflags"
+    for i in $(seq "$rounds"); do
+        build/classify-bench-base > "build/classify-bench-base.$set.$i"
+        build/classify-bench > "build/classify-bench.$set.$i"
+    done
+    : > "build/classify-bench.$set.ir"
+    if command -v valgrind >/dev/null; then
+        for s in 100 1024 10240 102400 1048576; do
+            echo "$s $(ir build/classify-bench-base "$s") $(ir build/classify-bench "$s")" \
+                >> "build/classify-bench.$set.ir"
+        done
+    fi
 done
-python3 - <<'PY'
-import statistics
+
+"$py" - "$rounds" "$base" "$flagsets" <<'PY'
+import os, subprocess, sys, time
+rounds, base, flagsets = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(',')
+
 def read(prefix):
     runs = []
-    for i in (1, 2, 3):
+    for i in range(1, rounds + 1):
         rows = {}
         for line in open('build/%s.%d' % (prefix, i)):
             f = line.split()
             if len(f) == 4 and f[0] != 'prompt':
                 rows[f[0]] = (int(f[1]), float(f[2]), float(f[3]))
         runs.append(rows)
-    return {k: (runs[0][k][0], statistics.median(r[k][1] for r in runs),
-                statistics.median(r[k][2] for r in runs)) for k in runs[0]}
-b, c = read('classify-bench-base'), read('classify-bench')
-print('%-9s %9s %14s %14s %12s %12s %7s' % ('prompt', 'bytes', 'base ns', 'current ns',
-      'base ns/KB', 'cur ns/KB', 'ratio'))
-for k in b:
-    print('%-9s %9d %14.0f %14.0f %12.1f %12.1f %7.2f' % (k, b[k][0], b[k][1], c[k][1],
-          b[k][2], c[k][2], c[k][2] / b[k][2]))
+    return {k: (runs[0][k][0], min(r[k][1] for r in runs),
+                min(r[k][2] for r in runs)) for k in runs[0]}
+
+def name(k):
+    n = {'100': '100 B', '1024': '1 KB', '10240': '10 KB',
+         '102400': '100 KB', '1048576': '1 MB'}
+    return n.get(k, '200-message chat' if k == 'chat200' else k)
+
+cpu = ''
+for line in open('/proc/cpuinfo'):
+    if line.startswith('model name'):
+        cpu = line.split(':', 1)[1].strip()
+        break
+cc = subprocess.run(['cc', '--version'], capture_output=True,
+                    text=True).stdout.splitlines()[0]
+tree = subprocess.run(['git', 'describe', '--always', '--dirty'],
+                      capture_output=True, text=True).stdout.strip()
+
+md = ['# The classifier\'s cost per prompt size', '',
+      'Command: `bench/classify-bench.sh` (baseline `CLASSIFY_BASE=%s`), run '
+      'on %s (UTC) on %d shared cores (%s), %s. Both classifiers are built '
+      'from `src/` alone with the same flags and the same learned model; '
+      'the baseline is the byte-by-byte scanner at `%s`, the current one the '
+      'tree at `%s`.'
+      % (base, time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
+         os.cpu_count(), cpu, cc, base, tree),
+      '',
+      'The text is English, French and code (`bench/classify_bench.c`), '
+      'classified whole with `ngx_llm_classify_text()`; the chat is 200 '
+      'messages of about 60 bytes fed one by one. Time: CPU time of the '
+      'thread, the least of %d interleaved runs of each, every run the '
+      'median of 7. Instructions: callgrind, `ngx_llm_classify_text()` '
+      'alone, 1 MB classified in prompts of the size, per 1024 bytes; '
+      'they do not move with the machine\'s load, the time does. '
+      '`bench/classify-bench.sh check` proves the two give the same '
+      'results, bit for bit.' % rounds]
+
+for n, cflags in enumerate(flagsets, 1):
+    b = read('classify-bench-base.%d' % n)
+    c = read('classify-bench.%d' % n)
+    ir = {}
+    for line in open('build/classify-bench.%d.ir' % n):
+        f = line.split()
+        if len(f) == 3:
+            s = int(f[0])
+            total = (1048576 + s - 1) // s * s      # bytes classified
+            ir[f[0]] = (int(f[1]) * 1024 / total, int(f[2]) * 1024 / total)
+
+    if n == 1:
+        # the current classifier alone, as bench/bench.py reads it
+        print('%-10s %10s %14s %12s' % ('prompt', 'bytes', 'ns/prompt',
+                                        'ns/KB'))
+        for k in c:
+            print('%-10s %10d %14.0f %12.1f' % (k, c[k][0], c[k][1], c[k][2]))
+
+    print('\ncc %s' % cflags)
+    print('%-17s %9s %9s %9s %9s %9s %6s %10s %10s %6s' % (
+          'prompt', 'bytes', 'base ns', 'cur ns', 'base/KB', 'cur/KB',
+          'ratio', 'base i/KB', 'cur i/KB', 'ratio'))
+    md += ['', '## `cc %s`' % cflags, '',
+           '| prompt | bytes | baseline ns | current ns | baseline ns/KB | '
+           'current ns/KB | ratio | baseline instr/KB | current instr/KB | '
+           'ratio |',
+           '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for k in c:
+        bi, ci = ir.get(k, (0, 0))
+        print('%-17s %9d %9.0f %9.0f %9.0f %9.0f %6.2f %10s %10s %6s' % (
+              name(k), b[k][0], b[k][1], c[k][1], b[k][2], c[k][2],
+              c[k][2] / b[k][2], '%.0f' % bi if bi else '-',
+              '%.0f' % ci if ci else '-', '%.2f' % (ci / bi) if bi else '-'))
+        md.append('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %s | '
+                  '%s |' % (name(k), b[k][0], b[k][1], c[k][1], b[k][2],
+                            c[k][2], c[k][2] / b[k][2],
+                            '%.0f' % bi if bi else '-',
+                            '%.0f' % ci if ci else '-',
+                            '%.2f' % (ci / bi) if bi else '-'))
+    kb = [c[k][2] for k in c if k.isdigit() and int(k) >= 1024]
+    md += ['', 'From 1 KB to 1 MB the current classifier costs %.0f to %.0f '
+           'ns per KB (target: at most 1000).' % (min(kb), max(kb))]
+
+os.makedirs('bench/results', exist_ok=True)
+with open('bench/results/CLASSIFY.md', 'w') as f:
+    f.write('\n'.join(md) + '\n')
+print('\nwritten: bench/results/CLASSIFY.md')
 PY
-if command -v valgrind >/dev/null; then
-    ir() {
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" --instructions 2>&1 \
-            | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-    }
-    b=$(ir build/classify-bench-base)
-    c=$(ir build/classify-bench)
-    python3 -c "
-b, c = $b, $c
-print('instructions per KB (1 MB classified, callgrind): base %.0f, current %.0f, ratio %.2f'
-      % (b / 1000, c / 1000, c / b))"
-fi

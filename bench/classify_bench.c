@@ -4,7 +4,20 @@
  *
  * Classifier cost per prompt size: builds prompts from a mix of English,
  * French and code, classifies each many times, prints the median of
- * several runs in ns per prompt and ns per KB.
+ * several runs in ns per prompt and ns per KB, in CPU time of the thread
+ * (what other processes on a shared machine add least to).
+ *
+ *   classify-bench                   the timings
+ *   classify-bench --instructions N  classifies N bytes of that text
+ *                                    1 MB / N times (for callgrind;
+ *                                    N: 100 KB by default)
+ *
+ * Built with -DNGX_LLM_CLASSIFY_CHECK and a baseline classifier whose
+ * public names are prefixed "ref_" (bench/classify-bench.sh check), it
+ * also checks that both give the same results, bit for bit:
+ *
+ *   classify-bench --check TEXTS [N] TEXTS: 4-byte length, bytes, ...;
+ *                                    N made-up texts (30000)
  */
 
 
@@ -33,7 +46,7 @@ now_ns(void)
 {
     struct timespec  ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
@@ -47,13 +60,30 @@ cmp(const void *a, const void *b)
 }
 
 
-/* a fixed amount of work, no clock: for instruction counts (callgrind) */
+static void
+fill(char *text, size_t len)
+{
+    size_t  n, k, m;
+
+    for (n = 0, k = 0; n < len; k++) {
+        m = strlen(pieces[k % 5]);
+        m = m < len - n ? m : len - n;
+        memcpy(text + n, pieces[k % 5], m);
+        n += m;
+    }
+}
+
+
+/*
+ * A fixed amount of work, no clock: prompts of len bytes, 1 MB in all,
+ * for instruction counts (callgrind --toggle-collect=ngx_llm_classify_text)
+ */
 
 static int
-instructions(void)
+instructions(size_t len)
 {
     char                      *text;
-    size_t                     len, n, k;
+    size_t                     k, n;
     double                     sink;
     ngx_llm_classify_conf_t    conf;
     ngx_llm_classify_result_t  res;
@@ -61,33 +91,348 @@ instructions(void)
     ngx_llm_classify_conf_default(&conf);
     ngx_llm_classify_init();
 
-    len = 100 * 1024;
     text = malloc(len);
 
     if (text == NULL) {
         return 1;
     }
 
-    for (n = 0, k = 0; n < len; k++) {
-        size_t  m = strlen(pieces[k % 5]);
+    fill(text, len);
 
-        m = m < len - n ? m : len - n;
-        memcpy(text + n, pieces[k % 5], m);
-        n += m;
-    }
-
+    n = (1048576 + len - 1) / len;
     sink = 0;
 
-    for (k = 0; k < 10; k++) {
+    for (k = 0; k < n; k++) {
         ngx_llm_classify_text((unsigned char *) text, len, &conf, &res);
         sink += res.score;
     }
 
-    printf("classified %zu KB (%.3f)\n", 10 * len / 1024, sink);
+    printf("classified %zu bytes %zu times (%.3f)\n", len, n, sink);
     free(text);
 
     return 0;
 }
+
+
+#if (NGX_LLM_CLASSIFY_CHECK)
+
+/* the baseline: the same API, its names prefixed */
+void ref_classify_begin(ngx_llm_classify_state_t *st);
+void ref_classify_turn(ngx_llm_classify_state_t *st);
+void ref_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
+    size_t len);
+void ref_classify_end(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints,
+    const ngx_llm_classify_conf_t *conf, ngx_llm_classify_result_t *res);
+void ref_classify_features(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints, double *x);
+
+
+typedef struct {
+    uint32_t                   *b;
+    size_t                      n;
+    size_t                      cap;
+} terms_t;
+
+
+/* what one classification gives: the result, the features, the terms */
+typedef struct {
+    ngx_llm_classify_result_t   res;
+    double                      x[NGX_LLM_F_DENSE];
+    terms_t                     terms;
+} outcome_t;
+
+
+typedef struct {
+    unsigned long               texts;
+    unsigned long               runs;
+    unsigned long               differ;      /* current vs baseline */
+    unsigned long               ref_differ;  /* baseline in pieces vs
+                                                the baseline whole */
+} tally_t;
+
+
+static ngx_llm_classify_conf_t   check_conf;
+static size_t                    cuts[1 << 16];
+static uint64_t                  rnd_state = 88172645463325252ULL;
+
+
+static uint64_t
+rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+
+static void
+term_sink(void *data, uint32_t bucket)
+{
+    terms_t   *t = data;
+    uint32_t  *b;
+
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 1024;
+        b = realloc(t->b, t->cap * sizeof(uint32_t));
+
+        if (b == NULL) {
+            abort();
+        }
+
+        t->b = b;
+    }
+
+    t->b[t->n++] = bucket;
+}
+
+
+/* a text in pieces: cut[0] < cut[1] < ... < cut[ncut - 1] */
+
+static void
+classify(int ref, const unsigned char *t, size_t len, size_t *cut,
+    size_t ncut, ngx_llm_classify_hints_t *hints, outcome_t *o)
+{
+    int                        pass;
+    size_t                     i, from, to;
+    ngx_llm_classify_state_t   st;
+
+    for (pass = 0; pass < 2; pass++) {
+        (ref ? ref_classify_begin : ngx_llm_classify_begin)(&st);
+
+        if (pass == 1) {
+            o->terms.n = 0;
+            st.sink = term_sink;
+            st.sink_data = &o->terms;
+        }
+
+        (ref ? ref_classify_turn : ngx_llm_classify_turn)(&st);
+
+        for (i = 0, from = 0; i <= ncut; i++, from = to) {
+            to = i < ncut ? cut[i] : len;
+            (ref ? ref_classify_feed : ngx_llm_classify_feed)(&st, t + from,
+                                                              to - from);
+        }
+
+        if (pass == 0) {
+            (ref ? ref_classify_end : ngx_llm_classify_end)(&st, hints,
+                                                            &check_conf,
+                                                            &o->res);
+
+        } else {
+            (ref ? ref_classify_features : ngx_llm_classify_features)(&st,
+                                                                hints, o->x);
+        }
+    }
+}
+
+
+static int
+same(outcome_t *a, outcome_t *b)
+{
+    return memcmp(&a->res, &b->res, sizeof(ngx_llm_classify_result_t)) == 0
+           && memcmp(a->x, b->x, sizeof(a->x)) == 0
+           && a->terms.n == b->terms.n
+           && memcmp(a->terms.b, b->terms.b, a->terms.n * sizeof(uint32_t))
+              == 0;
+}
+
+
+/*
+ * One text: the baseline whole against the current whole, in two pieces
+ * cut at every position, byte by byte and in random pieces
+ */
+
+static void
+check_text(const unsigned char *t, size_t len, tally_t *tally)
+{
+    size_t                     i, n, k;
+    static outcome_t           want, got;
+    ngx_llm_classify_hints_t   hints;
+
+    hints.max_tokens = (long) (rnd() % 3) * 2048;
+
+    tally->texts++;
+    classify(1, t, len, NULL, 0, &hints, &want);
+
+#define CHECK_RUN(ncut)                                                      \
+    classify(0, t, len, cuts, ncut, &hints, &got);                           \
+    tally->runs++;                                                           \
+    if (!same(&want, &got)) {                                                \
+        if (tally->differ++ < 5) {                                           \
+            fprintf(stderr, "differs: %zu bytes in %zu pieces, "             \
+                    "score %.17g, baseline %.17g: \"%.*s\"\n", len,           \
+                    (size_t) (ncut) + 1, got.res.score, want.res.score,      \
+                    (int) (len < 200 ? len : 200), t);                       \
+        }                                                                    \
+    }
+
+    CHECK_RUN(0);
+
+    /* two pieces, cut at every position (at 32 random ones if long) */
+    if (len <= 65536) {
+        for (i = 0; i <= len; i++) {
+            cuts[0] = i;
+            CHECK_RUN(1);
+        }
+
+    } else {
+        for (k = 0; k < 32; k++) {
+            cuts[0] = rnd() % (len + 1);
+            CHECK_RUN(1);
+        }
+    }
+
+    /* byte by byte, as far as cuts[] goes */
+    if (len > 1 && len <= sizeof(cuts) / sizeof(cuts[0])) {
+        for (i = 1; i < len; i++) {
+            cuts[i - 1] = i;
+        }
+
+        CHECK_RUN(len - 1);
+
+        /* the baseline's own pieces */
+        classify(1, t, len, cuts, len - 1, &hints, &got);
+
+        if (!same(&want, &got)) {
+            tally->ref_differ++;
+        }
+    }
+
+    /* random pieces of 1 to 16 bytes */
+    for (k = 0; k < 3; k++) {
+        for (i = 0, n = 0; n < sizeof(cuts) / sizeof(cuts[0]); n++) {
+            i += 1 + rnd() % 16;
+
+            if (i >= len) {
+                break;
+            }
+
+            cuts[n] = i;
+        }
+
+        CHECK_RUN(n);
+    }
+}
+
+
+/* made-up texts: the scanner's every kind of byte next to the others */
+
+static size_t
+random_text(unsigned char *t, size_t max)
+{
+    size_t       len, n, m;
+    const char  *tok;
+
+    static const char  *toks[] = {
+        "a", "b", "o", "word", "Words", "analyze", "complexity", "pages",
+        "1500", "3", "3.5", "2009", "x1", "A", "write", "function", "what",
+        "\xc3\xa9", "\xc3\x89", "\xc3\x97", "\xc3", "\xc3\xc3", "\x80",
+        "\xe2\x80\x99", "\xe2\x80", "\xc2\xa0", "\xe6\x97\xa5", "\xf0\x9f",
+        "\xff", "_", "(", "O(n)", "o(", " ", " ", "  ", "\t", "\n", "\n",
+        "\r", ".", ".", "..", "?", "!", ",", "`", "``", "```", "````", ";",
+        "{", "}", "=", "+", "*", "-", "'", "\"", "\\", "#", "\0",
+        "verylongwordsgoonandonpastasixtyfourbyteblockandintothenextone",
+        "averyveryverylongwordofexactlysixtyfourlettersthatendsonaboundar",
+        "Démontrééééégénéralisationsansfinquiserépètedanslesblocsàlasuite",
+        "1234567890123456789012345678901234567890123456789012345678901234567",
+        "\n                                                                  ",
+        "\n\t  \t", "  \r\n", "\n    "
+    };
+
+    len = rnd() % max;
+
+    for (n = 0; n < len; n += m) {
+        if (rnd() % 16 == 0) {
+            t[n] = (unsigned char) rnd();
+            m = 1;
+            continue;
+        }
+
+        tok = toks[rnd() % (sizeof(toks) / sizeof(toks[0]))];
+        m = tok[0] ? strlen(tok) : 1;
+        m = m < len - n ? m : len - n;
+        memcpy(t + n, tok, m);
+    }
+
+    return len;
+}
+
+
+static int
+check(const char *path, size_t nmade)
+{
+    FILE           *f;
+    size_t          len, size, k;
+    uint32_t        n;
+    tally_t         file, made;
+    unsigned char  *t, *big;
+
+    ngx_llm_classify_conf_default(&check_conf);
+    memset(&file, 0, sizeof(tally_t));
+    memset(&made, 0, sizeof(tally_t));
+
+    f = fopen(path, "rb");
+
+    if (f == NULL) {
+        perror(path);
+        return 2;
+    }
+
+    size = 1 << 20;
+    t = malloc(size);
+
+    if (t == NULL) {
+        return 2;
+    }
+
+    while (fread(&n, 4, 1, f) == 1) {
+        len = n;
+
+        if (len > size || fread(t, 1, len, f) != len) {
+            fprintf(stderr, "%s: bad record\n", path);
+            return 2;
+        }
+
+        check_text(t, len, &file);
+    }
+
+    fclose(f);
+
+    for (k = 0; k < nmade; k++) {
+        len = random_text(t, k < nmade / 100 ? 4096 : 300);
+        check_text(t, len, &made);
+    }
+
+    /* the bench's prompts, 100 B to 1 MB */
+    big = malloc(1048576);
+
+    if (big == NULL) {
+        return 2;
+    }
+
+    for (len = 100; len <= 1048576; len *= 4) {
+        fill((char *) big, len);
+        check_text(big, len, &made);
+    }
+
+    free(big);
+    free(t);
+
+    printf("%s: %lu texts, %lu runs, %lu differ from the baseline"
+           " (the baseline byte by byte differs from itself whole"
+           " on %lu)\n",
+           path, file.texts, file.runs, file.differ, file.ref_differ);
+    printf("made-up texts: %lu texts, %lu runs, %lu differ from the"
+           " baseline (the baseline byte by byte differs from itself"
+           " whole on %lu)\n",
+           made.texts, made.runs, made.differ, made.ref_differ);
+
+    return file.differ || made.differ;
+}
+
+#endif
 
 
 int
@@ -103,8 +448,14 @@ main(int argc, char **argv)
     ngx_llm_classify_result_t  res;
 
     if (argc > 1 && strcmp(argv[1], "--instructions") == 0) {
-        return instructions();
+        return instructions(argc > 2 ? (size_t) atol(argv[2]) : 102400);
     }
+
+#if (NGX_LLM_CLASSIFY_CHECK)
+    if (argc > 2 && strcmp(argv[1], "--check") == 0) {
+        return check(argv[2], argc > 3 ? (size_t) atol(argv[3]) : 30000);
+    }
+#endif
 
     ngx_llm_classify_conf_default(&conf);
     ngx_llm_classify_init();
@@ -121,13 +472,7 @@ main(int argc, char **argv)
             return 1;
         }
 
-        for (n = 0, k = 0; n < len; k++) {
-            size_t  m = strlen(pieces[k % 5]);
-
-            m = m < len - n ? m : len - n;
-            memcpy(text + n, pieces[k % 5], m);
-            n += m;
-        }
+        fill(text, len);
 
         iters = 20000000 / len + 3;
 

@@ -10,8 +10,17 @@
  * that look like code, fenced blocks, keyword concepts in English and
  * French with accents folded) and, word by word, the learned weights of
  * the word and of the pair it makes with the previous word, looked up by
- * hash in a table of 2^15 buckets.  At the end the counters become
- * feature values x, and the score is the logistic of
+ * hash in a table of 2^15 buckets.
+ *
+ * The pass goes 64 bytes at a time: SSE2 compares turn a block into a bit
+ * per letter and per space, and a loop goes from a word's start to the
+ * next byte that is neither (ngx_llm_fast()), hashing each word once,
+ * with the sums in registers; a byte-by-byte step takes what is rarer
+ * (ngx_llm_step()).  A text fed in pieces, cut anywhere, counts as it
+ * does whole.
+ *
+ * At the end the counters become feature values x, and the score is the
+ * logistic of
  *
  *     b + sum(w_i x_i) + (sum of the word weights) / sqrt(terms)
  *
@@ -23,6 +32,29 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define NGX_LLM_SSE2  1
+#else
+#define NGX_LLM_SSE2  0
+#endif
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NGX_LLM_LITTLE_ENDIAN  1
+#else
+#define NGX_LLM_LITTLE_ENDIAN  0
+#endif
+
+#if defined(__GNUC__)
+#define ngx_llm_inline       inline __attribute__((always_inline))
+#define ngx_llm_unlikely(x)  __builtin_expect(!!(x), 0)
+#define ngx_llm_likely(x)    __builtin_expect(!!(x), 1)
+#else
+#define ngx_llm_inline       inline
+#define ngx_llm_unlikely(x)  (x)
+#define ngx_llm_likely(x)    (x)
+#endif
 
 #include "ngx_llm_classify.h"
 #include "ngx_llm_classify_model.h"
@@ -49,6 +81,13 @@
 
 #define NGX_LLM_MAKE_WINDOW    6     /* "write" within the first words */
 
+/* a bit per 2^13th of the keys' hash: most words are rejected by it */
+#define NGX_LLM_FILTER_BITS    13
+
+/* a chunk's last byte that the next chunk's first byte explains */
+#define NGX_LLM_PENDING_STOP   1     /* "3." : a sentence unless a digit */
+#define NGX_LLM_PENDING_LATIN  2     /* 0xc3: "é" if a continuation byte */
+
 
 typedef struct {
     int                 category;
@@ -69,6 +108,16 @@ typedef struct {
 } ngx_llm_slot_t;
 
 
+/* what a byte after a word of letters is to the fast path */
+#define NGX_LLM_A_SPACE        0     /* the word ends */
+#define NGX_LLM_A_STOP         1     /* and a sentence: ".", "!" */
+#define NGX_LLM_A_QUESTION     2     /* and a sentence, a question */
+#define NGX_LLM_A_BREAK        3     /* ",", ":", quotes: the word ends */
+#define NGX_LLM_A_ENDS         4     /* the same: ";", "\n", "`", "’"... */
+#define NGX_LLM_A_PAREN        5     /* the same, but "O(" is "bigo" */
+#define NGX_LLM_A_GOES_ON      6     /* a digit, "_", "é": the step's */
+
+
 /* byte classes of the scanner */
 enum {
     C_BREAK = 0,
@@ -87,6 +136,10 @@ enum {
     C_UTF8_OTHER,
     C_UTF8_CONT
 };
+
+
+static void ngx_llm_keyword(ngx_llm_classify_state_t *st,
+    ngx_llm_slot_t *s, uint32_t wlen);
 
 
 static const ngx_llm_concept_t  ngx_llm_concepts[] = {
@@ -308,8 +361,17 @@ static const char  ngx_llm_fold_c3[64] =
     "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
 
 
+/* a key's bytes: the first 0 to 6 */
+static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
+    0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
+    0xffffffffffffULL
+};
+
+
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
+static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
 static unsigned char   ngx_llm_ctab[256];
+static unsigned char   ngx_llm_after[256];
 static int             ngx_llm_ready;
 
 
@@ -317,6 +379,24 @@ static uint32_t
 ngx_llm_hash(uint64_t key)
 {
     return (uint32_t) ((key * 0x9e3779b97f4a7c15ULL) >> 54);
+}
+
+
+/* the index of the lowest bit set in x (x is not 0) */
+
+static ngx_llm_inline size_t
+ngx_llm_ctz(uint64_t x)
+{
+    return (size_t) __builtin_ctzll(x) & 63;
+}
+
+
+/* an ASCII letter, either case */
+
+static ngx_llm_inline int
+ngx_llm_letter(unsigned char c)
+{
+    return (unsigned char) ((c | 0x20) - 'a') < 26;
 }
 
 
@@ -328,6 +408,11 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     ngx_llm_slot_t  *s;
 
     len = len < 255 ? len : 255;
+
+    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
+    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
+                    >> (64 - NGX_LLM_FILTER_BITS));
+    ngx_llm_filter[i >> 6] |= 1ULL << (i & 63);
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -408,6 +493,41 @@ ngx_llm_classify_init(void)
     ngx_llm_ctab[0xc2] = C_UTF8_PUNCT;
     ngx_llm_ctab[0xc3] = C_UTF8_LATIN;
     ngx_llm_ctab[0xe2] = C_UTF8_PUNCT;
+
+    for (c = 0; c < 256; c++) {
+
+        switch (ngx_llm_ctab[c]) {
+
+        case C_SPACE:
+            ngx_llm_after[c] = NGX_LLM_A_SPACE;
+            break;
+
+        case C_STOP:
+            ngx_llm_after[c] = NGX_LLM_A_STOP;
+            break;
+
+        case C_QUESTION:
+            ngx_llm_after[c] = NGX_LLM_A_QUESTION;
+            break;
+
+        case C_BREAK:
+            ngx_llm_after[c] = NGX_LLM_A_BREAK;
+            break;
+
+        case C_NEWLINE:
+        case C_SYMBOL:
+        case C_MATH:
+        case C_BACKTICK:
+        case C_UTF8_PUNCT:
+            ngx_llm_after[c] = NGX_LLM_A_ENDS;
+            break;
+
+        default: /* a letter, a digit, "_", a byte of a non-ASCII letter */
+            ngx_llm_after[c] = NGX_LLM_A_GOES_ON;
+        }
+    }
+
+    ngx_llm_after['('] = NGX_LLM_A_PAREN;
 
     for (c = 0; ngx_llm_concepts[c].words != NULL; c++) {
 
@@ -491,10 +611,43 @@ ngx_llm_term(ngx_llm_classify_state_t *st, uint32_t h)
 }
 
 
+/* the keyword slot of a key, or NULL; m is the key times the constant */
+
+static ngx_llm_inline ngx_llm_slot_t *
+ngx_llm_lookup(uint64_t key, uint64_t m)
+{
+    uint32_t         i;
+    ngx_llm_slot_t  *s;
+
+    /* most words are no keyword: one bit of the filter tells */
+    i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
+
+    if (!((ngx_llm_filter[i >> 6] >> (i & 63)) & 1)) {
+        return NULL;
+    }
+
+    /* a word's key is never 0, an empty slot's is */
+
+    for (i = (uint32_t) (m >> 54); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
+
+        s = &ngx_llm_table[i];
+
+        if (s->key == key) {
+            return s;
+        }
+
+        if (s->key == 0) {
+            return NULL;
+        }
+    }
+}
+
+
 static void
 ngx_llm_word_end(ngx_llm_classify_state_t *st)
 {
-    uint32_t         i, h;
+    uint32_t         h;
+    uint64_t         m;
     ngx_llm_slot_t  *s;
 
     if (!st->in_word) {
@@ -505,9 +658,8 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
 
     /* the word, and the pair it makes with the previous one */
     /* the first six letters are the key already; the rest, hashed */
-    h = st->in_number ? NGX_LLM_NUMBER_HASH
-                      : (uint32_t) ((st->key * 0x9e3779b97f4a7c15ULL) >> 32)
-                        ^ st->hash;
+    m = st->key * 0x9e3779b97f4a7c15ULL;
+    h = st->in_number ? NGX_LLM_NUMBER_HASH : (uint32_t) (m >> 32) ^ st->hash;
 
     ngx_llm_term(st, h);
     ngx_llm_term(st, (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u);
@@ -539,21 +691,22 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         return;
     }
 
-    for (i = ngx_llm_hash(st->key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
+    s = ngx_llm_lookup(st->key, m);
 
-        s = &ngx_llm_table[i];
-
-        if (!s->used) {
-            return;
-        }
-
-        if (s->key == st->key) {
-            break;
-        }
+    if (s != NULL) {
+        ngx_llm_keyword(st, s, st->wlen);
     }
+}
 
+
+/* a keyword: its concept, once, and what it marks */
+
+static void
+ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s,
+    uint32_t wlen)
+{
     /* the first six letters match: the length must be one listed */
-    if (st->wlen < s->min_len || st->wlen > s->max_len) {
+    if (wlen < s->min_len || wlen > s->max_len) {
         return;
     }
 
@@ -646,193 +799,1109 @@ ngx_llm_line_end(ngx_llm_classify_state_t *st)
 }
 
 
+/* the 8 bytes at p, the first the lowest */
+
+static ngx_llm_inline uint64_t
+ngx_llm_load64(const unsigned char *p)
+{
+#if (NGX_LLM_LITTLE_ENDIAN)
+    uint64_t  v;
+
+    memcpy(&v, p, 8);
+    return v;
+#else
+    int       i;
+    uint64_t  v;
+
+    for (v = 0, i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+
+    return v;
+#endif
+}
+
+
+/*
+ * The length of the run of ASCII letters at p, 16 bytes at a time with
+ * SSE2: a letter is a byte whose lower case (| 0x20) is in 'a'..'z', that
+ * is, once 0x1f is added, a signed byte below -102.
+ */
+
+static ngx_llm_inline size_t
+ngx_llm_letter_run(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char  *q;
+
+#if (NGX_LLM_SSE2)
+    unsigned  bits;
+    __m128i   v;
+
+    for (q = p; end - q >= 16; q += 16) {
+        v = _mm_loadu_si128((const __m128i *) q);
+        v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                         _mm_set1_epi8(0x1f));
+        bits = (unsigned) _mm_movemask_epi8(
+                              _mm_cmplt_epi8(v, _mm_set1_epi8(-102)))
+               ^ 0xffff;
+
+        if (bits) {
+            return (size_t) (q - p) + __builtin_ctz(bits);
+        }
+    }
+
+#else
+    q = p;
+#endif
+
+    while (q < end && ngx_llm_letter(*q)) {
+        q++;
+    }
+
+    return (size_t) (q - p);
+}
+
+
+/*
+ * n letters at p, lower-cased, from the word's byte number wlen on: the
+ * first six bytes of a word are its key, the rest go into its hash
+ */
+
+static ngx_llm_inline void
+ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
+    size_t n, uint32_t wlen, uint64_t *key, uint32_t *hash)
+{
+    size_t    i, k;
+    uint32_t  h;
+    uint64_t  v;
+
+    k = 0;
+
+    if (wlen < NGX_LLM_KEY_LEN) {
+        k = NGX_LLM_KEY_LEN - wlen;
+        k = k < n ? k : n;
+
+        if (end - p >= 8) {
+            v = (ngx_llm_load64(p) | 0x2020202020202020ULL)
+                & ngx_llm_key_mask[k];
+
+        } else {
+            for (v = 0, i = 0; i < k; i++) {
+                v |= (uint64_t) (p[i] | 0x20) << (8 * i);
+            }
+        }
+
+        *key |= v << (8 * wlen);
+    }
+
+    if (k < n) {
+        h = *hash;
+
+        for (i = k; i < n; i++) {
+            h = (h ^ (p[i] | 0x20)) * NGX_LLM_FNV_PRIME;
+        }
+
+        *hash = h;
+    }
+}
+
+
+#if (NGX_LLM_SSE2)
+
+/*
+ * 16 bytes at p: a bit per ASCII letter in the low half, per space (' ')
+ * in the high one; | 0x20 lower-cases a letter, + 0x1f then puts 'a'..'z'
+ * below -102
+ */
+
+static ngx_llm_inline uint64_t
+ngx_llm_bits16(const unsigned char *p)
+{
+    __m128i  v, l, s;
+
+    v = _mm_loadu_si128((const __m128i *) p);
+    s = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    l = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                    _mm_set1_epi8(0x1f)),
+                       _mm_set1_epi8(-102));
+
+    return (uint64_t) (uint32_t) _mm_movemask_epi8(l)
+           | (uint64_t) (uint32_t) _mm_movemask_epi8(s) << 32;
+}
+
+#endif
+
+
+/* 64 bytes at p: a bit per ASCII letter, a bit per space */
+
+static ngx_llm_inline void
+ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
+{
+    uint64_t  l, s;
+
+#if (NGX_LLM_SSE2)
+    uint64_t  a, b, c, d;
+
+    a = ngx_llm_bits16(p);
+    b = ngx_llm_bits16(p + 16);
+    c = ngx_llm_bits16(p + 32);
+    d = ngx_llm_bits16(p + 48);
+
+    l = (a & 0xffff) | (b & 0xffff) << 16 | (c & 0xffff) << 32 | d << 48;
+    s = a >> 32 | (b >> 32) << 16 | (c >> 32) << 32 | (d >> 32) << 48;
+
+#else
+    int  i;
+
+    for (l = 0, s = 0, i = 0; i < 64; i++) {
+        l |= (uint64_t) ngx_llm_letter(p[i]) << i;
+        s |= (uint64_t) (p[i] == ' ') << i;
+    }
+
+#endif
+
+    *letters = l;
+    *spaces = s;
+}
+
+
+/* "é" and the like at p: the letter it folds to, or 0 */
+
+static ngx_llm_inline unsigned char
+ngx_llm_folded(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p >= 2 && p[0] == 0xc3 && (p[1] & 0xc0) == 0x80) {
+        return (unsigned char) ngx_llm_fold_c3[p[1] & 0x3f];
+    }
+
+    return 0;
+}
+
+
+/*
+ * The rest of a word from r: runs of letters and folded letters ("é"),
+ * added to its key and hash; returns where it stops.
+ */
+
+static const unsigned char *
+ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
+    uint64_t *key, uint32_t *hash, uint32_t *wlen)
+{
+    size_t         n;
+    unsigned char  f;
+
+    for ( ;; ) {
+
+        if (r < end && ngx_llm_letter(*r)) {
+            n = ngx_llm_letter_run(r, end);
+            ngx_llm_add_letters(r, end, n, *wlen, key, hash);
+            *wlen += (uint32_t) n;
+            r += n;
+            continue;
+        }
+
+        f = ngx_llm_folded(r, end);
+
+        if (f == 0) {
+            return r;
+        }
+
+        if (*wlen < NGX_LLM_KEY_LEN) {
+            *key |= (uint64_t) f << (8 * *wlen);
+
+        } else {
+            *hash = (*hash ^ f) * NGX_LLM_FNV_PRIME;
+        }
+
+        *wlen += 1;
+        r += 2;
+    }
+}
+
+
+/*
+ * The fast path: plain text and code, outside a word.  A block of 64
+ * bytes becomes bits: letters, spaces, the rest; the loop then goes from
+ * event to event (a word's start, a byte neither a letter nor a space),
+ * spaces and a word's letters costing nothing, a plain word (letters, then
+ * a space or punctuation) taking no call but for a keyword.  It returns
+ * at what it leaves to the byte by byte step: "_", a letter other than
+ * Latin, a number that goes on ("2nd", "3." at a chunk's end), or the
+ * byte after a word that may go on ("word2", "o(", a word the chunk cuts),
+ * the word then begun in the state.  The block is kept for when the step
+ * gives back.
+ */
+
+typedef struct {
+    const unsigned char  *b;              /* the block: b[0] to b[valid] */
+    size_t                valid;
+    uint64_t              letters;
+    uint64_t              spaces;
+    const unsigned char  *kb;             /* b, or its copy: kb[0] to
+                                             kb[79] can be read, 0x80
+                                             past the chunk */
+    unsigned char         buf[64 + 32];
+} ngx_llm_block_t;
+
+
+/* the spaces at b[from] on, in the block */
+
+static ngx_llm_inline uint32_t
+ngx_llm_spaces(ngx_llm_block_t *blk, size_t from)
+{
+    uint64_t  m;
+
+    if (from >= blk->valid) {
+        return 0;
+    }
+
+    /* past valid, spaces has no bit */
+    m = ~blk->spaces >> from;
+
+    return (uint32_t) (m ? ngx_llm_ctz(m) : 64 - from);
+}
+
+
+/* the hash of the letters p[0] to p[n - 1], lower-cased, on from h */
+
+static ngx_llm_inline uint32_t
+ngx_llm_hash_letters(const unsigned char *p, const unsigned char *end,
+    size_t n, uint32_t h)
+{
+    size_t    k;
+    uint64_t  v;
+
+    while (n > 0 && end - p >= 8) {
+        v = ngx_llm_load64(p) | 0x2020202020202020ULL;
+        k = n < 8 ? n : 8;
+        p += k;
+        n -= k;
+
+        /* k bytes of v, the lowest first */
+
+        switch (k) {
+        case 8:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 7:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 6:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 5:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 4:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 3:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        case 2:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+            v >>= 8;
+            /* fall through */
+        default:
+            h = (h ^ (uint32_t) (v & 0xff)) * NGX_LLM_FNV_PRIME;
+        }
+    }
+
+    for ( /* void */ ; n > 0; n--) {
+        h = (h ^ (*p++ | 0x20)) * NGX_LLM_FNV_PRIME;
+    }
+
+    return h;
+}
+
+
+/* a word that ended: its term and the pair's, what it counts */
+
+static ngx_llm_inline void
+ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
+    uint32_t wlen)
+{
+    uint32_t         h, pair;
+    uint64_t         m;
+    ngx_llm_slot_t  *s;
+
+    m = key * 0x9e3779b97f4a7c15ULL;
+    h = (uint32_t) (m >> 32) ^ hash;
+    pair = (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+
+    st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                    >> (32 - NGX_LLM_BUCKET_BITS)]
+                + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                      >> (32 - NGX_LLM_BUCKET_BITS)];
+    st->prev_hash = h;
+    st->words++;
+
+    if (ngx_llm_unlikely(st->number_near)) {
+        st->number_near--;
+    }
+
+    s = ngx_llm_lookup(key, m);
+
+    /* a keyword seen before, that marks nothing: nothing more to count */
+    if (s != NULL
+        && (s->flags
+            || !(st->seen[s->concept >> 6] & (1ULL << (s->concept & 63)))))
+    {
+        ngx_llm_keyword(st, s, wlen);
+    }
+}
+
+
+/*
+ * A word the fast loop does not end itself: one past the block, one with
+ * "é", one that may go on.  Returns the byte after it; the word is begun
+ * in the state (st->in_word) if it may go on.
+ */
+
+static const unsigned char *
+ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
+    const unsigned char *end, uint64_t key, uint32_t hash, uint32_t wlen)
+{
+    int  act;
+
+    act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+
+    if (act == NGX_LLM_A_GOES_ON && r < end && *r == 0xc3) {
+        r = ngx_llm_word_rest(r, end, &key, &hash, &wlen);
+        act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
+    }
+
+    st->line_start = 0;
+    st->line_chars = 1;
+    st->line_last = r[-1];
+
+    if (act >= NGX_LLM_A_PAREN
+        && (act == NGX_LLM_A_GOES_ON || (wlen == 1 && key == 'o')))
+    {
+        /* the word may go on ("word2", "o(", the chunk's end) */
+        st->in_word = 1;
+        st->nomatch = 0;
+        st->in_number = 0;
+        st->key = key;
+        st->hash = hash;
+        st->wlen = wlen;
+        return r;
+    }
+
+    ngx_llm_word(st, key, hash, wlen);
+
+    if (act == NGX_LLM_A_STOP || act == NGX_LLM_A_QUESTION) {
+        st->sentences++;
+    }
+
+    return r;
+}
+
+
+/*
+ * The fast path's rarer bytes outside a word, at p: a tab or a carriage
+ * return, a word that starts with "é".  Returns the byte after what it
+ * took, or NULL when the byte is the step's ("_", a letter other than
+ * Latin, "×").
+ */
+
+static const unsigned char *
+ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end)
+{
+    unsigned char  c, f;
+
+    c = *p;
+
+    switch (ngx_llm_ctab[c]) {
+
+    case C_SPACE:
+        if (st->line_start) {
+            st->indent += (c == '\t') ? 4 : 1;
+        }
+
+        return p + 1;
+
+    case C_UTF8_LATIN:
+        f = ngx_llm_folded(p, end);
+
+        if (f == 0) {
+            return NULL;
+        }
+
+        return ngx_llm_word_slow(st, p + 2, end, f, NGX_LLM_FNV_BASIS, 1);
+
+    default:
+        return NULL;
+    }
+}
+
+
+static const unsigned char *
+ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end, ngx_llm_block_t *blk)
+{
+    size_t                valid, pos, e, n, cross;
+    int64_t               wsum;
+    uint32_t              words, words0, prev, hash, h, pair, val;
+    uint64_t              L, X, key, m;
+    unsigned char         c, act, ls;
+    ngx_llm_slot_t       *s;
+    const unsigned char  *b, *kb, *r;
+
+    /* the running sums in registers, in the state around calls */
+
+    wsum = st->wsum;
+    prev = st->prev_hash;
+    words = st->words;
+    words0 = words;
+    ls = st->line_start;
+
+    while (p < end) {
+
+        b = blk->b;
+
+        if (b == NULL || p < b || p >= b + blk->valid) {
+
+            /* a new block: 64 bytes at p, or what is left, copied */
+
+            b = p;
+            blk->b = b;
+
+            if (end - b >= 64 + 16) {
+                blk->valid = 64;
+                blk->kb = b;
+
+            } else {
+                blk->valid = end - b < 64 ? (size_t) (end - b) : 64;
+                blk->kb = blk->buf;
+                memset(blk->buf, 0x80, sizeof(blk->buf));
+                memcpy(blk->buf, b, end - b < 80 ? (size_t) (end - b) : 80);
+            }
+
+            ngx_llm_bits64(blk->kb, &blk->letters, &blk->spaces);
+
+            if (blk->valid < 64) {
+                blk->letters &= (1ULL << blk->valid) - 1;
+                blk->spaces &= (1ULL << blk->valid) - 1;
+            }
+        }
+
+        valid = blk->valid;
+        kb = blk->kb;
+        L = blk->letters;
+
+        if (ls) {
+            /* spaces at the line's start: its indent */
+            st->indent += ngx_llm_spaces(blk, p - b);
+        }
+
+        /* the events: where a word starts, bytes neither letter nor space */
+
+        e = p - b;
+        X = ((L & ~(L << 1)) | ~(L | blk->spaces)) & (~0ULL << e);
+
+        if (valid < 64) {
+            X &= (1ULL << valid) - 1;
+        }
+
+        while (X) {
+
+            pos = ngx_llm_ctz(X);
+
+            if ((L >> pos) & 1) {
+
+                /* a word: its run of letters, the key and the hash */
+
+                m = ~L >> pos;
+                cross = (m == 0);
+
+                if (ngx_llm_unlikely(cross)) {
+                    /* it goes on past the block */
+                    n = 64 - pos + ngx_llm_letter_run(b + 64, end);
+
+                } else {
+                    n = ngx_llm_ctz(m);
+                }
+
+                key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
+                key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
+                                                            : NGX_LLM_KEY_LEN];
+                hash = NGX_LLM_FNV_BASIS;
+
+                if (ngx_llm_unlikely(n > NGX_LLM_KEY_LEN)) {
+                    hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
+                                                end, n - NGX_LLM_KEY_LEN,
+                                                hash);
+                }
+
+                /* what ends it; past the chunk, the copy has 0x80 */
+
+                if (ngx_llm_likely(!cross)) {
+                    act = ngx_llm_after[kb[pos + n]];
+
+                } else {
+                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
+                                            : NGX_LLM_A_GOES_ON;
+                }
+
+                if (ngx_llm_unlikely(act >= NGX_LLM_A_PAREN)) {
+                    st->wsum = wsum;
+                    st->prev_hash = prev;
+                    st->words = words;
+
+                    r = ngx_llm_word_slow(st, b + pos + n, end, key, hash,
+                                          (uint32_t) n);
+
+                    wsum = st->wsum;
+                    prev = st->prev_hash;
+                    words = st->words;
+                    ls = st->line_start;
+
+                    if (st->in_word) {
+                        p = r;
+                        goto done;
+                    }
+
+                    e = r - b;
+                    goto next;
+                }
+
+                ls = 0;
+                st->line_chars = 1;
+                st->line_last = 'a';      /* a letter: not ';', '{', '}' */
+
+                /* the word ends: its term, the pair's */
+
+                m = key * 0x9e3779b97f4a7c15ULL;
+                h = (uint32_t) (m >> 32) ^ hash;
+                pair = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+
+                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)]
+                        + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                              >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = h;
+                words++;
+
+                if (ngx_llm_unlikely(st->number_near)) {
+                    st->number_near--;
+                }
+
+                s = ngx_llm_lookup(key, m);
+
+                if (s != NULL
+                    && (s->flags
+                        || !(st->seen[s->concept >> 6]
+                             & (1ULL << (s->concept & 63)))))
+                {
+                    st->words = words;
+                    ngx_llm_keyword(st, s, (uint32_t) n);
+                }
+
+                e = pos + n;
+
+                if (act != NGX_LLM_A_SPACE && act <= NGX_LLM_A_BREAK) {
+                    /* punctuation after it: ".", "?", "," taken here */
+                    st->sentences += (act != NGX_LLM_A_BREAK);
+                    st->questions += (act == NGX_LLM_A_QUESTION);
+                    st->line_last = b[e];
+                    X &= ~(1ULL << (e & 63));   /* (e > 63: X is done) */
+                    e++;
+                }
+
+                if (ngx_llm_unlikely(cross)) {
+                    /* the next block starts after the word */
+                    goto next;
+                }
+
+                /* what ended it is the next event, or a space */
+                X &= X - 1;
+                continue;
+            }
+
+            /* a byte neither a letter nor a space: the common ones here */
+
+            c = b[pos];
+
+            switch (ngx_llm_ctab[c]) {
+
+            case C_SYMBOL:
+                st->symbols++;
+                st->line_syms++;
+                break;
+
+            case C_MATH:
+                st->math_ops++;
+                st->line_syms++;
+                break;
+
+            case C_QUESTION:
+                st->questions++;
+                break;
+
+            case C_STOP:
+            case C_BREAK:
+            case C_UTF8_PUNCT:
+            case C_UTF8_CONT:
+                break;
+
+            case C_NEWLINE:
+                ngx_llm_line_end(st);
+                ls = 1;
+                st->indent += ngx_llm_spaces(blk, pos + 1);
+                X &= X - 1;
+                continue;
+
+            case C_BACKTICK:
+                /*
+                 * three in a row open or close a fenced block; one that
+                 * ends the chunk waits for the next feed()
+                 */
+                if (++st->backticks == 3) {
+                    st->backticks = 0;
+                    st->in_fence = !st->in_fence;
+                    st->fences++;
+
+                } else if (b + pos + 1 < end && b[pos + 1] != '`') {
+                    if (st->backticks == 1) {
+                        st->inline_code++;
+                    }
+
+                    st->backticks = 0;
+                }
+
+                break;
+
+            case C_DIGIT:
+
+                /* a number, if nothing makes it go on: "2009", "3.5" */
+
+                r = b + pos;
+                val = 0;
+
+                do {
+                    if (val < 100000000) {
+                        val = val * 10 + (*r - '0');
+                    }
+
+                    r++;
+
+                } while (r < end && ngx_llm_ctab[*r] == C_DIGIT);
+
+                if (r == end || ngx_llm_after[*r] == NGX_LLM_A_GOES_ON
+                    || (ngx_llm_ctab[*r] == C_STOP && r + 1 == end))
+                {
+                    p = b + pos;
+                    goto done;
+                }
+
+                h = NGX_LLM_NUMBER_HASH;
+                pair = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
+                wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
+                                            >> (32 - NGX_LLM_BUCKET_BITS)]
+                        + ngx_llm_model_words[(pair * 0x9e3779b1u)
+                                              >> (32 - NGX_LLM_BUCKET_BITS)];
+                prev = h;
+                words++;
+
+                st->number_near = 2;
+                st->last_number = val;
+
+                /* "in 2009": a year, as in a trivia question */
+                if (val >= 1000 && val <= 2100) {
+                    st->years++;
+
+                } else {
+                    st->numbers++;
+                }
+
+                /* "3." ends a sentence, "3.5" does not */
+                if ((ngx_llm_after[*r] == NGX_LLM_A_STOP
+                     || ngx_llm_after[*r] == NGX_LLM_A_QUESTION)
+                    && !(ngx_llm_ctab[*r] == C_STOP
+                         && ngx_llm_ctab[r[1]] == C_DIGIT))
+                {
+                    st->sentences++;
+                }
+
+                ls = 0;
+                st->line_chars = 1;
+                st->line_last = r[-1];
+
+                e = r - b;
+                goto next;
+
+            default:
+                goto other;
+            }
+
+            ls = 0;
+            st->line_chars = 1;
+            st->line_last = c;
+            X &= X - 1;
+            continue;
+
+        other:
+
+            st->wsum = wsum;
+            st->prev_hash = prev;
+            st->words = words;
+            st->line_start = ls;
+
+            r = ngx_llm_other(st, b + pos, end);
+
+            wsum = st->wsum;
+            prev = st->prev_hash;
+            words = st->words;
+            ls = st->line_start;
+
+            if (r == NULL) {
+                p = b + pos;
+                goto done;
+            }
+
+            if (st->in_word) {
+                /* a word that started with "é" and may go on */
+                p = r;
+                goto done;
+            }
+
+            e = r - b;
+
+        next:
+
+            if (e >= valid) {
+                /* a word or a number past the block: the next one there */
+                goto past;
+            }
+
+            if (ls) {
+                /* after a tab at the line's start: more of its indent */
+                st->indent += ngx_llm_spaces(blk, e);
+            }
+
+            X &= ~0ULL << e;
+        }
+
+        e = valid;
+
+    past:
+
+        p = b + e;
+    }
+
+done:
+
+    st->wsum = wsum;
+    st->prev_hash = prev;
+    st->words = words;
+    st->nterms += 2 * (words - words0);
+    st->line_start = ls;
+
+    return p;
+}
+
+
+/*
+ * One step of the scanner: a byte (two for a folded letter), or a run of
+ * letters.  Where what a byte means depends on the next one and the chunk
+ * ends there, the next feed() (or the end) decides, so that a text fed in
+ * any pieces gives what it gives whole.
+ */
+
+static const unsigned char *
+ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t         n;
+    unsigned char  c, f;
+
+    c = *p;
+
+    if (ngx_llm_letter(c)) {
+
+        if (!st->in_word) {
+            st->in_word = 1;
+            st->nomatch = 0;
+            st->in_number = 0;
+            st->wlen = 0;
+            st->key = 0;
+            st->hash = NGX_LLM_FNV_BASIS;
+
+        } else if (st->in_number) {
+            /* "1500x" is no number and no keyword */
+            st->in_number = 0;
+            st->nomatch = 1;
+        }
+
+        n = ngx_llm_letter_run(p, end);
+        ngx_llm_add_letters(p, end, n, st->wlen, &st->key, &st->hash);
+        st->wlen += (uint32_t) n;
+
+        p += n;
+        st->line_start = 0;
+        st->line_chars = 1;
+        st->line_last = p[-1] | 0x20;
+
+        return p;
+    }
+
+    p++;
+
+    switch (ngx_llm_ctab[c]) {
+
+    case C_SPACE:
+        ngx_llm_word_end(st);
+
+        if (st->line_start) {
+            st->indent += (c == '\t') ? 4 : 1;
+        }
+
+        return p;
+
+    case C_NEWLINE:
+        ngx_llm_word_end(st);
+        ngx_llm_line_end(st);
+        return p;
+
+    case C_DIGIT:
+        if (!st->in_word) {
+            ngx_llm_word_char(st, c);
+            st->in_number = 1;
+            st->last_number = 0;
+        }
+
+        if (st->in_number) {
+            if (st->last_number < 100000000) {
+                st->last_number = st->last_number * 10 + (c - '0');
+            }
+
+        } else {
+            ngx_llm_word_char(st, c);
+        }
+
+        break;
+
+    case C_IDENT:
+    case C_UTF8_OTHER:
+        ngx_llm_word_char(st, c);
+        st->nomatch = 1;
+        break;
+
+    case C_UTF8_CONT:
+        if (st->in_word) {
+            st->nomatch = 1;
+        }
+
+        break;
+
+    case C_UTF8_LATIN:
+        if (p == end) {
+            /* the next feed() has the rest of the character */
+            st->pending |= NGX_LLM_PENDING_LATIN;
+            break;
+        }
+
+        if ((*p & 0xc0) == 0x80) {
+            f = (unsigned char) ngx_llm_fold_c3[*p & 0x3f];
+            p++;
+
+            if (f) {
+                ngx_llm_word_char(st, f);
+                break;
+            }
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_BACKTICK:
+        /* a run of three backticks opens or closes a fenced block */
+        if (++st->backticks == 3) {
+            st->backticks = 0;
+            st->in_fence = !st->in_fence;
+            st->fences++;
+
+        } else if (p < end && *p != '`') {
+            if (st->backticks == 1) {
+                st->inline_code++;
+            }
+
+            st->backticks = 0;
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_QUESTION:
+        st->questions++;
+
+        if (st->in_word) {
+            st->sentences++;
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    case C_MATH:
+        st->math_ops++;
+        st->line_syms++;
+        ngx_llm_word_end(st);
+        break;
+
+    case C_SYMBOL:
+        if (c == '(' && st->in_word && st->wlen == 1
+            && (st->key == 'o'))
+        {
+            /* O(n) notation */
+            st->key = 'b' | 'i' << 8 | 'g' << 16 | (uint64_t) 'o' << 24;
+            st->wlen = 4;
+        }
+
+        st->line_syms++;
+        st->symbols++;
+        ngx_llm_word_end(st);
+        break;
+
+    case C_STOP:
+        /* "." after a word ends a sentence ("3.5" is one number) */
+        if (st->in_word) {
+            if (!st->in_number) {
+                st->sentences++;
+
+            } else if (p == end) {
+                st->pending |= NGX_LLM_PENDING_STOP;
+
+            } else if (ngx_llm_ctab[*p] != C_DIGIT) {
+                st->sentences++;
+            }
+        }
+
+        ngx_llm_word_end(st);
+        break;
+
+    default:
+        /*
+         * C_BREAK, C_UTF8_PUNCT: U+0080..U+00BF and U+2000..U+2FFF,
+         * quotes, dashes, spaces (their continuation bytes then change
+         * nothing)
+         */
+        ngx_llm_word_end(st);
+        break;
+    }
+
+    st->line_start = 0;
+    st->line_chars = 1;
+    st->line_last = c;
+
+    return p;
+}
+
+
+/* what the last feed() left to its next byte: this one */
+
+static const unsigned char *
+ngx_llm_pending(ngx_llm_classify_state_t *st, const unsigned char *p)
+{
+    unsigned char  c, f;
+
+    c = *p;
+
+    if (st->backticks && c != '`') {
+        if (st->backticks == 1) {
+            st->inline_code++;
+        }
+
+        st->backticks = 0;
+    }
+
+    if ((st->pending & NGX_LLM_PENDING_STOP) && ngx_llm_ctab[c] != C_DIGIT) {
+        st->sentences++;
+    }
+
+    if (st->pending & NGX_LLM_PENDING_LATIN) {
+        st->pending = 0;
+
+        if ((c & 0xc0) == 0x80) {
+            f = (unsigned char) ngx_llm_fold_c3[c & 0x3f];
+
+            if (f) {
+                ngx_llm_word_char(st, f);
+
+            } else {
+                ngx_llm_word_end(st);
+            }
+
+            return p + 1;
+        }
+
+        ngx_llm_word_end(st);
+        return p;
+    }
+
+    st->pending = 0;
+
+    return p;
+}
+
+
+/* the same at the end of the text */
+
+static void
+ngx_llm_pending_end(ngx_llm_classify_state_t *st)
+{
+    if (st->backticks == 1) {
+        st->inline_code++;
+    }
+
+    st->backticks = 0;
+
+    if (st->pending & NGX_LLM_PENDING_STOP) {
+        st->sentences++;
+    }
+
+    st->pending = 0;
+}
+
+
 void
 ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
     size_t len)
 {
-    uint64_t              key;
-    uint32_t              wlen, h;
-    unsigned char         c, f;
+    ngx_llm_block_t       blk;
     const unsigned char  *end;
 
     end = p + len;
     st->bytes += len;
 
+    if (len == 0) {
+        return;
+    }
+
+    if (st->pending || st->backticks) {
+        p = ngx_llm_pending(st, p);
+    }
+
+    blk.b = NULL;
+
     while (p < end) {
 
-        c = *p++;
+        if (!st->in_word && st->sink == NULL) {
+            p = ngx_llm_fast(st, p, end, &blk);
 
-        switch (ngx_llm_ctab[c]) {
-
-        case C_BACKTICK:
-            /* a run of three backticks opens or closes a fenced block */
-            if (++st->backticks == 3) {
-                st->backticks = 0;
-                st->in_fence = !st->in_fence;
-                st->fences++;
-
-            } else if (p == end || *p != '`') {
-                if (st->backticks == 1) {
-                    st->inline_code++;
-                }
-
-                st->backticks = 0;
+            if (p == end) {
+                break;
             }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_LETTER:
-            if (st->in_number) {
-                /* "1500x" is no number and no keyword */
-                st->in_number = 0;
-                st->nomatch = 1;
-            }
-
-            ngx_llm_word_char(st, c | 0x20);
-
-            /* the hot loop: a run of ASCII letters */
-            key = st->key;
-            wlen = st->wlen;
-            h = st->hash;
-
-            while (p < end && ngx_llm_ctab[*p] == C_LETTER) {
-                c = *p++ | 0x20;
-
-                if (++wlen <= NGX_LLM_KEY_LEN) {
-                    key |= (uint64_t) c << (8 * (wlen - 1));
-
-                } else {
-                    h = (h ^ c) * NGX_LLM_FNV_PRIME;
-                }
-            }
-
-            st->key = key;
-            st->wlen = wlen;
-            st->hash = h;
-            break;
-
-        case C_DIGIT:
-            if (!st->in_word) {
-                ngx_llm_word_char(st, c);
-                st->in_number = 1;
-                st->last_number = 0;
-            }
-
-            if (st->in_number) {
-                if (st->last_number < 100000000) {
-                    st->last_number = st->last_number * 10 + (c - '0');
-                }
-
-            } else {
-                ngx_llm_word_char(st, c);
-            }
-
-            break;
-
-        case C_IDENT:
-            ngx_llm_word_char(st, c);
-            st->nomatch = 1;
-            break;
-
-        case C_UTF8_LATIN:
-            if (p < end && (*p & 0xc0) == 0x80) {
-                f = (unsigned char) ngx_llm_fold_c3[*p & 0x3f];
-                p++;
-
-                if (f) {
-                    ngx_llm_word_char(st, f);
-                    break;
-                }
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_UTF8_PUNCT:
-            /* U+0080..U+00BF and U+2000..U+2FFF: quotes, dashes, spaces */
-            while (p < end && (*p & 0xc0) == 0x80) {
-                p++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_UTF8_OTHER:
-            ngx_llm_word_char(st, c);
-            st->nomatch = 1;
-            break;
-
-        case C_UTF8_CONT:
-            if (st->in_word) {
-                st->nomatch = 1;
-            }
-
-            break;
-
-        case C_SPACE:
-            ngx_llm_word_end(st);
-
-            if (st->line_start) {
-                st->indent += (c == '\t') ? 4 : 1;
-            }
-
-            continue;
-
-        case C_NEWLINE:
-            ngx_llm_word_end(st);
-            ngx_llm_line_end(st);
-            continue;
-
-        case C_QUESTION:
-            st->questions++;
-
-            if (st->in_word) {
-                st->sentences++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        case C_MATH:
-            st->math_ops++;
-            st->line_syms++;
-            ngx_llm_word_end(st);
-            break;
-
-        case C_SYMBOL:
-            if (c == '(' && st->in_word && st->wlen == 1
-                && (st->key == 'o'))
-            {
-                /* O(n) notation */
-                st->key = 'b' | 'i' << 8 | 'g' << 16 | (uint64_t) 'o' << 24;
-                st->wlen = 4;
-            }
-
-            st->line_syms++;
-            st->symbols++;
-            ngx_llm_word_end(st);
-            break;
-
-        case C_STOP:
-            /* "." after a word ends a sentence ("3.5" is one number) */
-            if (st->in_word && !(st->in_number && p < end
-                                 && ngx_llm_ctab[*p] == C_DIGIT))
-            {
-                st->sentences++;
-            }
-
-            ngx_llm_word_end(st);
-            break;
-
-        default: /* C_BREAK */
-            ngx_llm_word_end(st);
-            break;
         }
 
-        st->line_start = 0;
-        st->line_chars++;
-        st->line_last = c;
+        p = ngx_llm_step(st, p, end);
     }
 }
 
@@ -856,6 +1925,7 @@ ngx_llm_counted(ngx_llm_classify_state_t *st,
 {
     uint32_t  blocks;
 
+    ngx_llm_pending_end(st);
     ngx_llm_word_end(st);
     ngx_llm_line_end(st);
 
@@ -932,6 +2002,13 @@ ngx_llm_top(ngx_llm_classify_result_t *res, int feature, double c)
     int  j, k;
 
     if (c <= 0) {
+        return;
+    }
+
+    /* no larger than the three kept: most features, once three are */
+    if (res->ntop == NGX_LLM_TOP_FEATURES
+        && c <= res->top_contrib[NGX_LLM_TOP_FEATURES - 1])
+    {
         return;
     }
 

@@ -141,7 +141,8 @@ typedef struct {
     uint32_t            line_syms;
     uint32_t            line_chars;
     unsigned char       line_last;
-    unsigned char       prev;
+    unsigned char       pending;          /* the last byte fed, when what
+                                             it means depends on the next */
 } ngx_llm_classify_state_t;
 
 
