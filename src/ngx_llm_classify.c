@@ -2005,13 +2005,6 @@ ngx_llm_top(ngx_llm_classify_result_t *res, int feature, double c)
         return;
     }
 
-    /* no larger than the three kept: most features, once three are */
-    if (res->ntop == NGX_LLM_TOP_FEATURES
-        && c <= res->top_contrib[NGX_LLM_TOP_FEATURES - 1])
-    {
-        return;
-    }
-
     for (j = 0; j < res->ntop; j++) {
         if (c > res->top_contrib[j]) {
             break;
