@@ -5,13 +5,13 @@
 # with each of CLASSIFY_CFLAGS (comma separated; by default -O2, and -O,
 # what nginx builds the module with).
 #
-# Per size (100 B to 1 MB of a mix of English, French and code, and a
-# 200-message chat): ns per prompt and per KB, the least of
-# CLASSIFY_ROUNDS (5) interleaved runs, each the median of 7, in CPU time
-# of the thread (what other processes on a shared machine add least to);
-# then instructions per KB under callgrind, ngx_llm_classify_text() alone,
-# which do not move with the machine's load.  Writes the figures to
-# bench/results/CLASSIFY.md.
+# Per size (100 B to 1 MB of a mix of English, French and code, 100 KB
+# of each kind alone, and a 200-message chat): ns per prompt and per KB,
+# the least of CLASSIFY_ROUNDS (5) interleaved runs, each the median of 7,
+# in CPU time of the thread (what other processes on a shared machine add
+# least to); then instructions per KB under callgrind,
+# ngx_llm_classify_text() alone, which do not move with the machine's
+# load.  Writes the figures to bench/results/CLASSIFY.md.
 #
 #   bench/classify-bench.sh          timings and instructions
 #   bench/classify-bench.sh check    the same results, bit for bit: the
@@ -120,7 +120,7 @@ echo "baseline: the classifier at $base; current: the working tree"
 
 ir() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        --toggle-collect=ngx_llm_classify_text "$1" --instructions "$2" 2>&1 \
+        --toggle-collect=ngx_llm_classify_text "$@" 2>&1 \
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
@@ -136,7 +136,11 @@ for cflags in "${sets[@]}"; do
     : > "build/classify-bench.$set.ir"
     if command -v valgrind >/dev/null; then
         for s in 100 1024 10240 102400 1048576; do
-            echo "$s $(ir build/classify-bench-base "$s") $(ir build/classify-bench "$s")" \
+            echo "$s $s $(ir build/classify-bench-base --instructions "$s") $(ir build/classify-bench --instructions "$s")" \
+                >> "build/classify-bench.$set.ir"
+        done
+        for k in english french code; do
+            echo "$k 102400 $(ir build/classify-bench-base --instructions 102400 $k) $(ir build/classify-bench --instructions 102400 $k)" \
                 >> "build/classify-bench.$set.ir"
         done
     fi
@@ -160,8 +164,10 @@ def read(prefix):
 
 def name(k):
     n = {'100': '100 B', '1024': '1 KB', '10240': '10 KB',
-         '102400': '100 KB', '1048576': '1 MB'}
-    return n.get(k, '200-message chat' if k == 'chat200' else k)
+         '102400': '100 KB', '1048576': '1 MB',
+         'english': '100 KB, English only', 'french': '100 KB, French only',
+         'code': '100 KB, code only', 'chat200': '200-message chat'}
+    return n.get(k, k)
 
 cpu = ''
 for line in open('/proc/cpuinfo'):
@@ -183,8 +189,9 @@ md = ['# The classifier\'s cost per prompt size', '',
          os.cpu_count(), cpu, cc, base, tree),
       '',
       'The text is English, French and code (`bench/classify_bench.c`), '
-      'classified whole with `ngx_llm_classify_text()`; the chat is 200 '
-      'messages of about 60 bytes fed one by one. Time: CPU time of the '
+      'classified whole with `ngx_llm_classify_text()`, then 100 KB of '
+      'each kind alone; the chat is 200 messages of about 60 bytes fed one '
+      'by one. Time: CPU time of the '
       'thread, the least of %d interleaved runs of each, every run the '
       'median of 7. Instructions: callgrind, `ngx_llm_classify_text()` '
       'alone, 1 MB classified in prompts of the size, per 1024 bytes; '
@@ -198,10 +205,10 @@ for n, cflags in enumerate(flagsets, 1):
     ir = {}
     for line in open('build/classify-bench.%d.ir' % n):
         f = line.split()
-        if len(f) == 3:
-            s = int(f[0])
+        if len(f) == 4:
+            s = int(f[1])
             total = (1048576 + s - 1) // s * s      # bytes classified
-            ir[f[0]] = (int(f[1]) * 1024 / total, int(f[2]) * 1024 / total)
+            ir[f[0]] = (int(f[2]) * 1024 / total, int(f[3]) * 1024 / total)
 
     if n == 1:
         # the current classifier alone, as bench/bench.py reads it
@@ -232,8 +239,11 @@ for n, cflags in enumerate(flagsets, 1):
                             '%.0f' % ci if ci else '-',
                             '%.2f' % (ci / bi) if bi else '-'))
     kb = [c[k][2] for k in c if k.isdigit() and int(k) >= 1024]
-    md += ['', 'From 1 KB to 1 MB the current classifier costs %.0f to %.0f '
-           'ns per KB (target: at most 1000).' % (min(kb), max(kb))]
+    md += ['', 'From 1 KB to 1 MB of the mix the current classifier costs '
+           '%.0f to %.0f ns per KB (target: at most 1000); English alone '
+           '%.0f, French %.0f, code %.0f.'
+           % (min(kb), max(kb), c['english'][2], c['french'][2],
+              c['code'][2])]
 
 os.makedirs('bench/results', exist_ok=True)
 with open('bench/results/CLASSIFY.md', 'w') as f:

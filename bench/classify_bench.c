@@ -3,14 +3,17 @@
  * Copyright (C) ngx_llm_router authors
  *
  * Classifier cost per prompt size: builds prompts from a mix of English,
- * French and code, classifies each many times, prints the median of
+ * French and code (then 100 KB of each kind alone, and a chat),
+ * classifies each many times, prints the median of
  * several runs in ns per prompt and ns per KB, in CPU time of the thread
  * (what other processes on a shared machine add least to).
  *
  *   classify-bench                   the timings
- *   classify-bench --instructions N  classifies N bytes of that text
- *                                    1 MB / N times (for callgrind;
- *                                    N: 100 KB by default)
+ *   classify-bench --instructions N [KIND]
+ *                                    classifies N bytes of that text (or
+ *                                    of its english, french or code
+ *                                    pieces) 1 MB / N times, for
+ *                                    callgrind; N: 100 KB by default
  *
  * Built with -DNGX_LLM_CLASSIFY_CHECK and a baseline classifier whose
  * public names are prefixed "ref_" (bench/classify-bench.sh check), it
@@ -60,17 +63,60 @@ cmp(const void *a, const void *b)
 }
 
 
+/* the kinds of text: all the pieces, or those of one kind */
+
+static const struct {
+    const char  *name;
+    int          pieces[6];           /* -1 ends */
+} kinds[] = {
+    { "mix", { 0, 1, 2, 3, 4, -1 } },
+    { "english", { 0, 3, 4, -1 } },
+    { "french", { 1, -1 } },
+    { "code", { 2, -1 } }
+};
+
+
+static void
+fill_kind(char *text, size_t len, int kind)
+{
+    int          i;
+    size_t       n, m;
+    const char  *piece;
+
+    for (n = 0, i = 0; n < len; i++) {
+
+        if (kinds[kind].pieces[i] < 0) {
+            i = 0;
+        }
+
+        piece = pieces[kinds[kind].pieces[i]];
+        m = strlen(piece);
+        m = m < len - n ? m : len - n;
+        memcpy(text + n, piece, m);
+        n += m;
+    }
+}
+
+
 static void
 fill(char *text, size_t len)
 {
-    size_t  n, k, m;
+    fill_kind(text, len, 0);
+}
 
-    for (n = 0, k = 0; n < len; k++) {
-        m = strlen(pieces[k % 5]);
-        m = m < len - n ? m : len - n;
-        memcpy(text + n, pieces[k % 5], m);
-        n += m;
+
+static int
+kind_index(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kinds[i].name, name) == 0) {
+            return (int) i;
+        }
     }
+
+    return 0;
 }
 
 
@@ -80,7 +126,7 @@ fill(char *text, size_t len)
  */
 
 static int
-instructions(size_t len)
+instructions(size_t len, int kind)
 {
     char                      *text;
     size_t                     k, n;
@@ -97,7 +143,7 @@ instructions(size_t len)
         return 1;
     }
 
-    fill(text, len);
+    fill_kind(text, len, kind);
 
     n = (1048576 + len - 1) / len;
     sink = 0;
@@ -448,7 +494,8 @@ main(int argc, char **argv)
     ngx_llm_classify_result_t  res;
 
     if (argc > 1 && strcmp(argv[1], "--instructions") == 0) {
-        return instructions(argc > 2 ? (size_t) atol(argv[2]) : 102400);
+        return instructions(argc > 2 ? (size_t) atol(argv[2]) : 102400,
+                            argc > 3 ? kind_index(argv[3]) : 0);
     }
 
 #if (NGX_LLM_CLASSIFY_CHECK)
@@ -496,7 +543,38 @@ main(int argc, char **argv)
         free(text);
     }
 
-    /* a conversation of 200 messages of about 120 bytes each */
+    /* 100 KB of each kind alone */
+    for (i = 1; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        len = 102400;
+        text = malloc(len);
+
+        if (text == NULL) {
+            return 1;
+        }
+
+        fill_kind(text, len, (int) i);
+
+        for (r = 0; r < RUNS; r++) {
+            t0 = now_ns();
+
+            for (k = 0; k < 200; k++) {
+                ngx_llm_classify_text((unsigned char *) text, len, &conf,
+                                      &res);
+                sink += res.score;
+            }
+
+            runs[r] = (now_ns() - t0) / 200;
+        }
+
+        qsort(runs, RUNS, sizeof(double), cmp);
+        ns = runs[RUNS / 2];
+
+        printf("%-10s %10zu %14.0f %12.1f\n", kinds[i].name, len, ns,
+               ns * 1024 / len);
+        free(text);
+    }
+
+    /* a conversation of 200 messages of about 60 bytes each */
     {
         ngx_llm_classify_state_t  st;
         size_t                    total;

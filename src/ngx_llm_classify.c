@@ -979,43 +979,55 @@ ngx_llm_folded(const unsigned char *p, const unsigned char *end)
 
 
 /*
- * The rest of a word from r: runs of letters and folded letters ("é"),
- * added to its key and hash; returns where it stops.
+ * The rest of a word from r: letters and folded letters ("é"), added to
+ * its key and hash a byte at a time (the runs between two accents are
+ * short); returns where it stops.
  */
 
 static const unsigned char *
 ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
     uint64_t *key, uint32_t *hash, uint32_t *wlen)
 {
-    size_t         n;
-    unsigned char  f;
+    uint32_t       h, n;
+    uint64_t       k;
+    unsigned char  c;
 
-    for ( ;; ) {
+    k = *key;
+    h = *hash;
+    n = *wlen;
 
-        if (r < end && ngx_llm_letter(*r)) {
-            n = ngx_llm_letter_run(r, end);
-            ngx_llm_add_letters(r, end, n, *wlen, key, hash);
-            *wlen += (uint32_t) n;
-            r += n;
-            continue;
-        }
+    while (r < end) {
+        c = *r;
 
-        f = ngx_llm_folded(r, end);
-
-        if (f == 0) {
-            return r;
-        }
-
-        if (*wlen < NGX_LLM_KEY_LEN) {
-            *key |= (uint64_t) f << (8 * *wlen);
+        if (ngx_llm_letter(c)) {
+            c |= 0x20;
+            r++;
 
         } else {
-            *hash = (*hash ^ f) * NGX_LLM_FNV_PRIME;
+            c = ngx_llm_folded(r, end);
+
+            if (c == 0) {
+                break;
+            }
+
+            r += 2;
         }
 
-        *wlen += 1;
-        r += 2;
+        if (n < NGX_LLM_KEY_LEN) {
+            k |= (uint64_t) c << (8 * n);
+
+        } else {
+            h = (h ^ c) * NGX_LLM_FNV_PRIME;
+        }
+
+        n++;
     }
+
+    *key = k;
+    *hash = h;
+    *wlen = n;
+
+    return r;
 }
 
 
@@ -2002,13 +2014,6 @@ ngx_llm_top(ngx_llm_classify_result_t *res, int feature, double c)
     int  j, k;
 
     if (c <= 0) {
-        return;
-    }
-
-    /* no larger than the three kept: most features, once three are */
-    if (res->ntop == NGX_LLM_TOP_FEATURES
-        && c <= res->top_contrib[NGX_LLM_TOP_FEATURES - 1])
-    {
         return;
     }
 
