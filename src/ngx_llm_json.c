@@ -88,6 +88,11 @@ ngx_llm_json_more(ngx_llm_json_t *j, int close, unsigned *n)
         return 0;
     }
 
+    if (c == -1) {
+        /* the body ends inside the object or array */
+        return -1;
+    }
+
     if (*n > 0) {
         if (c != ',') {
             return -1;
