@@ -114,6 +114,22 @@ ngx_http_llm_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* the request's tier, else the default one: what $llm_upstream names */
+
+ngx_llm_tier_id_t
+ngx_http_llm_tier_of(ngx_http_request_t *r)
+{
+    ngx_http_llm_ctx_t        *ctx;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+    ctx = ngx_http_llm_get_ctx(r);
+
+    return (ctx != NULL && ctx->tier != NGX_LLM_NO_TIER) ? ctx->tier
+                                                         : lmcf->default_tier;
+}
+
+
 void
 ngx_http_llm_set_state(ngx_http_llm_ctx_t *ctx, ngx_http_llm_state_e state)
 {

@@ -157,6 +157,7 @@ struct ngx_http_llm_ctx_s {
 ngx_http_llm_ctx_t *ngx_http_llm_ctx_create(ngx_http_request_t *r,
     ngx_llm_dialect_e dialect, ngx_http_llm_kind_e kind);
 ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
+ngx_llm_tier_id_t ngx_http_llm_tier_of(ngx_http_request_t *r);
 void ngx_http_llm_set_state(ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_state_e state);
 void ngx_http_llm_suspend(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,

@@ -107,16 +107,13 @@ ngx_http_llm_dispatch_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
     ngx_llm_tier_id_t              t;
-    ngx_http_llm_ctx_t            *ctx;
     ngx_http_llm_main_conf_t      *lmcf;
     ngx_http_upstream_srv_conf_t  *tus;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
-    ctx = ngx_http_llm_get_ctx(r);
 
     /* the tier $llm_upstream would name */
-    t = (ctx != NULL && ctx->tier != NGX_LLM_NO_TIER) ? ctx->tier
-                                                      : lmcf->default_tier;
+    t = ngx_http_llm_tier_of(r);
 
     if (t == NGX_LLM_NO_TIER) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

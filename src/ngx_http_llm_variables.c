@@ -152,8 +152,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
     ctx = ngx_http_llm_get_ctx(r);
 
-    t = (ctx != NULL && ctx->tier != NGX_LLM_NO_TIER) ? ctx->tier
-                                                      : lmcf->default_tier;
+    t = ngx_http_llm_tier_of(r);
     tier = (t != NGX_LLM_NO_TIER) ? &lmcf->tiers[t] : &ngx_http_llm_no_tier;
 
     ngx_str_null(&value);
