@@ -45,9 +45,9 @@ is(ps($b2), '', 'mock: the model unloaded');
 my $t0 = Time::HiRes::time();
 my @kids = map { later(sub { LLMTest::http_close($b2, 'POST', '/api/generate',
                                                  $gen) }) } 1 .. 2;
-Time::HiRes::sleep(0.3);
-is(ps($b2), '', 'mock: while it loads, /api/ps does not list it');
-is(LLMTest::mock_stats('big2')->{loads}, 1, '... though it is loading');
+ok(LLMTest::wait_until(sub { LLMTest::mock_stats('big2')->{loads} == 1 }, 5),
+   'mock: it loads the model');
+is(ps($b2), '', '... and while it loads, /api/ps does not list it');
 waitpid($_, 0) for @kids;
 my $took = Time::HiRes::time() - $t0;
 is(ps($b2), 'gpt-oss:20b', '... once loaded, it does');
