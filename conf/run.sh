@@ -124,7 +124,20 @@ fi
 start_mock cloud gpt-oss:120b --ttft 300 --tps 80 --tokens 12 --slots 16
 cloud=$addr
 
+# nginx started as root runs its workers as "nobody", which must reach the
+# cache and temporary files under $prefix; a checkout in a private
+# directory (mode 0700, as mktemp -d makes) is out of its reach, and the
+# embeddings cache would fail with "Permission denied".  Then the workers
+# keep the invoking user.
+user="# workers run as nginx's default user"
+if [ "$(id -u)" = 0 ] \
+        && ! runuser -u nobody -- test -x "$prefix/tmp" 2>/dev/null; then
+    user="user  root;  # nobody cannot reach $prefix"
+    say "workers run as root: user nobody cannot reach $prefix"
+fi
+
 sed -e "s|@MODULE@|$top/build/ngx_http_llm_router_module.so|" \
+    -e "s|@USER@|$user|" \
     -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|" \
     -e "s|@BIG@|$big|" -e "s|@SMALL@|$small|" -e "s|@CLOUD@|$cloud|" \
     -e "s|@VISION@|$vision|" \

@@ -88,6 +88,7 @@ mkdir "$d/logs";
 mkdir "$d/tmp";
 my $demo = LLMTest::slurp("conf/demo.conf.in");
 $demo =~ s/\@MODULE\@/$module/g;
+$demo =~ s/\@USER\@/# default user/g;
 $demo =~ s/\@PREFIX\@/$d/g;
 $demo =~ s/\@PORT\@/18080/g;
 $demo =~ s/\@BIG\@/127.0.0.1:1/g;
