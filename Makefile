@@ -37,7 +37,7 @@ MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
                src/ngx_llm_translate.h src/ngx_llm_prom_parse.h
 
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
-        classifier-model \
+        classifier-model classifier-data \
         fuzz-long module-asan test-asan test-valgrind soak check-hard \
         deb deb-deps test-docker
 
@@ -111,12 +111,42 @@ run: deps
 # e.g. "--extra my-traffic.jsonl --lambda 3"
 CORPUS ?= $(CURDIR)/../shared/training/train.jsonl
 
+# public prompts the corpus does not carry, both Apache-2.0, kept out of
+# the project: "make classifier-data" downloads them into PUBLIC_DATA
+PUBLIC_DATA ?= $(CURDIR)/build/public-data
+IFEVAL_URL = https://raw.githubusercontent.com/Podtech-AI/IFEval/5bdf377eb9cc20f16d377dc5c38413cee22550a6/data/input_data.jsonl
+IFEVAL_MD5 = 4c2c43252cc2d32969218a4252fc7212
+SEEDS_URL = https://raw.githubusercontent.com/yizhongw/self-instruct/0b26ccaa415992100fa32df62d41b994cf928e23/data/seed_tasks.jsonl
+SEEDS_MD5 = ad94c38ebba765b1d509934dbe3b45a4
+IFEVAL = $(PUBLIC_DATA)/ifeval-input_data.jsonl
+SEEDS = $(PUBLIC_DATA)/self-instruct-seed_tasks.jsonl
+
+classifier-data:
+	@mkdir -p $(PUBLIC_DATA)
+	@for f in "$(IFEVAL) $(IFEVAL_URL) $(IFEVAL_MD5)" \
+	          "$(SEEDS) $(SEEDS_URL) $(SEEDS_MD5)"; do \
+	    set -- $$f; \
+	    [ -s "$$1" ] || { curl -fsSL -o "$$1.tmp" "$$2" \
+	        && mv "$$1.tmp" "$$1"; } || exit 1; \
+	    echo "$$3  $$1" | md5sum -c --quiet || exit 1; \
+	done; echo "public prompts in $(PUBLIC_DATA)"
+
 classifier-model: deps cli
 	@dpkg -s python3-numpy python3-scipy >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	        -o DPkg::Lock::Timeout=600 python3-numpy python3-scipy
-	/usr/bin/python3 src/classifier/train.py --corpus $(CORPUS) \
-	    --extra src/classifier/written-fr.jsonl $(TRAIN_ARGS)
+	@if [ -s $(IFEVAL) ] && [ -s $(SEEDS) ]; then \
+	    /usr/bin/python3 src/classifier/label_public.py ifeval $(IFEVAL) \
+	        > $(BUILD)/ifeval.jsonl; \
+	    public="--extra $(BUILD)/ifeval.jsonl"; \
+	    public="$$public --permissive-copy alpaca-seed=$(SEEDS)"; \
+	else \
+	    echo "note: no IFEval or self-instruct seeds in $(PUBLIC_DATA)" \
+	         "(make classifier-data fetches them): the model will differ" \
+	         "from the shipped one"; \
+	fi; \
+	set -x; /usr/bin/python3 src/classifier/train.py --corpus $(CORPUS) \
+	    --extra src/classifier/written-fr.jsonl $$public $(TRAIN_ARGS)
 
 # the module against every nginx source tree or tarball in NGINX_SRCS
 # (default ../shared/nginx) and Debian's, warnings as errors; nginx -t with
