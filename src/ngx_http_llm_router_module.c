@@ -472,6 +472,7 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_llm_loc_conf_t *conf = child;
 
     ngx_str_t                          tenant = ngx_string("$http_authorization");
+    ngx_http_core_loc_conf_t          *clcf;
     ngx_http_llm_main_conf_t          *lmcf;
     ngx_http_compile_complex_value_t   ccv;
 
@@ -480,6 +481,20 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_LLM_DIALECT_URI);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               1024 * 1024);
+
+    if (conf->enable) {
+        /*
+         * a body larger than client_body_buffer_size goes to a temporary
+         * file, written and then read back with blocking calls: a body
+         * the router accepts stays in memory instead (nginx sizes the
+         * buffer by Content-Length, so small bodies take no more)
+         */
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->client_body_buffer_size < conf->max_body_size) {
+            clcf->client_body_buffer_size = conf->max_body_size;
+        }
+    }
 
     if (conf->classify.simple_below < 0) {
         if (prev->classify.simple_below < 0) {

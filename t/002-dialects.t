@@ -115,9 +115,33 @@ X-Mock-Name: big
 
 
 
-=== TEST 7: a body spilled to a temporary file is read
+=== TEST 7: a body over client_body_buffer_size stays in memory (the router raises it to llm_router_max_body_size): no temporary file
 --- config
     client_body_buffer_size 1k;
+    location / {
+        llm_router on;
+        proxy_pass http://$llm_upstream;
+        add_header X-LLM-Class $llm_class always;
+    }
+--- more_headers
+X-Mock-Echo: 1
+--- request eval
+"POST /api/generate\n" . '{"model":"auto","stream":false,"prompt":"' . ("Compare and justify the design. " x 300) . '"}'
+--- error_code: 200
+--- response_headers
+X-LLM-Class: complex
+X-Mock-Name: big
+--- response_body_like: "content-length":"\d+".*"body_raw":"\{\\"model\\":\\"gpt-oss:20b\\",\\"stream\\":false,\\"prompt\\":\\"Compare and justify
+--- no_error_log
+buffered to a temporary file
+[alert]
+[crit]
+
+
+
+=== TEST 7b: a body nginx keeps in a file (client_body_in_file_only) is still read
+--- config
+    client_body_in_file_only clean;
     location / {
         llm_router on;
         proxy_pass http://$llm_upstream;
