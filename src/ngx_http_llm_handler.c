@@ -206,14 +206,11 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  body;
-    ngx_llm_tier_id_t          pinned;
-    ngx_llm_request_t         *req;
-    ngx_http_llm_loc_conf_t   *llcf;
-    ngx_llm_classify_state_t   st;
-    ngx_llm_classify_hints_t   hints;
-    ngx_llm_classify_result_t  res;
+    ngx_int_t                 rc;
+    ngx_str_t                 body;
+    ngx_llm_tier_id_t         pinned;
+    ngx_llm_request_t        *req;
+    ngx_http_llm_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -233,7 +230,8 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_llm_classify_begin(&st);
+    /* the text stays in the context: $llm_features explains it */
+    ngx_llm_classify_begin(&ctx->text);
 
     /* parsed in place: the context keeps it (model may point into it) */
     req = &ctx->req;
@@ -242,7 +240,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_http_llm_json_pool(r->pool);
 
     rc = ngx_llm_request_parse(req, ctx->dialect, (char *) body.data,
-                               body.len, &st);
+                               body.len, &ctx->text);
 
     ngx_http_llm_json_pool(NULL);
     req->borrowed = 1;
@@ -255,20 +253,17 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req->error);
     }
 
-    hints.max_tokens = req->max_tokens;
-    ngx_llm_classify_end(&st, &hints, &llcf->classify, &res);
-
-    ctx->score = res.score;
-    ctx->cls = res.cls;
+    ctx->hints.max_tokens = req->max_tokens;
+    ctx->score = ngx_llm_classify_score(&ctx->text, &ctx->hints);
+    ctx->cls = ngx_llm_classify_class(ctx->score, &llcf->classify);
     ctx->classified = 1;
     ctx->stream = req->stream ? 1 : 0;
-    ctx->result = res;
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm router: %uz bytes, model \"%s\", %s, "
                    "score %.3f: %s", body.len,
                    req->model ? req->model : "", req->stream ? "stream" : "single",
-                   res.score, ngx_llm_class_name(res.cls));
+                   ctx->score, ngx_llm_class_name(ctx->cls));
 
     /* what tiers serve matters once a tier says it (serves=) */
     ctx->needs = ctx->lmcf->capabilities

@@ -1918,6 +1918,27 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
 }
 
 
+/*
+ * What feed(st, "\n", 1) does, step by step: the byte the last feed()
+ * left pending is explained, the word ends, then the line.
+ */
+
+void
+ngx_llm_classify_break(ngx_llm_classify_state_t *st)
+{
+    static const unsigned char  nl = '\n';
+
+    st->bytes++;
+
+    if (st->pending || st->backticks) {
+        (void) ngx_llm_pending(st, &nl);
+    }
+
+    ngx_llm_word_end(st);
+    ngx_llm_line_end(st);
+}
+
+
 static double
 ngx_llm_cap(double v, double cap)
 {
@@ -2084,6 +2105,40 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
 
     res->score = 1.0 / (1.0 + exp(-z));
     res->cls = ngx_llm_classify_class(res->score, conf);
+}
+
+
+/* ngx_llm_classify_end()'s sum, in its order, without keeping its terms */
+
+double
+ngx_llm_classify_score(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints)
+{
+    int       i;
+    double    z, x[NGX_LLM_F_CONCEPT];
+    uint64_t  bits;
+
+    ngx_llm_counted(st, hints, x);
+
+    z = ngx_llm_model_bias;
+
+    for (i = 0; i < NGX_LLM_F_CONCEPT; i++) {
+        z += ngx_llm_model_dense[i] * x[i];
+    }
+
+    for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
+        for (bits = st->seen[i]; bits; bits &= bits - 1) {
+            z += ngx_llm_model_dense[NGX_LLM_F_CONCEPT + 64 * i
+                                     + __builtin_ctzll(bits)];
+        }
+    }
+
+    if (st->nterms) {
+        z += (double) st->wsum * ngx_llm_model_words_scale
+             / sqrt((double) st->nterms);
+    }
+
+    return 1.0 / (1.0 + exp(-z));
 }
 
 
