@@ -59,9 +59,22 @@ int ngx_llm_json_ws_run(ngx_llm_json_t *j);
 static inline int
 ngx_llm_json_ws(ngx_llm_json_t *j)
 {
+    const unsigned char  *p;
+
     /* whitespace is ' ', '\t', '\r', '\n': at most ' ' */
-    if (j->p < j->end && *j->p > ' ') {
-        return *j->p;
+
+    p = j->p;
+
+    if (p < j->end) {
+        if (*p > ' ') {
+            return *p;
+        }
+
+        /* one space, as after ": " and ", " */
+        if (*p == ' ' && p + 1 < j->end && p[1] > ' ') {
+            j->p = p + 1;
+            return p[1];
+        }
     }
 
     return ngx_llm_json_ws_run(j);
