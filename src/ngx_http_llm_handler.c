@@ -34,6 +34,23 @@
 /* a request is tried on this many tiers at most before a JSON error */
 #define NGX_HTTP_LLM_MAX_ATTEMPTS  3
 
+/*
+ * A rewritten body up to this size is copied into one buffer (the
+ * cheapest to send); a larger one goes as pieces of the client's body
+ * around the new model, not copied
+ */
+#define NGX_HTTP_LLM_BODY_COPY     4096
+
+
+/* a body sent as pieces: the buffers and links still free, the length */
+
+typedef struct {
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_chain_t              **last;
+    size_t                     len;
+} ngx_http_llm_pieces_t;
+
 
 static ngx_int_t ngx_http_llm_start(ngx_http_request_t *r,
     ngx_http_llm_loc_conf_t *llcf);
@@ -63,6 +80,10 @@ static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
     size_t len, ngx_uint_t copy);
+static ngx_int_t ngx_http_llm_set_body_model(ngx_http_request_t *r,
+    ngx_llm_request_t *req, ngx_str_t *body, ngx_str_t *model);
+static void ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start,
+    u_char *end);
 
 
 ngx_int_t
@@ -559,6 +580,14 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_OK;
     }
 
+    if (req->dialect != NGX_LLM_DIALECT_JARVIS
+        && body->len > NGX_HTTP_LLM_BODY_COPY)
+    {
+        /* the client's bytes where they are, the model's new */
+        return ngx_http_llm_set_body_model(r, req, body, &tier->model)
+               == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
         /* written straight into the request pool */
         len = ngx_llm_request_rewrite_into(req, (char *) body->data,
@@ -994,6 +1023,121 @@ ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
 
     r->request_body->bufs = cl;
     r->headers_in.content_length_n = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body to send with the tier's model in place of the requested one
+ * (ngx_llm_request_rewrite_into()'s bytes), as buffers: the client's body
+ * where it lies, between them the model's JSON.  Nothing is copied; a
+ * tier's model name needs no JSON escape (checked when configured).
+ */
+
+static void
+ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start, u_char *end)
+{
+    ngx_buf_t  *b;
+
+    if (end == start) {
+        return;
+    }
+
+    b = pc->b++;
+
+    b->pos = start;
+    b->last = end;
+    b->start = start;
+    b->end = end;
+    b->memory = 1;
+
+    pc->cl->buf = b;
+    *pc->last = pc->cl;
+    pc->last = &pc->cl->next;
+    pc->cl++;
+
+    pc->len += end - start;
+}
+
+
+static ngx_int_t
+ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
+    ngx_str_t *body, ngx_str_t *model)
+{
+    u_char                 *p, *m, *m_end, *end;
+    size_t                  from;
+    ngx_uint_t              i, n;
+    ngx_http_llm_pieces_t   pc;
+
+    /* the body's pieces and the model's, one each side of every model */
+
+    n = 2 * ngx_max(req->model_keys, 1) + 1;
+
+    p = ngx_palloc(r->pool, n * (sizeof(ngx_buf_t) + sizeof(ngx_chain_t))
+                            + sizeof("\"model\":\"\",") + model->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    pc.b = (ngx_buf_t *) p;
+    pc.cl = (ngx_chain_t *) (p + n * sizeof(ngx_buf_t));
+    pc.last = &r->request_body->bufs;
+    pc.len = 0;
+
+    ngx_memzero(pc.b, n * sizeof(ngx_buf_t));
+
+    m = (u_char *) (pc.cl + n);
+    end = body->data + body->len;
+
+    if (req->model_keys == 0) {
+
+        /* a member put first in the object; an empty one takes no comma */
+
+        for (p = body->data + req->insert_at;
+             p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n');
+             p++)
+        {
+            /* void */
+        }
+
+        m_end = ngx_cpymem(m, "\"model\":\"", sizeof("\"model\":\"") - 1);
+        m_end = ngx_cpymem(m_end, model->data, model->len);
+        *m_end++ = '"';
+
+        if (p < end && *p != '}') {
+            *m_end++ = ',';
+        }
+
+        ngx_http_llm_piece(&pc, body->data, body->data + req->insert_at);
+        ngx_http_llm_piece(&pc, m, m_end);
+        ngx_http_llm_piece(&pc, body->data + req->insert_at, end);
+
+    } else {
+
+        /* each value replaced */
+
+        *m = '"';
+        m_end = ngx_cpymem(m + 1, model->data, model->len);
+        *m_end++ = '"';
+
+        from = 0;
+
+        for (i = 0; i < req->model_keys; i++) {
+            ngx_http_llm_piece(&pc, body->data + from,
+                               body->data + req->model_start[i]);
+            ngx_http_llm_piece(&pc, m, m_end);
+
+            from = req->model_end[i];
+        }
+
+        ngx_http_llm_piece(&pc, body->data + from, end);
+    }
+
+    *pc.last = NULL;
+    (pc.b - 1)->last_buf = 1;
+
+    r->headers_in.content_length_n = pc.len;
 
     return NGX_OK;
 }
