@@ -81,6 +81,9 @@
 
 #define NGX_LLM_MAKE_WINDOW    6     /* "write" within the first words */
 
+/* the length feature of texts this short is worked out once */
+#define NGX_LLM_LENGTHS        1024
+
 /* a bit per 2^13th of the keys' hash: most words are rejected by it */
 #define NGX_LLM_FILTER_BITS    13
 
@@ -372,6 +375,7 @@ static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
 static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
+static double          ngx_llm_length[NGX_LLM_LENGTHS];
 static int             ngx_llm_ready;
 
 
@@ -561,6 +565,10 @@ ngx_llm_classify_init(void)
 
     for ( /* void */ ; c < NGX_LLM_CONCEPTS; c++) {
         snprintf(ngx_llm_concept_names[c], NGX_LLM_NAME_LEN, "unused%d", c);
+    }
+
+    for (n = 0; n < NGX_LLM_LENGTHS; n++) {
+        ngx_llm_length[n] = log(1.0 + n) / log(1000.0);
     }
 
     ngx_llm_ready = 1;
@@ -1962,7 +1970,9 @@ ngx_llm_counted(ngx_llm_classify_state_t *st,
     ngx_llm_word_end(st);
     ngx_llm_line_end(st);
 
-    x[NGX_LLM_F_LENGTH] = log(1.0 + st->words) / log(1000.0);
+    x[NGX_LLM_F_LENGTH] = st->words < NGX_LLM_LENGTHS
+                          ? ngx_llm_length[st->words]
+                          : log(1.0 + st->words) / log(1000.0);
 
     /* length in bands: its effect need not be a straight line */
     x[NGX_LLM_F_WORDS_5] = st->words <= 5;
