@@ -42,9 +42,13 @@
 #define NGX_HTTP_LLM_BODY_COPY     4096
 
 
-/* a body sent as pieces: the buffers and links still free, the length */
+/*
+ * A body made of pieces: each copied into one buffer, or a buffer of its
+ * own (the buffers and links still free); the length so far
+ */
 
 typedef struct {
+    u_char                    *copy;
     ngx_buf_t                 *b;
     ngx_chain_t               *cl;
     ngx_chain_t              **last;
@@ -580,27 +584,10 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (req->dialect != NGX_LLM_DIALECT_JARVIS
-        && body->len > NGX_HTTP_LLM_BODY_COPY)
-    {
-        /* the client's bytes where they are, the model's new */
+    if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
+        /* the client's bytes, the model's new */
         return ngx_http_llm_set_body_model(r, req, body, &tier->model)
                == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
-        /* written straight into the request pool */
-        len = ngx_llm_request_rewrite_into(req, (char *) body->data,
-                                           body->len,
-                                           (char *) tier->model.data,
-                                           ngx_http_llm_pool_alloc, r->pool,
-                                           &out);
-        if (len == 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_llm_set_body(r, out, len, 0) == NGX_OK
-               ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     len = ngx_llm_request_rewrite(req, (char *) body->data, body->len,
@@ -1030,9 +1017,10 @@ ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
 
 /*
  * The body to send with the tier's model in place of the requested one
- * (ngx_llm_request_rewrite_into()'s bytes), as buffers: the client's body
- * where it lies, between them the model's JSON.  Nothing is copied; a
- * tier's model name needs no JSON escape (checked when configured).
+ * (ngx_llm_request_rewrite_into()'s bytes: a tier's model name needs no
+ * JSON escape, llm_router_tier checks it).  Up to NGX_HTTP_LLM_BODY_COPY
+ * it is copied into one buffer; beyond, it goes as buffers: the client's
+ * body where it lies, the model's JSON between them, nothing copied.
  */
 
 static void
@@ -1041,6 +1029,13 @@ ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start, u_char *end)
     ngx_buf_t  *b;
 
     if (end == start) {
+        return;
+    }
+
+    pc->len += end - start;
+
+    if (pc->copy != NULL) {
+        pc->copy = ngx_cpymem(pc->copy, start, end - start);
         return;
     }
 
@@ -1056,8 +1051,6 @@ ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start, u_char *end)
     *pc->last = pc->cl;
     pc->last = &pc->cl->next;
     pc->cl++;
-
-    pc->len += end - start;
 }
 
 
@@ -1065,17 +1058,21 @@ static ngx_int_t
 ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
     ngx_str_t *body, ngx_str_t *model)
 {
-    u_char                 *p, *m, *m_end, *end;
-    size_t                  from;
-    ngx_uint_t              i, n;
-    ngx_http_llm_pieces_t   pc;
+    u_char                *p, *m, *m_end, *end, *out;
+    size_t                 from, mlen;
+    ngx_uint_t             i, n, models;
+    ngx_http_llm_pieces_t  pc;
 
-    /* the body's pieces and the model's, one each side of every model */
+    models = ngx_max(req->model_keys, 1);
+    mlen = sizeof("\"model\":\"\",") - 1 + model->len;
 
-    n = 2 * ngx_max(req->model_keys, 1) + 1;
+    /* one buffer, or one each side of every model and one for it */
+
+    n = (body->len <= NGX_HTTP_LLM_BODY_COPY) ? 1 : 2 * models + 1;
 
     p = ngx_palloc(r->pool, n * (sizeof(ngx_buf_t) + sizeof(ngx_chain_t))
-                            + sizeof("\"model\":\"\",") + model->len);
+                            + mlen
+                            + (n == 1 ? body->len + models * mlen : 0));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1088,6 +1085,9 @@ ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
     ngx_memzero(pc.b, n * sizeof(ngx_buf_t));
 
     m = (u_char *) (pc.cl + n);
+    out = m + mlen;
+    pc.copy = (n == 1) ? out : NULL;
+
     end = body->data + body->len;
 
     if (req->model_keys == 0) {
@@ -1132,6 +1132,14 @@ ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
         }
 
         ngx_http_llm_piece(&pc, body->data + from, end);
+    }
+
+    if (pc.copy != NULL) {
+        /* the copy, as the one buffer */
+        p = pc.copy;
+        pc.copy = NULL;
+        pc.len = 0;
+        ngx_http_llm_piece(&pc, out, p);
     }
 
     *pc.last = NULL;
