@@ -200,12 +200,18 @@ ngx_http_llm_state_name(ngx_http_llm_state_e state)
 }
 
 
-/* the classifier's top contributions, formatted on first use */
+/*
+ * The classifier's top contributions, worked out and formatted on first
+ * use: routing needed the score alone (ngx_llm_classify_score()), and the
+ * classified text is kept for this.
+ */
 
 ngx_str_t *
 ngx_http_llm_features(ngx_http_llm_ctx_t *ctx)
 {
-    u_char  *p;
+    u_char                    *p;
+    ngx_http_llm_loc_conf_t   *llcf;
+    ngx_llm_classify_result_t  res;
 
     if (ctx->features.data == NULL) {
         p = ngx_pnalloc(ctx->request->pool, NGX_HTTP_LLM_FEATURES_LEN);
@@ -214,7 +220,12 @@ ngx_http_llm_features(ngx_http_llm_ctx_t *ctx)
             return &ctx->features;
         }
 
-        ctx->features.len = ngx_llm_classify_explain(&ctx->result, (char *) p,
+        llcf = ngx_http_get_module_loc_conf(ctx->request,
+                                            ngx_http_llm_router_module);
+
+        ngx_llm_classify_end(&ctx->text, &ctx->hints, &llcf->classify, &res);
+
+        ctx->features.len = ngx_llm_classify_explain(&res, (char *) p,
                                                      NGX_HTTP_LLM_FEATURES_LEN);
         ctx->features.data = p;
     }

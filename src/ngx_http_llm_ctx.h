@@ -134,7 +134,10 @@ struct ngx_http_llm_ctx_s {
     ngx_uint_t                 failed_status;
     ngx_llm_class_e            cls;
     double                     score;
-    ngx_llm_classify_result_t  result;       /* features formatted lazily */
+
+    /* the text as classified: $llm_features is worked out on first use */
+    ngx_llm_classify_state_t   text;
+    ngx_llm_classify_hints_t   hints;
     ngx_str_t                  features;
 
     /* kept from parse to rewrite: a cache lookup may come in between */

@@ -34,6 +34,27 @@
 /* a request is tried on this many tiers at most before a JSON error */
 #define NGX_HTTP_LLM_MAX_ATTEMPTS  3
 
+/*
+ * A rewritten body up to this size is copied into one buffer (the
+ * cheapest to send); a larger one goes as pieces of the client's body
+ * around the new model, not copied
+ */
+#define NGX_HTTP_LLM_BODY_COPY     4096
+
+
+/*
+ * A body made of pieces: each copied into one buffer, or a buffer of its
+ * own (the buffers and links still free); the length so far
+ */
+
+typedef struct {
+    u_char                    *copy;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_chain_t              **last;
+    size_t                     len;
+} ngx_http_llm_pieces_t;
+
 
 static ngx_int_t ngx_http_llm_start(ngx_http_request_t *r,
     ngx_http_llm_loc_conf_t *llcf);
@@ -63,6 +84,10 @@ static ngx_int_t ngx_http_llm_rewrite(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_llm_request_t *req, ngx_str_t *body);
 static ngx_int_t ngx_http_llm_set_body(ngx_http_request_t *r, char *data,
     size_t len, ngx_uint_t copy);
+static ngx_int_t ngx_http_llm_set_body_model(ngx_http_request_t *r,
+    ngx_llm_request_t *req, ngx_str_t *body, ngx_str_t *model);
+static void ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start,
+    u_char *end);
 
 
 ngx_int_t
@@ -206,14 +231,11 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  body;
-    ngx_llm_tier_id_t          pinned;
-    ngx_llm_request_t         *req;
-    ngx_http_llm_loc_conf_t   *llcf;
-    ngx_llm_classify_state_t   st;
-    ngx_llm_classify_hints_t   hints;
-    ngx_llm_classify_result_t  res;
+    ngx_int_t                 rc;
+    ngx_str_t                 body;
+    ngx_llm_tier_id_t         pinned;
+    ngx_llm_request_t        *req;
+    ngx_http_llm_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -233,7 +255,8 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_llm_classify_begin(&st);
+    /* the text stays in the context: $llm_features explains it */
+    ngx_llm_classify_begin(&ctx->text);
 
     /* parsed in place: the context keeps it (model may point into it) */
     req = &ctx->req;
@@ -242,7 +265,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_http_llm_json_pool(r->pool);
 
     rc = ngx_llm_request_parse(req, ctx->dialect, (char *) body.data,
-                               body.len, &st);
+                               body.len, &ctx->text);
 
     ngx_http_llm_json_pool(NULL);
     req->borrowed = 1;
@@ -255,20 +278,17 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return ngx_http_llm_answer(r, ctx, NGX_HTTP_BAD_REQUEST, req->error);
     }
 
-    hints.max_tokens = req->max_tokens;
-    ngx_llm_classify_end(&st, &hints, &llcf->classify, &res);
-
-    ctx->score = res.score;
-    ctx->cls = res.cls;
+    ctx->hints.max_tokens = req->max_tokens;
+    ctx->score = ngx_llm_classify_score(&ctx->text, &ctx->hints);
+    ctx->cls = ngx_llm_classify_class(ctx->score, &llcf->classify);
     ctx->classified = 1;
     ctx->stream = req->stream ? 1 : 0;
-    ctx->result = res;
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm router: %uz bytes, model \"%s\", %s, "
                    "score %.3f: %s", body.len,
                    req->model ? req->model : "", req->stream ? "stream" : "single",
-                   res.score, ngx_llm_class_name(res.cls));
+                   ctx->score, ngx_llm_class_name(ctx->cls));
 
     /* what tiers serve matters once a tier says it (serves=) */
     ctx->needs = ctx->lmcf->capabilities
@@ -565,18 +585,9 @@ ngx_http_llm_rewrite(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     if (req->dialect != NGX_LLM_DIALECT_JARVIS) {
-        /* written straight into the request pool */
-        len = ngx_llm_request_rewrite_into(req, (char *) body->data,
-                                           body->len,
-                                           (char *) tier->model.data,
-                                           ngx_http_llm_pool_alloc, r->pool,
-                                           &out);
-        if (len == 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_llm_set_body(r, out, len, 0) == NGX_OK
-               ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* the client's bytes, the model's new */
+        return ngx_http_llm_set_body_model(r, req, body, &tier->model)
+               == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     len = ngx_llm_request_rewrite(req, (char *) body->data, body->len,
@@ -999,6 +1010,142 @@ ngx_http_llm_set_body(ngx_http_request_t *r, char *data, size_t len,
 
     r->request_body->bufs = cl;
     r->headers_in.content_length_n = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body to send with the tier's model in place of the requested one
+ * (ngx_llm_request_rewrite_into()'s bytes: a tier's model name needs no
+ * JSON escape, llm_router_tier checks it).  Up to NGX_HTTP_LLM_BODY_COPY
+ * it is copied into one buffer; beyond, it goes as buffers: the client's
+ * body where it lies, the model's JSON between them, nothing copied.
+ */
+
+static void
+ngx_http_llm_piece(ngx_http_llm_pieces_t *pc, u_char *start, u_char *end)
+{
+    ngx_buf_t  *b;
+
+    if (end == start) {
+        return;
+    }
+
+    pc->len += end - start;
+
+    if (pc->copy != NULL) {
+        pc->copy = ngx_cpymem(pc->copy, start, end - start);
+        return;
+    }
+
+    b = pc->b++;
+
+    b->pos = start;
+    b->last = end;
+    b->start = start;
+    b->end = end;
+    b->memory = 1;
+
+    pc->cl->buf = b;
+    *pc->last = pc->cl;
+    pc->last = &pc->cl->next;
+    pc->cl++;
+}
+
+
+static ngx_int_t
+ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
+    ngx_str_t *body, ngx_str_t *model)
+{
+    u_char                *p, *m, *m_end, *end, *out;
+    size_t                 from, mlen;
+    ngx_uint_t             i, n, models;
+    ngx_http_llm_pieces_t  pc;
+
+    models = ngx_max(req->model_keys, 1);
+    mlen = sizeof("\"model\":\"\",") - 1 + model->len;
+
+    /* one buffer, or one each side of every model and one for it */
+
+    n = (body->len <= NGX_HTTP_LLM_BODY_COPY) ? 1 : 2 * models + 1;
+
+    p = ngx_palloc(r->pool, n * (sizeof(ngx_buf_t) + sizeof(ngx_chain_t))
+                            + mlen
+                            + (n == 1 ? body->len + models * mlen : 0));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    pc.b = (ngx_buf_t *) p;
+    pc.cl = (ngx_chain_t *) (p + n * sizeof(ngx_buf_t));
+    pc.last = &r->request_body->bufs;
+    pc.len = 0;
+
+    ngx_memzero(pc.b, n * sizeof(ngx_buf_t));
+
+    m = (u_char *) (pc.cl + n);
+    out = m + mlen;
+    pc.copy = (n == 1) ? out : NULL;
+
+    end = body->data + body->len;
+
+    if (req->model_keys == 0) {
+
+        /* a member put first in the object; an empty one takes no comma */
+
+        for (p = body->data + req->insert_at;
+             p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n');
+             p++)
+        {
+            /* void */
+        }
+
+        m_end = ngx_cpymem(m, "\"model\":\"", sizeof("\"model\":\"") - 1);
+        m_end = ngx_cpymem(m_end, model->data, model->len);
+        *m_end++ = '"';
+
+        if (p < end && *p != '}') {
+            *m_end++ = ',';
+        }
+
+        ngx_http_llm_piece(&pc, body->data, body->data + req->insert_at);
+        ngx_http_llm_piece(&pc, m, m_end);
+        ngx_http_llm_piece(&pc, body->data + req->insert_at, end);
+
+    } else {
+
+        /* each value replaced */
+
+        *m = '"';
+        m_end = ngx_cpymem(m + 1, model->data, model->len);
+        *m_end++ = '"';
+
+        from = 0;
+
+        for (i = 0; i < req->model_keys; i++) {
+            ngx_http_llm_piece(&pc, body->data + from,
+                               body->data + req->model_start[i]);
+            ngx_http_llm_piece(&pc, m, m_end);
+
+            from = req->model_end[i];
+        }
+
+        ngx_http_llm_piece(&pc, body->data + from, end);
+    }
+
+    if (pc.copy != NULL) {
+        /* the copy, as the one buffer */
+        p = pc.copy;
+        pc.copy = NULL;
+        pc.len = 0;
+        ngx_http_llm_piece(&pc, out, p);
+    }
+
+    *pc.last = NULL;
+    (pc.b - 1)->last_buf = 1;
+
+    r->headers_in.content_length_n = pc.len;
 
     return NGX_OK;
 }

@@ -81,6 +81,9 @@
 
 #define NGX_LLM_MAKE_WINDOW    6     /* "write" within the first words */
 
+/* the length feature of texts this short is worked out once */
+#define NGX_LLM_LENGTHS        1024
+
 /* a bit per 2^13th of the keys' hash: most words are rejected by it */
 #define NGX_LLM_FILTER_BITS    13
 
@@ -372,6 +375,7 @@ static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
 static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
+static double          ngx_llm_length[NGX_LLM_LENGTHS];
 static int             ngx_llm_ready;
 
 
@@ -561,6 +565,10 @@ ngx_llm_classify_init(void)
 
     for ( /* void */ ; c < NGX_LLM_CONCEPTS; c++) {
         snprintf(ngx_llm_concept_names[c], NGX_LLM_NAME_LEN, "unused%d", c);
+    }
+
+    for (n = 0; n < NGX_LLM_LENGTHS; n++) {
+        ngx_llm_length[n] = log(1.0 + n) / log(1000.0);
     }
 
     ngx_llm_ready = 1;
@@ -1918,6 +1926,27 @@ ngx_llm_classify_feed(ngx_llm_classify_state_t *st, const unsigned char *p,
 }
 
 
+/*
+ * What feed(st, "\n", 1) does, step by step: the byte the last feed()
+ * left pending is explained, the word ends, then the line.
+ */
+
+void
+ngx_llm_classify_break(ngx_llm_classify_state_t *st)
+{
+    static const unsigned char  nl = '\n';
+
+    st->bytes++;
+
+    if (st->pending || st->backticks) {
+        (void) ngx_llm_pending(st, &nl);
+    }
+
+    ngx_llm_word_end(st);
+    ngx_llm_line_end(st);
+}
+
+
 static double
 ngx_llm_cap(double v, double cap)
 {
@@ -1941,7 +1970,9 @@ ngx_llm_counted(ngx_llm_classify_state_t *st,
     ngx_llm_word_end(st);
     ngx_llm_line_end(st);
 
-    x[NGX_LLM_F_LENGTH] = log(1.0 + st->words) / log(1000.0);
+    x[NGX_LLM_F_LENGTH] = st->words < NGX_LLM_LENGTHS
+                          ? ngx_llm_length[st->words]
+                          : log(1.0 + st->words) / log(1000.0);
 
     /* length in bands: its effect need not be a straight line */
     x[NGX_LLM_F_WORDS_5] = st->words <= 5;
@@ -2084,6 +2115,40 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
 
     res->score = 1.0 / (1.0 + exp(-z));
     res->cls = ngx_llm_classify_class(res->score, conf);
+}
+
+
+/* ngx_llm_classify_end()'s sum, in its order, without keeping its terms */
+
+double
+ngx_llm_classify_score(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints)
+{
+    int       i;
+    double    z, x[NGX_LLM_F_CONCEPT];
+    uint64_t  bits;
+
+    ngx_llm_counted(st, hints, x);
+
+    z = ngx_llm_model_bias;
+
+    for (i = 0; i < NGX_LLM_F_CONCEPT; i++) {
+        z += ngx_llm_model_dense[i] * x[i];
+    }
+
+    for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
+        for (bits = st->seen[i]; bits; bits &= bits - 1) {
+            z += ngx_llm_model_dense[NGX_LLM_F_CONCEPT + 64 * i
+                                     + __builtin_ctzll(bits)];
+        }
+    }
+
+    if (st->nterms) {
+        z += (double) st->wsum * ngx_llm_model_words_scale
+             / sqrt((double) st->nterms);
+    }
+
+    return 1.0 / (1.0 + exp(-z));
 }
 
 

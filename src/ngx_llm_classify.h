@@ -173,9 +173,23 @@ void ngx_llm_classify_begin(ngx_llm_classify_state_t *st);
 void ngx_llm_classify_turn(ngx_llm_classify_state_t *st);
 void ngx_llm_classify_feed(ngx_llm_classify_state_t *st,
     const unsigned char *p, size_t len);
+
+/* a message boundary: the same as feeding "\n", without a pass */
+void ngx_llm_classify_break(ngx_llm_classify_state_t *st);
+
 void ngx_llm_classify_end(ngx_llm_classify_state_t *st,
     const ngx_llm_classify_hints_t *hints,
     const ngx_llm_classify_conf_t *conf, ngx_llm_classify_result_t *res);
+
+/*
+ * The score alone, what routing needs: ngx_llm_classify_end() without
+ * the contributions and the top features.  Both end the text the same
+ * way and can be called again on the state, in any order, with the same
+ * hints: they give the same score, so the explanation can wait until
+ * someone asks for it.
+ */
+double ngx_llm_classify_score(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints);
 
 /* convenience: one text, no hints */
 void ngx_llm_classify_text(const unsigned char *p, size_t len,

@@ -26,103 +26,29 @@ static size_t ngx_llm_json_utf8(unsigned code, unsigned char *out);
 
 
 int
-ngx_llm_json_ws(ngx_llm_json_t *j)
+ngx_llm_json_ws_run(ngx_llm_json_t *j)
 {
-    while (j->p < j->end) {
+    const unsigned char  *p, *end;
 
-        switch (*j->p) {
+    for (p = j->p, end = j->end; p < end; p++) {
+
+        switch (*p) {
 
         case ' ':
         case '\t':
         case '\r':
         case '\n':
-            j->p++;
             continue;
         }
 
-        return *j->p;
+        j->p = p;
+
+        return *p;
     }
+
+    j->p = p;
 
     return -1;
-}
-
-
-int
-ngx_llm_json_expect(ngx_llm_json_t *j, int c)
-{
-    if (ngx_llm_json_ws(j) != c) {
-        return -1;
-    }
-
-    j->p++;
-
-    return 0;
-}
-
-
-int
-ngx_llm_json_open(ngx_llm_json_t *j, int open)
-{
-    if (j->depth == NGX_LLM_JSON_MAX_DEPTH
-        || ngx_llm_json_expect(j, open) != 0)
-    {
-        return -1;
-    }
-
-    j->depth++;
-
-    return 0;
-}
-
-
-int
-ngx_llm_json_more(ngx_llm_json_t *j, int close, unsigned *n)
-{
-    int  c;
-
-    c = ngx_llm_json_ws(j);
-
-    if (c == close) {
-        j->p++;
-        j->depth--;
-        return 0;
-    }
-
-    if (c == -1) {
-        /* the body ends inside the object or array */
-        return -1;
-    }
-
-    if (*n > 0) {
-        if (c != ',') {
-            return -1;
-        }
-
-        j->p++;
-
-        if (ngx_llm_json_ws(j) == -1) {
-            return -1;
-        }
-    }
-
-    (*n)++;
-
-    return 1;
-}
-
-
-int
-ngx_llm_json_key(ngx_llm_json_t *j, ngx_llm_json_str_t *key)
-{
-    if (ngx_llm_json_ws(j) != '"'
-        || ngx_llm_json_string(j, key) != 0
-        || ngx_llm_json_expect(j, ':') != 0
-        || ngx_llm_json_ws(j) == -1)
-    {
-        return -1;
-    }
-
-    return 0;
 }
 
 
@@ -132,6 +58,29 @@ ngx_llm_json_key(ngx_llm_json_t *j, ngx_llm_json_str_t *key)
  * passed over are or'ed into *high.
  */
 
+#if (defined __SSE2__)
+
+/*
+ * A byte per stop in 16 bytes: x ^ 0x02 is at most 0x20 for a control
+ * character (0x00..0x1f ^ 0x02 stays there) and for '"' alone (0x22 ^
+ * 0x02 is 0x20), then the backslash
+ */
+
+static inline __m128i
+ngx_llm_json_stops(__m128i x)
+{
+    __m128i  v;
+
+    v = _mm_xor_si128(x, _mm_set1_epi8(0x02));
+
+    return _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)),
+                                       _mm_set1_epi8(0x20)),
+                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+}
+
+#endif
+
+
 static const unsigned char *
 ngx_llm_json_stop(const unsigned char *p, const unsigned char *end,
     unsigned *high)
@@ -140,24 +89,53 @@ ngx_llm_json_stop(const unsigned char *p, const unsigned char *end,
 
 #if (defined __SSE2__)
     int       bits;
-    __m128i   x, m, quote, bslash, ctl, seen;
+    __m128i   x, a, b, d, seen;
 
-    quote = _mm_set1_epi8('"');
-    bslash = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
     seen = _mm_setzero_si128();
 
-    while (end - p >= 16) {
+    /* a short string ends in its first 16 bytes */
+
+    if (end - p >= 16) {
         x = _mm_loadu_si128((const __m128i *) p);
-
-        m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                      _mm_cmpeq_epi8(x, bslash)),
-                         _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
-
-        bits = _mm_movemask_epi8(m);
+        bits = _mm_movemask_epi8(ngx_llm_json_stops(x));
 
         if (bits) {
             /* the bytes before the stop */
+            *high |= _mm_movemask_epi8(x) & (bits ^ (bits - 1));
+            return p + __builtin_ctz(bits);
+        }
+
+        seen = x;
+        p += 16;
+    }
+
+    /* a long one, 64 bytes at a time; the block with the stop, below */
+
+    while (end - p >= 64) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        a = _mm_loadu_si128((const __m128i *) (p + 16));
+        b = _mm_loadu_si128((const __m128i *) (p + 32));
+        d = _mm_loadu_si128((const __m128i *) (p + 48));
+
+        if (_mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(ngx_llm_json_stops(x),
+                                          ngx_llm_json_stops(a)),
+                             _mm_or_si128(ngx_llm_json_stops(b),
+                                          ngx_llm_json_stops(d)))))
+        {
+            break;
+        }
+
+        seen = _mm_or_si128(seen, _mm_or_si128(_mm_or_si128(x, a),
+                                               _mm_or_si128(b, d)));
+        p += 64;
+    }
+
+    while (end - p >= 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        bits = _mm_movemask_epi8(ngx_llm_json_stops(x));
+
+        if (bits) {
             *high |= _mm_movemask_epi8(x) & (bits ^ (bits - 1));
             *high |= _mm_movemask_epi8(seen);
             return p + __builtin_ctz(bits);
@@ -389,19 +367,6 @@ ngx_llm_json_number(ngx_llm_json_t *j, const unsigned char **start,
 
 
 int
-ngx_llm_json_literal(ngx_llm_json_t *j, const char *word, size_t len)
-{
-    if ((size_t) (j->end - j->p) < len || memcmp(j->p, word, len) != 0) {
-        return 0;
-    }
-
-    j->p += len;
-
-    return 1;
-}
-
-
-int
 ngx_llm_json_skip(ngx_llm_json_t *j)
 {
     int                   rc;
@@ -559,26 +524,6 @@ ngx_llm_json_utf8(unsigned code, unsigned char *out)
     out[2] = (unsigned char) (0x80 | ((code >> 6) & 0x3f));
     out[3] = (unsigned char) (0x80 | (code & 0x3f));
     return 4;
-}
-
-
-int
-ngx_llm_json_caseeq(const ngx_llm_json_str_t *s, const char *word,
-    size_t len)
-{
-    size_t  i;
-
-    if (s->escaped || (size_t) (s->end - s->start) != len) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((s->start[i] | 0x20) != (unsigned char) word[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
 }
 
 

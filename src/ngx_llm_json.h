@@ -15,6 +15,7 @@
 
 
 #include <stddef.h>
+#include <string.h>
 
 
 /* deeper values are left to cJSON (whose own limit is 1000) */
@@ -40,16 +41,60 @@ typedef void (*ngx_llm_json_text_pt)(void *data, const unsigned char *p,
     size_t len);
 
 
-/* skips JSON whitespace; returns the next byte, or -1 at the end */
-int ngx_llm_json_ws(ngx_llm_json_t *j);
-
 /*
- * The functions below return 0, or -1 when the input is not JSON this
- * reader takes (j->p is then anywhere).
+ * The small steps below are inline: a request walks them at every member
+ * and element.  The functions return 0, or -1 when the input is not JSON
+ * this reader takes (j->p is then anywhere).
  */
 
+/* a string value, at its opening quote */
+int ngx_llm_json_string(ngx_llm_json_t *j, ngx_llm_json_str_t *s);
+
+/* ngx_llm_json_ws()'s loop, for a run of whitespace */
+int ngx_llm_json_ws_run(ngx_llm_json_t *j);
+
+
+/* skips JSON whitespace; returns the next byte, or -1 at the end */
+
+static inline int
+ngx_llm_json_ws(ngx_llm_json_t *j)
+{
+    const unsigned char  *p;
+
+    /* whitespace is ' ', '\t', '\r', '\n': at most ' ' */
+
+    p = j->p;
+
+    if (p < j->end) {
+        if (*p > ' ') {
+            return *p;
+        }
+
+        /* one space, as after ": " and ", " */
+        if (*p == ' ' && p + 1 < j->end && p[1] > ' ') {
+            j->p = p + 1;
+            return p[1];
+        }
+    }
+
+    return ngx_llm_json_ws_run(j);
+}
+
+
 /* expects c (after whitespace) and steps over it */
-int ngx_llm_json_expect(ngx_llm_json_t *j, int c);
+
+static inline int
+ngx_llm_json_expect(ngx_llm_json_t *j, int c)
+{
+    if (ngx_llm_json_ws(j) != c) {
+        return -1;
+    }
+
+    j->p++;
+
+    return 0;
+}
+
 
 /*
  * In an object or array opened with ngx_llm_json_open(): returns 1 when
@@ -57,14 +102,74 @@ int ngx_llm_json_expect(ngx_llm_json_t *j, int c);
  * 0 when the closing bracket was read, -1 on error.  *n counts the
  * members seen so far; start it at 0.
  */
-int ngx_llm_json_open(ngx_llm_json_t *j, int open);
-int ngx_llm_json_more(ngx_llm_json_t *j, int close, unsigned *n);
+
+static inline int
+ngx_llm_json_open(ngx_llm_json_t *j, int open)
+{
+    if (j->depth == NGX_LLM_JSON_MAX_DEPTH
+        || ngx_llm_json_expect(j, open) != 0)
+    {
+        return -1;
+    }
+
+    j->depth++;
+
+    return 0;
+}
+
+
+static inline int
+ngx_llm_json_more(ngx_llm_json_t *j, int close, unsigned *n)
+{
+    int  c;
+
+    c = ngx_llm_json_ws(j);
+
+    if (c == close) {
+        j->p++;
+        j->depth--;
+        return 0;
+    }
+
+    if (c == -1) {
+        /* the body ends inside the object or array */
+        return -1;
+    }
+
+    if (*n > 0) {
+        if (c != ',') {
+            return -1;
+        }
+
+        j->p++;
+
+        if (ngx_llm_json_ws(j) == -1) {
+            return -1;
+        }
+    }
+
+    (*n)++;
+
+    return 1;
+}
+
 
 /* a member's name and the colon after it; j->p is then at the value */
-int ngx_llm_json_key(ngx_llm_json_t *j, ngx_llm_json_str_t *key);
 
-/* a string value, at its opening quote */
-int ngx_llm_json_string(ngx_llm_json_t *j, ngx_llm_json_str_t *s);
+static inline int
+ngx_llm_json_key(ngx_llm_json_t *j, ngx_llm_json_str_t *key)
+{
+    if (ngx_llm_json_ws(j) != '"'
+        || ngx_llm_json_string(j, key) != 0
+        || ngx_llm_json_expect(j, ':') != 0
+        || ngx_llm_json_ws(j) == -1)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
 
 /* a number: its bytes, at most 63 of them (cJSON's own limit) */
 int ngx_llm_json_number(ngx_llm_json_t *j, const unsigned char **start,
@@ -74,7 +179,19 @@ int ngx_llm_json_number(ngx_llm_json_t *j, const unsigned char **start,
 int ngx_llm_json_skip(ngx_llm_json_t *j);
 
 /* is j->p at this literal (true, false, null)?  steps over it if so */
-int ngx_llm_json_literal(ngx_llm_json_t *j, const char *word, size_t len);
+
+static inline int
+ngx_llm_json_literal(ngx_llm_json_t *j, const char *word, size_t len)
+{
+    if ((size_t) (j->end - j->p) < len || memcmp(j->p, word, len) != 0) {
+        return 0;
+    }
+
+    j->p += len;
+
+    return 1;
+}
+
 
 /*
  * Hands a string's text to fn, unescaped, in one or more pieces; returns
@@ -83,9 +200,30 @@ int ngx_llm_json_literal(ngx_llm_json_t *j, const char *word, size_t len);
 int ngx_llm_json_text(const ngx_llm_json_str_t *s, ngx_llm_json_text_pt fn,
     void *data);
 
-/* does the unescaped string equal word (len bytes), ignoring ASCII case? */
-int ngx_llm_json_caseeq(const ngx_llm_json_str_t *s, const char *word,
-    size_t len);
+/*
+ * Does the unescaped string equal word (len bytes, lower case), ignoring
+ * ASCII case?
+ */
+
+static inline int
+ngx_llm_json_caseeq(const ngx_llm_json_str_t *s, const char *word,
+    size_t len)
+{
+    size_t  i;
+
+    if (s->escaped || (size_t) (s->end - s->start) != len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((s->start[i] | 0x20) != (unsigned char) word[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
 
 int ngx_llm_utf8_valid(const unsigned char *p, size_t len);
 

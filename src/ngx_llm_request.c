@@ -751,7 +751,7 @@ ngx_llm_feed(ngx_llm_request_t *req, ngx_llm_classify_state_t *st,
     if (st != NULL) {
         /* a message boundary is a line break for the scanner */
         ngx_llm_classify_feed(st, (const unsigned char *) text, len);
-        ngx_llm_classify_feed(st, (const unsigned char *) "\n", 1);
+        ngx_llm_classify_break(st);
     }
 
     return 0;

@@ -738,7 +738,7 @@ ngx_llm_scan_feed(ngx_llm_scan_t *sc, int scored)
             return -1;
         }
 
-        ngx_llm_classify_feed(sc->st, (const unsigned char *) "\n", 1);
+        ngx_llm_classify_break(sc->st);
     }
 
     sc->ntext = 0;

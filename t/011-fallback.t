@@ -70,7 +70,18 @@ my $r = post($port, '{"prompt":"Prove Fermat\'s little theorem step by step and 
 is(summary($r), "200 small fallback big->small small",
    "JARVIS /generate falls back too");
 like($r->{content}, qr/"model":"llama3\.2:3b"/, "... with the small model written in");
+
+# a body past 4 KB goes upstream as pieces of the client's own bytes
+my $large = '{"model":"auto","stream":false,"prompt":"'
+    . ('Explain the proof step by step. ' x 280) . '"}';
+$r = post($port, $large);
+is(summary($r), "200 small fallback big->small small",
+   "a large body falls back too");
+like($r->{content}, qr/"model":"llama3\.2:3b"/, "... with the small model written in");
 LLMTest::start_mock('big');
+$r = post($port, $large);
+is(summary($r), "200 big complexity - big", "a large body on big");
+like($r->{content}, qr/"model":"gpt-oss:20b"/, "... with the big model written in");
 
 LLMTest::mock_config('big', { fail => 503 });
 is(summary(post($port, $complex)), "200 small fallback big->small small",

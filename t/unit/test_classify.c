@@ -248,6 +248,112 @@ test_split_feed(void)
 }
 
 
+/* the score alone, then the explanation from the same state, later */
+
+static void
+test_score_then_end(void)
+{
+    int                        i, same;
+    char                       a[128], b[128];
+    const char                *t;
+    ngx_llm_classify_hints_t   hints;
+    ngx_llm_classify_state_t   st;
+    ngx_llm_classify_result_t  whole, res;
+
+    static const char  *texts[] = {
+        "What is the capital of France?",
+        "Analyze the 1500-word report, then explain why the code\n"
+        "    x = f(y);\nfails. Prouve-le.",
+        "Write a Python function that merges two sorted lists, with tests",
+        "```\nint main(void) { return 0; }\n```\nwhy 3.",
+        "hello `x",
+        "caf\xc3",
+        ""
+    };
+
+    same = 1;
+
+    for (i = 0; i < (int) (sizeof(texts) / sizeof(texts[0])); i++) {
+        t = texts[i];
+        hints.max_tokens = (i % 3) * 2048;
+
+        ngx_llm_classify_begin(&st);
+        ngx_llm_classify_turn(&st);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t, strlen(t));
+        ngx_llm_classify_end(&st, &hints, &conf, &whole);
+
+        ngx_llm_classify_begin(&st);
+        ngx_llm_classify_turn(&st);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t, strlen(t));
+
+        if (ngx_llm_classify_score(&st, &hints) != whole.score
+            || ngx_llm_classify_score(&st, &hints) != whole.score)
+        {
+            same = 0;
+        }
+
+        ngx_llm_classify_end(&st, &hints, &conf, &res);
+        ngx_llm_classify_explain(&whole, a, sizeof(a));
+        ngx_llm_classify_explain(&res, b, sizeof(b));
+
+        if (res.score != whole.score || res.cls != whole.cls
+            || res.ntop != whole.ntop || strcmp(a, b) != 0
+            || memcmp(res.x, whole.x, sizeof(res.x)) != 0)
+        {
+            same = 0;
+        }
+    }
+
+    CHECK(same, "the score alone is end()'s, and end() after it the same");
+}
+
+
+/* a message break counts as feeding "\n", wherever the text stops */
+
+static void
+test_break(void)
+{
+    int                        same;
+    size_t                     i, len;
+    const char                *t;
+    ngx_llm_classify_state_t   a, b;
+    ngx_llm_classify_result_t  ra, rb;
+
+    t = "Analyze the 1500-word report, then `explain` why the code\n"
+        "    x = f(y);\nfails in 3. Prouve-le, caf\xc3\xa9 ``` ok";
+    len = strlen(t);
+    same = 1;
+
+    for (i = 0; i <= len; i++) {
+        ngx_llm_classify_begin(&a);
+        ngx_llm_classify_begin(&b);
+        ngx_llm_classify_turn(&a);
+        ngx_llm_classify_turn(&b);
+
+        ngx_llm_classify_feed(&a, (const unsigned char *) t, i);
+        ngx_llm_classify_feed(&a, (const unsigned char *) "\n", 1);
+        ngx_llm_classify_feed(&a, (const unsigned char *) t + i, len - i);
+
+        ngx_llm_classify_feed(&b, (const unsigned char *) t, i);
+        ngx_llm_classify_break(&b);
+        ngx_llm_classify_feed(&b, (const unsigned char *) t + i, len - i);
+
+        if (memcmp(&a, &b, sizeof(a)) != 0) {
+            same = 0;
+        }
+
+        ngx_llm_classify_end(&a, NULL, &conf, &ra);
+        ngx_llm_classify_end(&b, NULL, &conf, &rb);
+
+        if (ra.score != rb.score || memcmp(ra.x, rb.x, sizeof(ra.x)) != 0) {
+            same = 0;
+        }
+    }
+
+    CHECK(same, "a break is a \"\\n\" fed, cut anywhere");
+}
+
+
 static void
 test_hostile(void)
 {
@@ -312,6 +418,8 @@ main(void)
     test_signals();
     test_explain();
     test_split_feed();
+    test_score_then_end();
+    test_break();
     test_hostile();
 
     UNIT_DONE("classify");
