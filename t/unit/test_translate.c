@@ -1037,12 +1037,17 @@ test_stream_errors(void)
     r.out.p = malloc(OUT_MAX + 1);
     r.out.fail = 0;
 
-    /* an error event after some content */
-    s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}"
+    /*
+     * an error event after some content; "created" is given, so that no
+     * split sees the clock move (the time is stamped when it is absent)
+     */
+    s = "data: {\"created\":1700000000,"
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}"
         "\n\n"
         "data: {\"error\":{\"message\":\"Provider returned error\","
         "\"code\":502}}\n\n"
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}"
+        "data: {\"created\":1700000000,"
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}"
         "\n\n";
     CHECK(splits_agree(NGX_LLM_DIALECT_OLLAMA_CHAT, s, strlen(s), &r),
           "error event: every split agrees");
@@ -1052,7 +1057,8 @@ test_stream_errors(void)
     cJSON_Delete(j);
 
     /* malformed */
-    s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}"
+    s = "data: {\"created\":1700000000,"
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}"
         "\n\ndata: {\"choices\":[\n\ndata: [DONE]\n\n";
     CHECK(splits_agree(NGX_LLM_DIALECT_OLLAMA_CHAT, s, strlen(s), &r),
           "malformed: every split agrees");
