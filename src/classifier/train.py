@@ -238,6 +238,14 @@ def fmt(name, f):
         v(f['cx_hi']), v(f['cx_low']), v(f['si_lo']), v(f['si_hi']))
 
 
+def by_language_and_source(p, y, lang, src):
+    """a line of figures per language, then per source"""
+    return ([fmt('language ' + L, figures(p[lang == L], y[lang == L]))
+             for L in sorted(set(lang))]
+            + [fmt('  ' + s, figures(p[src == s], y[src == s]))
+               for s in sorted(set(src))])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--corpus', required=True)
@@ -330,22 +338,12 @@ def main():
              .replace('     0      -        -        -        -        -',
                       ' items    AUC  cx>=0.7   cx<0.3   si<0.3  si>=0.7'))
     real = np.array([not it['id'].endswith(':q') for it in train])
-    for L in sorted(set(lang)):
-        m = real & (lang == L)
-        R.append(fmt('language ' + L, figures(p_loso[m], y[m])))
-    for s in sources:
-        m = real & (src == s)
-        R.append(fmt('  ' + s, figures(p_loso[m], y[m])))
+    R += by_language_and_source(p_loso[real], y[real], lang[real], src[real])
 
     R.append('')
     R.append('five folds by item (each item scored by a model trained on the '
              'others, its source included), calibrated:')
-    for L in sorted(set(lang)):
-        m = real & (lang == L)
-        R.append(fmt('language ' + L, figures(p_fold[m], y[m])))
-    for s in sources:
-        m = real & (src == s)
-        R.append(fmt('  ' + s, figures(p_fold[m], y[m])))
+    R += by_language_and_source(p_fold[real], y[real], lang[real], src[real])
 
     R.append('')
     R.append('the shipped model on the items it was not trained on '
@@ -353,12 +351,9 @@ def main():
     held = [it for it in held if not it['id'].endswith(':q')]
     if held:
         ph, yh = shipped(held)
-        hl = np.array([it['lang'] for it in held])
-        hs = np.array([it['source'] for it in held])
-        for L in sorted(set(hl)):
-            R.append(fmt('language ' + L, figures(ph[hl == L], yh[hl == L])))
-        for s in sorted(set(hs)):
-            R.append(fmt('  ' + s, figures(ph[hs == s], yh[hs == s])))
+        R += by_language_and_source(ph, yh,
+                                    np.array([it['lang'] for it in held]),
+                                    np.array([it['source'] for it in held]))
 
     # the figures llm-classify --eval reproduces (t/run-tests.sh checks)
     # over the files make test has: the corpus and the project's own
