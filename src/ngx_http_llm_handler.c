@@ -1058,21 +1058,23 @@ static ngx_int_t
 ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
     ngx_str_t *body, ngx_str_t *model)
 {
-    u_char                *p, *m, *m_end, *end, *out;
-    size_t                 from, mlen;
-    ngx_uint_t             i, n, models;
-    ngx_http_llm_pieces_t  pc;
+    u_char                  *p, *m, *m_end, *out;
+    size_t                   mlen;
+    ngx_uint_t               i, n;
+    ngx_http_llm_pieces_t    pc;
+    ngx_llm_request_cuts_t   cuts;
 
-    models = ngx_max(req->model_keys, 1);
+    ngx_llm_request_cuts(req, (char *) body->data, body->len, &cuts);
+
     mlen = sizeof("\"model\":\"\",") - 1 + model->len;
 
-    /* one buffer, or one each side of every model and one for it */
+    /* one buffer, or one for each piece and one for the model */
 
-    n = (body->len <= NGX_HTTP_LLM_BODY_COPY) ? 1 : 2 * models + 1;
+    n = (body->len <= NGX_HTTP_LLM_BODY_COPY) ? 1 : 2 * cuts.n - 1;
 
     p = ngx_palloc(r->pool, n * (sizeof(ngx_buf_t) + sizeof(ngx_chain_t))
                             + mlen
-                            + (n == 1 ? body->len + models * mlen : 0));
+                            + (n == 1 ? body->len + (cuts.n - 1) * mlen : 0));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1088,50 +1090,25 @@ ngx_http_llm_set_body_model(ngx_http_request_t *r, ngx_llm_request_t *req,
     out = m + mlen;
     pc.copy = (n == 1) ? out : NULL;
 
-    end = body->data + body->len;
+    /* the model's JSON: a member, or a value */
 
-    if (req->model_keys == 0) {
+    m_end = cuts.member ? ngx_cpymem(m, "\"model\":", 8) : m;
+    *m_end++ = '"';
+    m_end = ngx_cpymem(m_end, model->data, model->len);
+    *m_end++ = '"';
 
-        /* a member put first in the object; an empty one takes no comma */
+    if (cuts.comma) {
+        *m_end++ = ',';
+    }
 
-        for (p = body->data + req->insert_at;
-             p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n');
-             p++)
-        {
-            /* void */
-        }
+    for (i = 0; i < cuts.n; i++) {
 
-        m_end = ngx_cpymem(m, "\"model\":\"", sizeof("\"model\":\"") - 1);
-        m_end = ngx_cpymem(m_end, model->data, model->len);
-        *m_end++ = '"';
-
-        if (p < end && *p != '}') {
-            *m_end++ = ',';
-        }
-
-        ngx_http_llm_piece(&pc, body->data, body->data + req->insert_at);
-        ngx_http_llm_piece(&pc, m, m_end);
-        ngx_http_llm_piece(&pc, body->data + req->insert_at, end);
-
-    } else {
-
-        /* each value replaced */
-
-        *m = '"';
-        m_end = ngx_cpymem(m + 1, model->data, model->len);
-        *m_end++ = '"';
-
-        from = 0;
-
-        for (i = 0; i < req->model_keys; i++) {
-            ngx_http_llm_piece(&pc, body->data + from,
-                               body->data + req->model_start[i]);
+        if (i > 0) {
             ngx_http_llm_piece(&pc, m, m_end);
-
-            from = req->model_end[i];
         }
 
-        ngx_http_llm_piece(&pc, body->data + from, end);
+        ngx_http_llm_piece(&pc, body->data + cuts.start[i],
+                           body->data + cuts.end[i]);
     }
 
     if (pc.copy != NULL) {

@@ -2098,7 +2098,7 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
     /* the concepts seen: their weights (a concept's value is 1) */
     for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
         for (bits = st->seen[i]; bits; bits &= bits - 1) {
-            b = 64 * i + __builtin_ctzll(bits);
+            b = 64 * i + (int) ngx_llm_ctz(bits);
             w = ngx_llm_model_dense[NGX_LLM_F_CONCEPT + b];
             z += w;
             ngx_llm_top(res, NGX_LLM_F_CONCEPT + b, w);
@@ -2139,7 +2139,7 @@ ngx_llm_classify_score(ngx_llm_classify_state_t *st,
     for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
         for (bits = st->seen[i]; bits; bits &= bits - 1) {
             z += ngx_llm_model_dense[NGX_LLM_F_CONCEPT + 64 * i
-                                     + __builtin_ctzll(bits)];
+                                     + ngx_llm_ctz(bits)];
         }
     }
 

@@ -1052,15 +1052,59 @@ ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
 }
 
 
+void
+ngx_llm_request_cuts(const ngx_llm_request_t *req, const char *body,
+    size_t len, ngx_llm_request_cuts_t *cuts)
+{
+    size_t       from, i;
+    const char  *p;
+
+    if (req->model_keys == 0) {
+        cuts->n = 2;
+        cuts->start[0] = 0;
+        cuts->end[0] = req->insert_at;
+        cuts->start[1] = req->insert_at;
+        cuts->end[1] = len;
+        cuts->member = 1;
+
+        /* an empty object takes no comma */
+        p = body + req->insert_at;
+
+        while (p < body + len && (*p == ' ' || *p == '\t' || *p == '\r'
+                                  || *p == '\n'))
+        {
+            p++;
+        }
+
+        cuts->comma = (p < body + len && *p != '}');
+
+        return;
+    }
+
+    from = 0;
+
+    for (i = 0; i < req->model_keys; i++) {
+        cuts->start[i] = from;
+        cuts->end[i] = req->model_start[i];
+        from = req->model_end[i];
+    }
+
+    cuts->start[i] = from;
+    cuts->end[i] = len;
+    cuts->n = req->model_keys + 1;
+    cuts->member = 0;
+    cuts->comma = 0;
+}
+
+
 size_t
 ngx_llm_request_rewrite_into(ngx_llm_request_t *req, const char *body,
     size_t len, const char *model, void *(*alloc)(void *data, size_t size),
     void *data, char **out)
 {
-    int          comma;
-    char        *buf, *q;
-    size_t       size, mlen, from, i;
-    const char  *p;
+    char                    *buf, *q;
+    size_t                   size, mlen, i;
+    ngx_llm_request_cuts_t   cuts;
 
     *out = NULL;
 
@@ -1072,51 +1116,31 @@ ngx_llm_request_rewrite_into(ngx_llm_request_t *req, const char *body,
         return 0;
     }
 
+    ngx_llm_request_cuts(req, body, len, &cuts);
+
     q = buf;
 
-    if (req->model_keys == 0) {
-        memcpy(q, body, req->insert_at);
-        q += req->insert_at;
+    for (i = 0; i < cuts.n; i++) {
 
-        /* an empty object takes no comma */
-        p = body + req->insert_at;
+        if (i > 0) {
+            /* the model between two pieces */
 
-        while (p < body + len && (*p == ' ' || *p == '\t' || *p == '\r'
-                                  || *p == '\n'))
-        {
-            p++;
-        }
-
-        comma = (p < body + len && *p != '}');
-
-        memcpy(q, "\"model\":\"", 9);
-        q += 9;
-        q += ngx_llm_json_escape(q, model, mlen);
-        *q++ = '"';
-
-        if (comma) {
-            *q++ = ',';
-        }
-
-        memcpy(q, body + req->insert_at, len - req->insert_at);
-        q += len - req->insert_at;
-
-    } else {
-        from = 0;
-
-        for (i = 0; i < req->model_keys; i++) {
-            memcpy(q, body + from, req->model_start[i] - from);
-            q += req->model_start[i] - from;
+            if (cuts.member) {
+                memcpy(q, "\"model\":", 8);
+                q += 8;
+            }
 
             *q++ = '"';
             q += ngx_llm_json_escape(q, model, mlen);
             *q++ = '"';
 
-            from = req->model_end[i];
+            if (cuts.comma) {
+                *q++ = ',';
+            }
         }
 
-        memcpy(q, body + from, len - from);
-        q += len - from;
+        memcpy(q, body + cuts.start[i], cuts.end[i] - cuts.start[i]);
+        q += cuts.end[i] - cuts.start[i];
     }
 
     *q = '\0';

@@ -139,6 +139,24 @@ size_t ngx_llm_request_rewrite(ngx_llm_request_t *req, const char *body,
     size_t len, const char *model, char **out);
 
 /*
+ * Where a rewrite puts the model: the body's pieces, the model between
+ * each two.  With no "model" member, two pieces around req->insert_at,
+ * and the model goes in as a member ("model":"..."), followed by a comma
+ * when the object has other members; else one piece more than the
+ * values, each value replaced by the model as a JSON string.
+ */
+typedef struct {
+    size_t              start[NGX_LLM_MAX_MODEL_KEYS + 1];
+    size_t              end[NGX_LLM_MAX_MODEL_KEYS + 1];
+    unsigned            n;
+    unsigned            member:1;
+    unsigned            comma:1;
+} ngx_llm_request_cuts_t;
+
+void ngx_llm_request_cuts(const ngx_llm_request_t *req, const char *body,
+    size_t len, ngx_llm_request_cuts_t *cuts);
+
+/*
  * The same for bodies that are not translated (all but JARVIS): the
  * result is written into a buffer from alloc(data, size), never freed
  * here.  Returns its length, or 0 when alloc() fails.

@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 
