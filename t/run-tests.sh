@@ -13,14 +13,22 @@ export TEST_NGINX_LLM_MODULE=${TEST_NGINX_LLM_MODULE:-$PWD/build/ngx_http_llm_ro
 
 passed=0
 failed=0
+failures=()    # what failed, repeated above the total where a log's tail shows it
 
 add_counts() {
-    # reads "...: N passed, M failed" and adds to the totals
-    local line=$1 p f
+    # reads "...: N passed, M failed" and adds to the totals; $2 names the part
+    local line=$1 what=$2 p f
     p=$(sed -n 's/.* \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1/p' <<< "$line")
     f=$(sed -n 's/.* \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\2/p' <<< "$line")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-1}))
+    [ "${f:-1}" -eq 0 ] || failures+=("$what: ${f:-no count} failed")
+}
+
+fail() {
+    # one failed check: $1 names it
+    failed=$((failed + 1))
+    failures+=("$1")
 }
 
 echo "== C unit tests"
@@ -28,9 +36,9 @@ for t in build/unit-*; do
     out=$("$t" 2>&1)
     rc=$?
     printf '%s\n' "$out"
-    add_counts "$(tail -n 1 <<< "$out")"
+    add_counts "$(tail -n 1 <<< "$out")" "$t"
     if [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then
-        failed=1
+        fail "$t: exit code $rc"
     fi
 done
 
@@ -38,7 +46,7 @@ done
 echo "== translation against the mock's OpenAI API"
 out=$(t/unit/translate-mock.py 2>&1)
 grep -E 'FAIL|^translate-mock' <<< "$out"
-add_counts "$(tail -n 1 <<< "$out")"
+add_counts "$(tail -n 1 <<< "$out")" "t/unit/translate-mock.py"
 
 echo "== fuzz smoke (libFuzzer + ASan + UBSan, fixed seed)"
 if command -v clang >/dev/null 2>&1; then
@@ -48,13 +56,14 @@ if command -v clang >/dev/null 2>&1; then
     bad=$(grep -c 'FAILED' <<< "$out")
     passed=$((passed + ok))
     failed=$((failed + bad))
+    [ "$bad" -eq 0 ] || failures+=("fuzz smoke: $bad failed")
     if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
         echo "FAIL: no fuzz target ran"
-        failed=$((failed + 1))
+        fail "fuzz smoke: no target ran"
     fi
 else
     echo "FAIL: clang is not installed"
-    failed=$((failed + 1))
+    fail "fuzz smoke: clang is not installed"
 fi
 
 echo "== llm-classify on the labelled dev set"
@@ -71,7 +80,7 @@ if [ -f ../shared/prompts/dev.jsonl ]; then
     else
         echo "FAIL: the dev set no longer separates (AUC below 1, or" \
              "$crossed simple/complex prompts classed the other way)"
-        failed=$((failed + 1))
+        fail "llm-classify: the dev set no longer separates"
     fi
 else
     echo "skipped: ../shared/prompts/dev.jsonl is not beside the repository"
@@ -90,7 +99,7 @@ if [ -f "$corpus" ]; then
         passed=$((passed + 1))
     else
         echo "FAIL: the weights do not give the figures recorded with them"
-        failed=$((failed + 1))
+        fail "llm-classify: the recorded figures differ"
     fi
 else
     echo "skipped: $corpus is not beside the repository"
@@ -99,7 +108,9 @@ fi
 echo "== Test::Nginx suites (nginx: $TEST_NGINX_BINARY)"
 mkdir -p build
 perl t/harness.pl "$@" 2>&1 | tee build/harness.log
-add_counts "$(tail -n 1 build/harness.log)"
+add_counts "$(tail -n 1 build/harness.log)" "suites on $TEST_NGINX_BINARY"
+while IFS= read -r l; do failures+=("${l#tap failed: }"); done \
+    < <(grep '^tap failed: ' build/harness.log)
 
 # The module against every nginx it is given (../shared/nginx's upstream
 # releases, or NGINX_SRCS), then every suite again on the newest of them,
@@ -116,7 +127,8 @@ if [ $# -eq 0 ]; then
         bad=$(grep -c '^| [0-9]' build/matrix.log)
         passed=$((passed + ok))
         failed=$((failed + bad - ok))
-        [ "$bad" -gt 0 ] || failed=$((failed + 1))
+        [ "$bad" -eq "$ok" ] || failures+=("nginx version matrix: $((bad - ok)) failed")
+        [ "$bad" -gt 0 ] || fail "nginx version matrix: no version built"
         echo "matrix: $(( $(date +%s) - start )) s"
 
         if [ -f build/matrix/newest.env ]; then
@@ -128,7 +140,11 @@ if [ $# -eq 0 ]; then
             TEST_NGINX_BINARY=$TEST_NGINX_BINARY \
             TEST_NGINX_LLM_MODULE=$TEST_NGINX_LLM_MODULE \
                 perl t/harness.pl $suites 2>&1 | tee build/harness-newest.log
-            add_counts "$(tail -n 1 build/harness-newest.log)"
+            add_counts "$(tail -n 1 build/harness-newest.log)" \
+                "suites on nginx $NGINX_VERSION"
+            while IFS= read -r l; do
+                failures+=("on $NGINX_VERSION: ${l#tap failed: }")
+            done < <(grep '^tap failed: ' build/harness-newest.log)
             echo "suites on $NGINX_VERSION: $(( $(date +%s) - start )) s"
         fi
     else
@@ -138,5 +154,6 @@ if [ $# -eq 0 ]; then
 fi
 
 echo
+for f in "${failures[@]}"; do echo "failed: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
