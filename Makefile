@@ -39,7 +39,7 @@ MODULE_SRCS := $(wildcard src/ngx_http_*.c src/ngx_http_*.h) $(PURE_SRCS) \
 .PHONY: all deps module unit cli test run bench clean fuzz fuzz-smoke matrix \
         classifier-model classifier-data \
         fuzz-long module-asan test-asan test-valgrind soak check-hard \
-        deb deb-deps test-docker
+        deb deb-deps test-docker bench-cache-key
 
 all: module cli
 
@@ -81,6 +81,15 @@ $(BUILD)/llm-classify: src/ngx_llm_classify_cli.c $(PURE_SRCS) \
 	    $(PURE_SRCS) $(PURE_LIBS)
 
 cli: $(BUILD)/llm-classify
+
+# the cache key with the CPU's SHA instructions and without (bench/)
+$(BUILD)/cache-key-bench: bench/cache_key_bench.c $(PURE_SRCS)
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ bench/cache_key_bench.c \
+	    $(PURE_SRCS) $(PURE_LIBS)
+
+bench-cache-key: $(BUILD)/cache-key-bench
+	@$(BUILD)/cache-key-bench
 
 $(BUILD)/unit-%: t/unit/test_%.c t/unit/unit.h $(PURE_SRCS)
 	@mkdir -p $(BUILD)

@@ -19,6 +19,12 @@
 
 #include <cjson/cJSON.h>
 
+#if (defined __x86_64__ && defined __GNUC__)
+#define NGX_LLM_SHA_NI  1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 #include "ngx_llm_cache_key.h"
 
 
@@ -40,8 +46,14 @@ static const uint32_t  ngx_llm_sha256_k[64] = {
 };
 
 
+static void ngx_llm_sha256_blocks(ngx_llm_sha256_t *ctx,
+    const unsigned char *p, size_t n);
 static void ngx_llm_sha256_block(ngx_llm_sha256_t *ctx,
     const unsigned char *p);
+#if (NGX_LLM_SHA_NI)
+static void ngx_llm_sha256_ni(ngx_llm_sha256_t *ctx, const unsigned char *p,
+    size_t n);
+#endif
 static void ngx_llm_key_begin(ngx_llm_sha256_t *h, const char *version,
     const unsigned char *tenant, size_t tenant_len);
 static void ngx_llm_key_hex(ngx_llm_sha256_t *h, char *hex);
@@ -64,6 +76,112 @@ ngx_llm_sha256_init(ngx_llm_sha256_t *ctx)
     ctx->bytes = 0;
     ctx->used = 0;
 }
+
+
+/*
+ * -1: not known yet, 0: the portable rounds, 1: the CPU's SHA instructions
+ * (x86 SHA extensions: every AMD Zen, Intel since Ice Lake and Goldmont)
+ */
+
+int  ngx_llm_sha256_hw = -1;
+
+
+static void
+ngx_llm_sha256_blocks(ngx_llm_sha256_t *ctx, const unsigned char *p,
+    size_t n)
+{
+#if (NGX_LLM_SHA_NI)
+    unsigned  a, b, c, d;
+
+    if (ngx_llm_sha256_hw < 0) {
+        /* leaf 7: EBX bit 29 is SHA; leaf 1: ECX bit 19 is SSE4.1 */
+        ngx_llm_sha256_hw = __get_cpuid_count(7, 0, &a, &b, &c, &d)
+                            && (b & (1u << 29))
+                            && __get_cpuid(1, &a, &b, &c, &d)
+                            && (c & (1u << 19));
+    }
+
+    if (ngx_llm_sha256_hw) {
+        ngx_llm_sha256_ni(ctx, p, n);
+        return;
+    }
+#endif
+
+    while (n--) {
+        ngx_llm_sha256_block(ctx, p);
+        p += 64;
+    }
+}
+
+
+#if (NGX_LLM_SHA_NI)
+
+/*
+ * n blocks with the SHA instructions.  They keep the state as ABEF and
+ * CDGH, each with A or C in the highest lane; the message words are
+ * big-endian; sha256rnds2 does two rounds with the low two lanes of its
+ * third operand (message word plus constant), and sha256msg1/msg2 work
+ * out four words of the schedule from the sixteen before them.
+ */
+
+__attribute__((target("sha,sse4.1")))
+static void
+ngx_llm_sha256_ni(ngx_llm_sha256_t *ctx, const unsigned char *p, size_t n)
+{
+    int      i;
+    __m128i  st0, st1, save0, save1, t, m[4], swap;
+
+    swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+
+    t = _mm_loadu_si128((const __m128i *) &ctx->state[0]);      /* DCBA */
+    st1 = _mm_loadu_si128((const __m128i *) &ctx->state[4]);    /* HGFE */
+
+    t = _mm_shuffle_epi32(t, 0xb1);                             /* CDAB */
+    st1 = _mm_shuffle_epi32(st1, 0x1b);                         /* EFGH */
+    st0 = _mm_alignr_epi8(t, st1, 8);                           /* ABEF */
+    st1 = _mm_blend_epi16(st1, t, 0xf0);                        /* CDGH */
+
+    while (n--) {
+        save0 = st0;
+        save1 = st1;
+
+        for (i = 0; i < 16; i++) {
+
+            if (i < 4) {
+                m[i] = _mm_shuffle_epi8(
+                           _mm_loadu_si128((const __m128i *) (p + 16 * i)),
+                           swap);
+
+            } else {
+                /* w[t-16] + s0(w[t-15]) + w[t-7], then + s1(w[t-2]) */
+                t = _mm_add_epi32(_mm_sha256msg1_epu32(m[i & 3],
+                                                       m[(i + 1) & 3]),
+                                  _mm_alignr_epi8(m[(i + 3) & 3],
+                                                  m[(i + 2) & 3], 4));
+                m[i & 3] = _mm_sha256msg2_epu32(t, m[(i + 3) & 3]);
+            }
+
+            t = _mm_add_epi32(m[i & 3], _mm_loadu_si128(
+                                  (const __m128i *) &ngx_llm_sha256_k[4 * i]));
+            st1 = _mm_sha256rnds2_epu32(st1, st0, t);
+            st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(t, 0x0e));
+        }
+
+        st0 = _mm_add_epi32(st0, save0);
+        st1 = _mm_add_epi32(st1, save1);
+        p += 64;
+    }
+
+    t = _mm_shuffle_epi32(st0, 0x1b);                           /* FEBA */
+    st1 = _mm_shuffle_epi32(st1, 0xb1);                         /* DCHG */
+    st0 = _mm_blend_epi16(t, st1, 0xf0);                        /* DCBA */
+    st1 = _mm_alignr_epi8(st1, t, 8);                           /* HGFE */
+
+    _mm_storeu_si128((__m128i *) &ctx->state[0], st0);
+    _mm_storeu_si128((__m128i *) &ctx->state[4], st1);
+}
+
+#endif
 
 
 static void
@@ -141,14 +259,14 @@ ngx_llm_sha256_update(ngx_llm_sha256_t *ctx, const void *data, size_t len)
             return;
         }
 
-        ngx_llm_sha256_block(ctx, ctx->block);
+        ngx_llm_sha256_blocks(ctx, ctx->block, 1);
         ctx->used = 0;
     }
 
-    while (len >= 64) {
-        ngx_llm_sha256_block(ctx, p);
-        p += 64;
-        len -= 64;
+    if (len >= 64) {
+        ngx_llm_sha256_blocks(ctx, p, len / 64);
+        p += len & ~(size_t) 63;
+        len &= 63;
     }
 
     memcpy(ctx->block, p, len);

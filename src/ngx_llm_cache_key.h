@@ -30,6 +30,9 @@ typedef struct {
 } ngx_llm_sha256_t;
 
 
+/* 0 forces the portable rounds (tests); -1, the default, asks the CPU */
+extern int  ngx_llm_sha256_hw;
+
 void ngx_llm_sha256_init(ngx_llm_sha256_t *ctx);
 void ngx_llm_sha256_update(ngx_llm_sha256_t *ctx, const void *data,
     size_t len);

@@ -112,18 +112,69 @@ part(ngx_llm_dialect_e d, const char *body, const char *tenant,
 int
 main(void)
 {
-    const char  *a, *b;
+    int                hw, same;
+    size_t             i, len;
+    const char        *a, *b;
+    unsigned char      buf[4096], d[2][NGX_LLM_SHA256_LEN];
+    ngx_llm_sha256_t   h;
 
-    CHECK(sha_is("", 0, 1, "e3b0c44298fc1c149afbf4c8996fb924"
-                           "27ae41e4649b934ca495991b7852b855"), "sha256 empty");
-    CHECK(sha_is("abc", 3, 1, "ba7816bf8f01cfea414140de5dae2223"
-                              "b00361a396177a9cb410ff61f20015ad"), "sha256 abc");
-    CHECK(sha_is("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-                 56, 1, "248d6a61d20638b8e5c026930c3e6039"
-                        "a33ce45964ff2167f6ecedd419db06c1"), "sha256 448 bits");
-    CHECK(sha_is("a", 1, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67"
-                                  "f1809a48a497200e046d39ccc7112cd0"),
-          "sha256 a million a");
+    /* FIPS 180-4's examples, with the CPU's SHA instructions if it has
+       them, then with the portable rounds */
+
+    for (hw = 1; hw >= 0; hw--) {
+        ngx_llm_sha256_hw = hw ? -1 : 0;
+
+        CHECK(sha_is("", 0, 1, "e3b0c44298fc1c149afbf4c8996fb924"
+                               "27ae41e4649b934ca495991b7852b855"),
+              "sha256 empty");
+        CHECK(sha_is("abc", 3, 1, "ba7816bf8f01cfea414140de5dae2223"
+                                  "b00361a396177a9cb410ff61f20015ad"),
+              "sha256 abc");
+        CHECK(sha_is("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                     56, 1, "248d6a61d20638b8e5c026930c3e6039"
+                            "a33ce45964ff2167f6ecedd419db06c1"),
+              "sha256 448 bits");
+        CHECK(sha_is("a", 1, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67"
+                                      "f1809a48a497200e046d39ccc7112cd0"),
+              "sha256 a million a");
+        CHECK(sha_is("0123456701234567012345670123456701234567012345670123"
+                     "456701234567", 64, 10, "594847328451bdfa85056225462cc1d8"
+                     "67d877fb388df0ce35f25ab5562bfbb5"),
+              "sha256 640 bytes, whole blocks");
+    }
+
+    ngx_llm_sha256_hw = -1;
+    (void) sha_is("", 0, 1, "");
+    printf("# sha256: %s\n", ngx_llm_sha256_hw ? "the CPU's SHA instructions"
+                                               : "the portable rounds");
+
+    /* both ways give the same digest, whatever the lengths and pieces */
+
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = (unsigned char) (i * 131 + (i >> 7) * 17);
+    }
+
+    same = 1;
+
+    for (len = 0; len <= sizeof(buf); len += 1 + len / 3) {
+        for (hw = 0; hw < 2; hw++) {
+            ngx_llm_sha256_hw = hw ? -1 : 0;
+            ngx_llm_sha256_init(&h);
+
+            for (i = 0; i < len; i += 1 + (i % 97)) {
+                ngx_llm_sha256_update(&h, buf + i,
+                                      (i + 1 + i % 97 > len) ? len - i
+                                                              : 1 + i % 97);
+            }
+
+            ngx_llm_sha256_final(&h, d[hw]);
+        }
+
+        same = same && memcmp(d[0], d[1], NGX_LLM_SHA256_LEN) == 0;
+    }
+
+    CHECK(same, "sha256: the same digests from both ways, 0 to 4 KB in pieces");
+    ngx_llm_sha256_hw = -1;
 
     a = key(NGX_LLM_DIALECT_OLLAMA_CHAT,
             "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\","
