@@ -614,13 +614,25 @@ ngx_llm_canon(ngx_llm_sha256_t *h, const cJSON *item, int top, int stream,
 static void
 ngx_llm_canon_string(ngx_llm_sha256_t *h, const char *s)
 {
-    char    len[24];
-    size_t  n;
+    char    len[24], *p;
+    size_t  n, v;
 
     n = strlen(s);
-    snprintf(len, sizeof(len), "\"%zu:", n);
 
-    ngx_llm_sha256_update(h, len, strlen(len));
+    /* '"', the length in decimal, ':' (no printf: this is per string) */
+
+    p = len + sizeof(len);
+    *--p = ':';
+    v = n;
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    *--p = '"';
+
+    ngx_llm_sha256_update(h, p, len + sizeof(len) - p);
     ngx_llm_sha256_update(h, s, n);
 }
 

@@ -176,6 +176,15 @@ main(void)
     CHECK(same, "sha256: the same digests from both ways, 0 to 4 KB in pieces");
     ngx_llm_sha256_hw = -1;
 
+    /* the canonical form does not change unnoticed: stored entries would
+       no longer be found */
+    a = key(NGX_LLM_DIALECT_OLLAMA_GENERATE,
+            "{\"model\":\"auto\",\"prompt\":\"1234567890\","
+            "\"x\":[1,2.5,\"ab\",null,true]}", "t");
+    CHECK(strcmp(a, "79bd1da557f35612c567c5b15c3d272b"
+                    "2f08ef57e09c48d45e7889dc95eb7c52") == 0,
+          "the key of a fixed body is the one earlier releases stored");
+
     a = key(NGX_LLM_DIALECT_OLLAMA_CHAT,
             "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\","
             "\"content\":\"Hi\"}],\"options\":{\"temperature\":0.5,"
