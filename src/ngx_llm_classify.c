@@ -917,13 +917,12 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 #if (NGX_LLM_SSE2)
 
 /*
- * 16 bytes at p: a bit per ASCII letter in the low half, per space (' ')
- * in the high one; | 0x20 lower-cases a letter, + 0x1f then puts 'a'..'z'
- * below -102
+ * 16 bytes at p: a bit per ASCII letter, a bit per space (' '); | 0x20
+ * lower-cases a letter, + 0x1f then puts 'a'..'z' below -102
  */
 
-static ngx_llm_inline uint64_t
-ngx_llm_bits16(const unsigned char *p)
+static ngx_llm_inline void
+ngx_llm_bits16(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
 {
     __m128i  v, l, s;
 
@@ -933,8 +932,8 @@ ngx_llm_bits16(const unsigned char *p)
                                     _mm_set1_epi8(0x1f)),
                        _mm_set1_epi8(-102));
 
-    return (uint64_t) (uint32_t) _mm_movemask_epi8(l)
-           | (uint64_t) (uint32_t) _mm_movemask_epi8(s) << 32;
+    *letters = (uint32_t) _mm_movemask_epi8(l);
+    *spaces = (uint32_t) _mm_movemask_epi8(s);
 }
 
 #endif
@@ -948,15 +947,15 @@ ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
     uint64_t  l, s;
 
 #if (NGX_LLM_SSE2)
-    uint64_t  a, b, c, d;
+    uint64_t  la, lb, lc, ld, sa, sb, sc, sd;
 
-    a = ngx_llm_bits16(p);
-    b = ngx_llm_bits16(p + 16);
-    c = ngx_llm_bits16(p + 32);
-    d = ngx_llm_bits16(p + 48);
+    ngx_llm_bits16(p, &la, &sa);
+    ngx_llm_bits16(p + 16, &lb, &sb);
+    ngx_llm_bits16(p + 32, &lc, &sc);
+    ngx_llm_bits16(p + 48, &ld, &sd);
 
-    l = (a & 0xffff) | (b & 0xffff) << 16 | (c & 0xffff) << 32 | d << 48;
-    s = a >> 32 | (b >> 32) << 16 | (c >> 32) << 32 | (d >> 32) << 48;
+    l = la | lb << 16 | lc << 32 | ld << 48;
+    s = sa | sb << 16 | sc << 32 | sd << 48;
 
 #else
     int  i;
