@@ -1268,18 +1268,22 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 {
     size_t                valid, pos, e, n, cross;
     int64_t               wsum;
-    uint32_t              words, words0, prev, hash, h, pair, val;
+    uint32_t              words, prev, hash, h, pair, val;
     uint64_t              L, X, key, m;
     unsigned char         c, act, ls;
     ngx_llm_slot_t       *s;
     const unsigned char  *b, *kb, *r;
 
-    /* the running sums in registers, in the state around calls */
+    /*
+     * the running sums in registers, in the state around calls; the terms
+     * are two a word, counted at the end; st->line_chars is !ls, written
+     * when read
+     */
 
     wsum = st->wsum;
     prev = st->prev_hash;
     words = st->words;
-    words0 = words;
+    st->nterms -= 2 * words;
     ls = st->line_start;
 
     while (p < end) {
@@ -1393,7 +1397,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 ls = 0;
-                st->line_chars = 1;
                 st->line_last = 'a';      /* a letter: not ';', '{', '}' */
 
                 /* the word ends: its term, the pair's */
@@ -1472,6 +1475,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 break;
 
             case C_NEWLINE:
+                st->line_chars = !ls;
                 ngx_llm_line_end(st);
                 ls = 1;
                 st->indent += ngx_llm_spaces(blk, pos + 1);
@@ -1551,7 +1555,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 ls = 0;
-                st->line_chars = 1;
                 st->line_last = r[-1];
 
                 e = r - b;
@@ -1562,7 +1565,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             }
 
             ls = 0;
-            st->line_chars = 1;
             st->line_last = c;
             X &= X - 1;
             continue;
@@ -1621,8 +1623,9 @@ done:
     st->wsum = wsum;
     st->prev_hash = prev;
     st->words = words;
-    st->nterms += 2 * (words - words0);
+    st->nterms += 2 * words;
     st->line_start = ls;
+    st->line_chars = !ls;
 
     return p;
 }
