@@ -84,7 +84,7 @@
 /* the length feature of texts this short is worked out once */
 #define NGX_LLM_LENGTHS        1024
 
-/* a bit per 2^13th of the keys' hash: most words are rejected by it */
+/* a byte per 2^13th of the keys' hash: most words are rejected by it */
 #define NGX_LLM_FILTER_BITS    13
 
 /* a chunk's last byte that the next chunk's first byte explains */
@@ -372,7 +372,7 @@ static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
 
 
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
-static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
+static unsigned char   ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
 static double          ngx_llm_length[NGX_LLM_LENGTHS];
@@ -416,7 +416,7 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
     i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
                     >> (64 - NGX_LLM_FILTER_BITS));
-    ngx_llm_filter[i >> 6] |= 1ULL << (i & 63);
+    ngx_llm_filter[i] = 1;
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -627,10 +627,10 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
-    /* most words are no keyword: one bit of the filter tells */
+    /* most words are no keyword: one byte of the filter tells */
     i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
 
-    if (!((ngx_llm_filter[i >> 6] >> (i & 63)) & 1)) {
+    if (!ngx_llm_filter[i]) {
         return NULL;
     }
 
