@@ -84,7 +84,7 @@
 /* the length feature of texts this short is worked out once */
 #define NGX_LLM_LENGTHS        1024
 
-/* a bit per 2^13th of the keys' hash: most words are rejected by it */
+/* a byte per 2^13th of the keys' hash: most words are rejected by it */
 #define NGX_LLM_FILTER_BITS    13
 
 /* a chunk's last byte that the next chunk's first byte explains */
@@ -372,7 +372,7 @@ static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
 
 
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
-static uint64_t        ngx_llm_filter[(1 << NGX_LLM_FILTER_BITS) / 64];
+static unsigned char   ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
 static double          ngx_llm_length[NGX_LLM_LENGTHS];
@@ -416,7 +416,7 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
     i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
                     >> (64 - NGX_LLM_FILTER_BITS));
-    ngx_llm_filter[i >> 6] |= 1ULL << (i & 63);
+    ngx_llm_filter[i] = 1;
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -627,10 +627,10 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
-    /* most words are no keyword: one bit of the filter tells */
+    /* most words are no keyword: one byte of the filter tells */
     i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
 
-    if (!((ngx_llm_filter[i >> 6] >> (i & 63)) & 1)) {
+    if (!ngx_llm_filter[i]) {
         return NULL;
     }
 
@@ -917,13 +917,12 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 #if (NGX_LLM_SSE2)
 
 /*
- * 16 bytes at p: a bit per ASCII letter in the low half, per space (' ')
- * in the high one; | 0x20 lower-cases a letter, + 0x1f then puts 'a'..'z'
- * below -102
+ * 16 bytes at p: a bit per ASCII letter, a bit per space (' '); | 0x20
+ * lower-cases a letter, + 0x1f then puts 'a'..'z' below -102
  */
 
-static ngx_llm_inline uint64_t
-ngx_llm_bits16(const unsigned char *p)
+static ngx_llm_inline void
+ngx_llm_bits16(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
 {
     __m128i  v, l, s;
 
@@ -933,8 +932,8 @@ ngx_llm_bits16(const unsigned char *p)
                                     _mm_set1_epi8(0x1f)),
                        _mm_set1_epi8(-102));
 
-    return (uint64_t) (uint32_t) _mm_movemask_epi8(l)
-           | (uint64_t) (uint32_t) _mm_movemask_epi8(s) << 32;
+    *letters = (uint32_t) _mm_movemask_epi8(l);
+    *spaces = (uint32_t) _mm_movemask_epi8(s);
 }
 
 #endif
@@ -948,15 +947,15 @@ ngx_llm_bits64(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
     uint64_t  l, s;
 
 #if (NGX_LLM_SSE2)
-    uint64_t  a, b, c, d;
+    uint64_t  la, lb, lc, ld, sa, sb, sc, sd;
 
-    a = ngx_llm_bits16(p);
-    b = ngx_llm_bits16(p + 16);
-    c = ngx_llm_bits16(p + 32);
-    d = ngx_llm_bits16(p + 48);
+    ngx_llm_bits16(p, &la, &sa);
+    ngx_llm_bits16(p + 16, &lb, &sb);
+    ngx_llm_bits16(p + 32, &lc, &sc);
+    ngx_llm_bits16(p + 48, &ld, &sd);
 
-    l = (a & 0xffff) | (b & 0xffff) << 16 | (c & 0xffff) << 32 | d << 48;
-    s = a >> 32 | (b >> 32) << 16 | (c >> 32) << 32 | (d >> 32) << 48;
+    l = la | lb << 16 | lc << 32 | ld << 48;
+    s = sa | sb << 16 | sc << 32 | sd << 48;
 
 #else
     int  i;
@@ -1269,18 +1268,22 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 {
     size_t                valid, pos, e, n, cross;
     int64_t               wsum;
-    uint32_t              words, words0, prev, hash, h, pair, val;
+    uint32_t              words, prev, hash, h, pair, val;
     uint64_t              L, X, key, m;
     unsigned char         c, act, ls;
     ngx_llm_slot_t       *s;
     const unsigned char  *b, *kb, *r;
 
-    /* the running sums in registers, in the state around calls */
+    /*
+     * the running sums in registers, in the state around calls; the terms
+     * are two a word, counted at the end; st->line_chars is !ls, written
+     * when read
+     */
 
     wsum = st->wsum;
     prev = st->prev_hash;
     words = st->words;
-    words0 = words;
+    st->nterms -= 2 * words;
     ls = st->line_start;
 
     while (p < end) {
@@ -1394,7 +1397,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 ls = 0;
-                st->line_chars = 1;
                 st->line_last = 'a';      /* a letter: not ';', '{', '}' */
 
                 /* the word ends: its term, the pair's */
@@ -1473,6 +1475,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 break;
 
             case C_NEWLINE:
+                st->line_chars = !ls;
                 ngx_llm_line_end(st);
                 ls = 1;
                 st->indent += ngx_llm_spaces(blk, pos + 1);
@@ -1552,7 +1555,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 }
 
                 ls = 0;
-                st->line_chars = 1;
                 st->line_last = r[-1];
 
                 e = r - b;
@@ -1563,7 +1565,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             }
 
             ls = 0;
-            st->line_chars = 1;
             st->line_last = c;
             X &= X - 1;
             continue;
@@ -1622,8 +1623,9 @@ done:
     st->wsum = wsum;
     st->prev_hash = prev;
     st->words = words;
-    st->nterms += 2 * (words - words0);
+    st->nterms += 2 * words;
     st->line_start = ls;
+    st->line_chars = !ls;
 
     return p;
 }
