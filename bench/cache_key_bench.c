@@ -17,34 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ngx_llm_request.h"
 #include "ngx_llm_cache_key.h"
+
+#include "bench_time.h"
 
 
 #define ROUNDS  9
 #define RUNS    7
 #define KEYS    2000
-
-
-static double
-now_ns(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-
-static int
-cmp(const void *a, const void *b)
-{
-    double  x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
 
 
 /* ns per key: the median of RUNS runs of KEYS keys */
@@ -59,7 +41,7 @@ per_key(ngx_llm_request_t *req, int hw)
     ngx_llm_sha256_hw = hw;
 
     for (r = 0; r < RUNS; r++) {
-        t = now_ns();
+        t = bench_now_ns();
 
         for (i = 0; i < KEYS; i++) {
             if (ngx_llm_cache_key(req, "auto", (const unsigned char *) "t",
@@ -70,10 +52,10 @@ per_key(ngx_llm_request_t *req, int hw)
             }
         }
 
-        runs[r] = (now_ns() - t) / KEYS;
+        runs[r] = (bench_now_ns() - t) / KEYS;
     }
 
-    qsort(runs, RUNS, sizeof(double), cmp);
+    qsort(runs, RUNS, sizeof(double), bench_cmp_double);
 
     return runs[RUNS / 2];
 }

@@ -609,9 +609,9 @@ def main():
     L.append('## Cost')
     L.append('')
     L.append('Eight prompts of 28 to 56 bytes, English and French '
-             '(`build/similar-bench time`, median of 7 runs): **%.2f µs per '
-             'make, %.0f ns per compare**.' % (c['make_ns'] / 1000,
-                                               c['compare_ns']))
+             '(`build/similar-bench time`, median of 7 runs, CPU time of '
+             'the thread): **%.2f µs per make, %.0f ns per compare**.'
+             % (c['make_ns'] / 1000, c['compare_ns']))
     if 'make_ir' in c:
         L.append('Under callgrind: %.0f instructions per make, %.0f per '
                  'compare.' % (c['make_ir'], c['compare_ir']))

@@ -20,9 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ngx_llm_similar.h"
+
+#include "bench_time.h"
 
 
 #define RUNS      7
@@ -43,25 +44,6 @@ static const char  *prompts[] = {
 };
 
 #define NPROMPTS  (sizeof(prompts) / sizeof(prompts[0]))
-
-
-static double
-now_ns(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-
-static int
-cmp(const void *a, const void *b)
-{
-    double  x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
 
 
 static int
@@ -127,7 +109,7 @@ timing(void)
     sink = 0;
 
     for (run = 0; run < RUNS; run++) {
-        t0 = now_ns();
+        t0 = bench_now_ns();
 
         for (k = 0; k < MAKES / NPROMPTS; k++) {
             for (i = 0; i < NPROMPTS; i++) {
@@ -136,9 +118,9 @@ timing(void)
             }
         }
 
-        make[run] = (now_ns() - t0) / (double) (k * NPROMPTS);
+        make[run] = (bench_now_ns() - t0) / (double) (k * NPROMPTS);
 
-        t0 = now_ns();
+        t0 = bench_now_ns();
         n = 0;
 
         for (k = 0; n < COMPARES; k++) {
@@ -151,11 +133,11 @@ timing(void)
             }
         }
 
-        compare[run] = (now_ns() - t0) / (double) n;
+        compare[run] = (bench_now_ns() - t0) / (double) n;
     }
 
-    qsort(make, RUNS, sizeof(double), cmp);
-    qsort(compare, RUNS, sizeof(double), cmp);
+    qsort(make, RUNS, sizeof(double), bench_cmp_double);
+    qsort(compare, RUNS, sizeof(double), bench_cmp_double);
 
     printf("make_ns\t%.1f\ncompare_ns\t%.1f\nsink\t%.0f\n",
            make[RUNS / 2], compare[RUNS / 2], sink > 0 ? 1.0 : 0.0);
