@@ -986,53 +986,56 @@ ngx_llm_folded(const unsigned char *p, const unsigned char *end)
 
 
 /*
- * The rest of a word from r: letters and folded letters ("é"), added to
- * its key and hash a byte at a time (the runs between two accents are
- * short); returns where it stops.
+ * The rest of a word from r: folded letters ("é") a character at a
+ * time, each with the run of ASCII letters after it at once; returns
+ * where it stops.
  */
 
 static const unsigned char *
 ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
     uint64_t *key, uint32_t *hash, uint32_t *wlen)
 {
-    uint32_t       h, n;
+    size_t         n;
+    uint32_t       h, w;
     uint64_t       k;
     unsigned char  c;
 
     k = *key;
     h = *hash;
-    n = *wlen;
+    w = *wlen;
 
-    while (r < end) {
-        c = *r;
+    for ( ;; ) {
 
-        if (ngx_llm_letter(c)) {
-            c |= 0x20;
-            r++;
+        /* a letter before r has ended the run: r is no ASCII letter */
 
-        } else {
-            c = ngx_llm_folded(r, end);
+        c = ngx_llm_folded(r, end);
 
-            if (c == 0) {
-                break;
-            }
-
-            r += 2;
+        if (c == 0) {
+            break;
         }
 
-        if (n < NGX_LLM_KEY_LEN) {
-            k |= (uint64_t) c << (8 * n);
+        if (w < NGX_LLM_KEY_LEN) {
+            k |= (uint64_t) c << (8 * w);
 
         } else {
             h = (h ^ c) * NGX_LLM_FNV_PRIME;
         }
 
-        n++;
+        r += 2;
+        w++;
+
+        n = ngx_llm_letter_run(r, end);
+
+        if (n) {
+            ngx_llm_add_letters(r, end, n, w, &k, &h);
+            r += n;
+            w += (uint32_t) n;
+        }
     }
 
     *key = k;
     *hash = h;
-    *wlen = n;
+    *wlen = w;
 
     return r;
 }
