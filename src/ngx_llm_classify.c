@@ -677,7 +677,7 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
 
     if (st->in_number) {
         st->in_number = 0;
-        st->number_near = 2;
+        st->number_word = st->words + 1;
 
         /* "in 2009": a year, as in a trivia question, not a quantity */
         if (st->last_number >= 1000 && st->last_number <= 2100)
@@ -689,10 +689,6 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         }
 
         return;
-    }
-
-    if (st->number_near) {
-        st->number_near--;
     }
 
     if (st->nomatch || st->wlen == 0) {
@@ -743,7 +739,7 @@ ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s,
     st->seen[s->concept >> 6] |= 1ULL << (s->concept & 63);
 
     if (s->category == NGX_LLM_C_UNIT) {
-        if (st->number_near
+        if (st->words == st->number_word
             && ((s->key & 0xff) == 'p' ? st->last_number >= 2
                 : (s->key & 0xff) == 'l' ? st->last_number >= 100
                 : st->last_number >= 300))
@@ -1164,10 +1160,6 @@ ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
     st->prev_hash = h;
     st->words++;
 
-    if (ngx_llm_unlikely(st->number_near)) {
-        st->number_near--;
-    }
-
     s = ngx_llm_lookup(key, m);
 
     /* a keyword seen before, that marks nothing: nothing more to count */
@@ -1415,10 +1407,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 prev = h;
                 words++;
 
-                if (ngx_llm_unlikely(st->number_near)) {
-                    st->number_near--;
-                }
-
                 s = ngx_llm_lookup(key, m);
 
                 if (s != NULL
@@ -1537,7 +1525,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 prev = h;
                 words++;
 
-                st->number_near = 2;
+                st->number_word = words + 1;
                 st->last_number = val;
 
                 /* "in 2009": a year, as in a trivia question */
