@@ -1466,18 +1466,49 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 break;
 
             case C_NEWLINE:
-                st->line_chars = !ls;
-                ngx_llm_line_end(st);
+
+                /* ngx_llm_line_end(), then the next line's indent */
+
+                if (!ls) {
+                    st->lines++;
+                    c = st->line_last;
+
+                    if (st->in_fence
+                        || (st->indent >= 2 && st->line_syms > 0)
+                        || c == ';' || c == '{' || c == '}'
+                        || st->line_syms >= 4)
+                    {
+                        st->code_lines++;
+                    }
+                }
+
                 ls = 1;
-                st->indent += ngx_llm_spaces(blk, pos + 1);
+                st->line_syms = 0;
+                st->backticks = 0;
+                st->indent = ngx_llm_spaces(blk, pos + 1);
                 X &= X - 1;
                 continue;
 
             case C_BACKTICK:
+
                 /*
-                 * three in a row open or close a fenced block; one that
-                 * ends the chunk waits for the next feed()
+                 * three in a row open or close a fenced block, at once
+                 * when none is pending; past the chunk, kb has 0x80
                  */
+
+                if (st->backticks == 0 && kb[pos + 1] == '`'
+                    && kb[pos + 2] == '`')
+                {
+                    st->in_fence = !st->in_fence;
+                    st->fences++;
+                    ls = 0;
+                    st->line_last = c;
+                    e = pos + 3;
+                    goto next;
+                }
+
+                /* one that ends the chunk waits for the next feed() */
+
                 if (++st->backticks == 3) {
                     st->backticks = 0;
                     st->in_fence = !st->in_fence;
