@@ -1422,8 +1422,14 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
                 if (act != NGX_LLM_A_SPACE && act <= NGX_LLM_A_BREAK) {
                     /* punctuation after it: ".", "?", "," taken here */
-                    st->sentences += (act != NGX_LLM_A_BREAK);
-                    st->questions += (act == NGX_LLM_A_QUESTION);
+                    if (act != NGX_LLM_A_BREAK) {
+                        st->sentences++;
+
+                        if (act == NGX_LLM_A_QUESTION) {
+                            st->questions++;
+                        }
+                    }
+
                     st->line_last = b[e];
                     X &= ~(1ULL << (e & 63));   /* (e > 63: X is done) */
                     e++;
