@@ -829,7 +829,7 @@ ngx_llm_load64(const unsigned char *p)
 /*
  * The length of the run of ASCII letters at p, 16 bytes at a time with
  * SSE2: a letter is a byte whose lower case (| 0x20) is in 'a'..'z', that
- * is, once 0x1f is added, a signed byte below -102.
+ * is, once 5 is added, a signed byte above 0x65 (0x66..0x7f).
  */
 
 static ngx_llm_inline size_t
@@ -844,9 +844,9 @@ ngx_llm_letter_run(const unsigned char *p, const unsigned char *end)
     for (q = p; end - q >= 16; q += 16) {
         v = _mm_loadu_si128((const __m128i *) q);
         v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                         _mm_set1_epi8(0x1f));
+                         _mm_set1_epi8(5));
         bits = (unsigned) _mm_movemask_epi8(
-                              _mm_cmplt_epi8(v, _mm_set1_epi8(-102)))
+                              _mm_cmpgt_epi8(v, _mm_set1_epi8(0x65)))
                ^ 0xffff;
 
         if (bits) {
@@ -914,7 +914,8 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 
 /*
  * 16 bytes at p: a bit per ASCII letter, a bit per space (' '); | 0x20
- * lower-cases a letter, + 0x1f then puts 'a'..'z' below -102
+ * lower-cases a letter, + 5 then puts 'a'..'z' above 0x65, at the top
+ * of the signed bytes (the compare then needs no copy of its constant)
  */
 
 static ngx_llm_inline void
@@ -924,9 +925,9 @@ ngx_llm_bits16(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
 
     v = _mm_loadu_si128((const __m128i *) p);
     s = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
-    l = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                                    _mm_set1_epi8(0x1f)),
-                       _mm_set1_epi8(-102));
+    l = _mm_cmpgt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                    _mm_set1_epi8(5)),
+                       _mm_set1_epi8(0x65));
 
     *letters = (uint32_t) _mm_movemask_epi8(l);
     *spaces = (uint32_t) _mm_movemask_epi8(s);
