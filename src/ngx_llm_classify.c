@@ -1436,12 +1436,11 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     e++;
                 }
 
-                if (ngx_llm_unlikely(cross)) {
-                    /* the next block starts after the word */
-                    goto next;
-                }
-
-                /* what ended it is the next event, or a space */
+                /*
+                 * what ended it is the next event, or a space; a word past
+                 * the block was its last event (its letters are no word's
+                 * start), the next block starts after it: e
+                 */
                 X &= X - 1;
                 continue;
             }
@@ -1651,7 +1650,9 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             X &= ~0ULL << e;
         }
 
-        e = valid;
+        if (e < valid) {
+            e = valid;
+        }
 
     past:
 
