@@ -84,8 +84,12 @@
 /* the length feature of texts this short is worked out once */
 #define NGX_LLM_LENGTHS        1024
 
-/* a byte per 2^13th of the keys' hash: most words are rejected by it */
-#define NGX_LLM_FILTER_BITS    13
+/*
+ * an entry per 2^12th of the keys' hash (8 KB): most words are rejected;
+ * the one key's slot + 1, or NGX_LLM_FILTER_MANY for more than one key
+ */
+#define NGX_LLM_FILTER_BITS    12
+#define NGX_LLM_FILTER_MANY    0xffff
 
 /* a chunk's last byte that the next chunk's first byte explains */
 #define NGX_LLM_PENDING_STOP   1     /* "3." : a sentence unless a digit */
@@ -372,7 +376,7 @@ static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
 
 
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
-static unsigned char   ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
+static uint16_t        ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
 static double          ngx_llm_length[NGX_LLM_LENGTHS];
@@ -408,15 +412,11 @@ static void
 ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     int flags)
 {
+    uint16_t        *f;
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
     len = len < 255 ? len : 255;
-
-    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
-    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
-                    >> (64 - NGX_LLM_FILTER_BITS));
-    ngx_llm_filter[i] = 1;
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -430,7 +430,7 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
             s->min_len = (uint8_t) len;
             s->max_len = (uint8_t) len;
             s->used = 1;
-            return;
+            break;
         }
 
         if (s->key == key) {
@@ -438,8 +438,19 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
             s->flags |= (uint8_t) flags;
             s->min_len = len < s->min_len ? (uint8_t) len : s->min_len;
             s->max_len = len > s->max_len ? (uint8_t) len : s->max_len;
-            return;
+            break;
         }
+    }
+
+    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
+    f = &ngx_llm_filter[(key * 0x9e3779b97f4a7c15ULL)
+                        >> (64 - NGX_LLM_FILTER_BITS)];
+
+    if (*f == 0) {
+        *f = (uint16_t) (i + 1);
+
+    } else if (*f != i + 1) {
+        *f = NGX_LLM_FILTER_MANY;
     }
 }
 
@@ -627,11 +638,18 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
-    /* most words are no keyword: one byte of the filter tells */
-    i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
+    /* most words are no keyword: an entry of the filter tells */
+    i = ngx_llm_filter[m >> (64 - NGX_LLM_FILTER_BITS)];
 
-    if (!ngx_llm_filter[i]) {
+    if (i == 0) {
         return NULL;
+    }
+
+    /* the one key there: its slot */
+
+    if (ngx_llm_likely(i != NGX_LLM_FILTER_MANY)) {
+        s = &ngx_llm_table[i - 1];
+        return s->key == key ? s : NULL;
     }
 
     /* a word's key is never 0, an empty slot's is */
