@@ -106,6 +106,7 @@ typedef struct {
 typedef struct {
     uint64_t            key;
     uint16_t            concept;
+    uint8_t             seen;            /* concept >> 6: st->seen[] */
     uint8_t             category;
     uint8_t             flags;
     uint8_t             used;
@@ -425,6 +426,7 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
         if (!s->used) {
             s->key = key;
             s->concept = (uint16_t) concept;
+            s->seen = (uint8_t) (concept >> 6);
             s->category = (uint8_t) category;
             s->flags = (uint8_t) flags;
             s->min_len = (uint8_t) len;
@@ -750,11 +752,11 @@ ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s,
     }
 
     /* each concept once: a feature of its own */
-    if (st->seen[s->concept >> 6] & (1ULL << (s->concept & 63))) {
+    if (st->seen[s->seen] & (1ULL << (s->concept & 63))) {
         return;
     }
 
-    st->seen[s->concept >> 6] |= 1ULL << (s->concept & 63);
+    st->seen[s->seen] |= 1ULL << (s->concept & 63);
 
     if (s->category == NGX_LLM_C_UNIT) {
         if (st->words == st->number_word
@@ -1184,7 +1186,7 @@ ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
     /* a keyword seen before, that marks nothing: nothing more to count */
     if (s != NULL
         && (s->flags
-            || !(st->seen[s->concept >> 6] & (1ULL << (s->concept & 63)))))
+            || !(st->seen[s->seen] & (1ULL << (s->concept & 63)))))
     {
         ngx_llm_keyword(st, s, wlen);
     }
@@ -1430,7 +1432,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
                 if (s != NULL
                     && (s->flags
-                        || !(st->seen[s->concept >> 6]
+                        || !(st->seen[s->seen]
                              & (1ULL << (s->concept & 63)))))
                 {
                     st->words = words;
