@@ -1369,6 +1369,16 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     n = ngx_llm_ctz(m);
                 }
 
+                /* what ends it; past the chunk, the copy has 0x80 */
+
+                if (ngx_llm_likely(!cross)) {
+                    act = ngx_llm_after[kb[pos + n]];
+
+                } else {
+                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
+                                            : NGX_LLM_A_GOES_ON;
+                }
+
                 key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
                 key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
                                                             : NGX_LLM_KEY_LEN];
@@ -1378,16 +1388,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
                                                 end, n - NGX_LLM_KEY_LEN,
                                                 hash);
-                }
-
-                /* what ends it; past the chunk, the copy has 0x80 */
-
-                if (ngx_llm_likely(!cross)) {
-                    act = ngx_llm_after[kb[pos + n]];
-
-                } else {
-                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
-                                            : NGX_LLM_A_GOES_ON;
                 }
 
                 if (ngx_llm_unlikely(act >= NGX_LLM_A_PAREN)) {
