@@ -96,6 +96,9 @@ PY
     rm -rf build/classify-base/tree
     mkdir -p build/classify-base/tree
     git archive "$base" | tar -x -C build/classify-base/tree
+    # with the current model, as the bench binaries: the model was retrained
+    # after the baseline, and the scanner is what is compared
+    cp src/ngx_llm_classify_model.c build/classify-base/tree/src/
     make -s -C build/classify-base/tree \
         "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     make -s cli >/dev/null

@@ -84,8 +84,12 @@
 /* the length feature of texts this short is worked out once */
 #define NGX_LLM_LENGTHS        1024
 
-/* a byte per 2^13th of the keys' hash: most words are rejected by it */
-#define NGX_LLM_FILTER_BITS    13
+/*
+ * an entry per 2^12th of the keys' hash (8 KB): most words are rejected;
+ * the one key's slot + 1, or NGX_LLM_FILTER_MANY for more than one key
+ */
+#define NGX_LLM_FILTER_BITS    12
+#define NGX_LLM_FILTER_MANY    0xffff
 
 /* a chunk's last byte that the next chunk's first byte explains */
 #define NGX_LLM_PENDING_STOP   1     /* "3." : a sentence unless a digit */
@@ -102,6 +106,7 @@ typedef struct {
 typedef struct {
     uint64_t            key;
     uint16_t            concept;
+    uint8_t             seen;            /* concept >> 6: st->seen[] */
     uint8_t             category;
     uint8_t             flags;
     uint8_t             used;
@@ -372,7 +377,7 @@ static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
 
 
 static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
-static unsigned char   ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
+static uint16_t        ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
 static double          ngx_llm_length[NGX_LLM_LENGTHS];
@@ -408,15 +413,11 @@ static void
 ngx_llm_table_add(uint64_t key, int len, int concept, int category,
     int flags)
 {
+    uint16_t        *f;
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
     len = len < 255 ? len : 255;
-
-    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
-    i = (uint32_t) ((key * 0x9e3779b97f4a7c15ULL)
-                    >> (64 - NGX_LLM_FILTER_BITS));
-    ngx_llm_filter[i] = 1;
 
     for (i = ngx_llm_hash(key); ; i = (i + 1) % NGX_LLM_TABLE_SIZE) {
 
@@ -425,12 +426,13 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
         if (!s->used) {
             s->key = key;
             s->concept = (uint16_t) concept;
+            s->seen = (uint8_t) (concept >> 6);
             s->category = (uint8_t) category;
             s->flags = (uint8_t) flags;
             s->min_len = (uint8_t) len;
             s->max_len = (uint8_t) len;
             s->used = 1;
-            return;
+            break;
         }
 
         if (s->key == key) {
@@ -438,8 +440,19 @@ ngx_llm_table_add(uint64_t key, int len, int concept, int category,
             s->flags |= (uint8_t) flags;
             s->min_len = len < s->min_len ? (uint8_t) len : s->min_len;
             s->max_len = len > s->max_len ? (uint8_t) len : s->max_len;
-            return;
+            break;
         }
+    }
+
+    /* the filter: the top bits of the product ngx_llm_hash() takes 10 of */
+    f = &ngx_llm_filter[(key * 0x9e3779b97f4a7c15ULL)
+                        >> (64 - NGX_LLM_FILTER_BITS)];
+
+    if (*f == 0) {
+        *f = (uint16_t) (i + 1);
+
+    } else if (*f != i + 1) {
+        *f = NGX_LLM_FILTER_MANY;
     }
 }
 
@@ -627,11 +640,18 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
-    /* most words are no keyword: one byte of the filter tells */
-    i = (uint32_t) (m >> (64 - NGX_LLM_FILTER_BITS));
+    /* most words are no keyword: an entry of the filter tells */
+    i = ngx_llm_filter[m >> (64 - NGX_LLM_FILTER_BITS)];
 
-    if (!ngx_llm_filter[i]) {
+    if (i == 0) {
         return NULL;
+    }
+
+    /* the one key there: its slot */
+
+    if (ngx_llm_likely(i != NGX_LLM_FILTER_MANY)) {
+        s = &ngx_llm_table[i - 1];
+        return s->key == key ? s : NULL;
     }
 
     /* a word's key is never 0, an empty slot's is */
@@ -677,7 +697,7 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
 
     if (st->in_number) {
         st->in_number = 0;
-        st->number_near = 2;
+        st->number_word = st->words + 1;
 
         /* "in 2009": a year, as in a trivia question, not a quantity */
         if (st->last_number >= 1000 && st->last_number <= 2100)
@@ -689,10 +709,6 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
         }
 
         return;
-    }
-
-    if (st->number_near) {
-        st->number_near--;
     }
 
     if (st->nomatch || st->wlen == 0) {
@@ -736,14 +752,14 @@ ngx_llm_keyword(ngx_llm_classify_state_t *st, ngx_llm_slot_t *s,
     }
 
     /* each concept once: a feature of its own */
-    if (st->seen[s->concept >> 6] & (1ULL << (s->concept & 63))) {
+    if (st->seen[s->seen] & (1ULL << (s->concept & 63))) {
         return;
     }
 
-    st->seen[s->concept >> 6] |= 1ULL << (s->concept & 63);
+    st->seen[s->seen] |= 1ULL << (s->concept & 63);
 
     if (s->category == NGX_LLM_C_UNIT) {
-        if (st->number_near
+        if (st->words == st->number_word
             && ((s->key & 0xff) == 'p' ? st->last_number >= 2
                 : (s->key & 0xff) == 'l' ? st->last_number >= 100
                 : st->last_number >= 300))
@@ -833,7 +849,7 @@ ngx_llm_load64(const unsigned char *p)
 /*
  * The length of the run of ASCII letters at p, 16 bytes at a time with
  * SSE2: a letter is a byte whose lower case (| 0x20) is in 'a'..'z', that
- * is, once 0x1f is added, a signed byte below -102.
+ * is, once 5 is added, a signed byte above 0x65 (0x66..0x7f).
  */
 
 static ngx_llm_inline size_t
@@ -848,9 +864,9 @@ ngx_llm_letter_run(const unsigned char *p, const unsigned char *end)
     for (q = p; end - q >= 16; q += 16) {
         v = _mm_loadu_si128((const __m128i *) q);
         v = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                         _mm_set1_epi8(0x1f));
+                         _mm_set1_epi8(5));
         bits = (unsigned) _mm_movemask_epi8(
-                              _mm_cmplt_epi8(v, _mm_set1_epi8(-102)))
+                              _mm_cmpgt_epi8(v, _mm_set1_epi8(0x65)))
                ^ 0xffff;
 
         if (bits) {
@@ -918,7 +934,8 @@ ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
 
 /*
  * 16 bytes at p: a bit per ASCII letter, a bit per space (' '); | 0x20
- * lower-cases a letter, + 0x1f then puts 'a'..'z' below -102
+ * lower-cases a letter, + 5 then puts 'a'..'z' above 0x65, at the top
+ * of the signed bytes (the compare then needs no copy of its constant)
  */
 
 static ngx_llm_inline void
@@ -928,9 +945,9 @@ ngx_llm_bits16(const unsigned char *p, uint64_t *letters, uint64_t *spaces)
 
     v = _mm_loadu_si128((const __m128i *) p);
     s = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
-    l = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
-                                    _mm_set1_epi8(0x1f)),
-                       _mm_set1_epi8(-102));
+    l = _mm_cmpgt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                    _mm_set1_epi8(5)),
+                       _mm_set1_epi8(0x65));
 
     *letters = (uint32_t) _mm_movemask_epi8(l);
     *spaces = (uint32_t) _mm_movemask_epi8(s);
@@ -986,53 +1003,56 @@ ngx_llm_folded(const unsigned char *p, const unsigned char *end)
 
 
 /*
- * The rest of a word from r: letters and folded letters ("é"), added to
- * its key and hash a byte at a time (the runs between two accents are
- * short); returns where it stops.
+ * The rest of a word from r: folded letters ("é") a character at a
+ * time, each with the run of ASCII letters after it at once; returns
+ * where it stops.
  */
 
 static const unsigned char *
 ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
     uint64_t *key, uint32_t *hash, uint32_t *wlen)
 {
-    uint32_t       h, n;
+    size_t         n;
+    uint32_t       h, w;
     uint64_t       k;
     unsigned char  c;
 
     k = *key;
     h = *hash;
-    n = *wlen;
+    w = *wlen;
 
-    while (r < end) {
-        c = *r;
+    for ( ;; ) {
 
-        if (ngx_llm_letter(c)) {
-            c |= 0x20;
-            r++;
+        /* a letter before r has ended the run: r is no ASCII letter */
 
-        } else {
-            c = ngx_llm_folded(r, end);
+        c = ngx_llm_folded(r, end);
 
-            if (c == 0) {
-                break;
-            }
-
-            r += 2;
+        if (c == 0) {
+            break;
         }
 
-        if (n < NGX_LLM_KEY_LEN) {
-            k |= (uint64_t) c << (8 * n);
+        if (w < NGX_LLM_KEY_LEN) {
+            k |= (uint64_t) c << (8 * w);
 
         } else {
             h = (h ^ c) * NGX_LLM_FNV_PRIME;
         }
 
-        n++;
+        r += 2;
+        w++;
+
+        n = ngx_llm_letter_run(r, end);
+
+        if (n) {
+            ngx_llm_add_letters(r, end, n, w, &k, &h);
+            r += n;
+            w += (uint32_t) n;
+        }
     }
 
     *key = k;
     *hash = h;
-    *wlen = n;
+    *wlen = w;
 
     return r;
 }
@@ -1161,16 +1181,12 @@ ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
     st->prev_hash = h;
     st->words++;
 
-    if (ngx_llm_unlikely(st->number_near)) {
-        st->number_near--;
-    }
-
     s = ngx_llm_lookup(key, m);
 
     /* a keyword seen before, that marks nothing: nothing more to count */
     if (s != NULL
         && (s->flags
-            || !(st->seen[s->concept >> 6] & (1ULL << (s->concept & 63)))))
+            || !(st->seen[s->seen] & (1ULL << (s->concept & 63)))))
     {
         ngx_llm_keyword(st, s, wlen);
     }
@@ -1353,6 +1369,16 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     n = ngx_llm_ctz(m);
                 }
 
+                /* what ends it; past the chunk, the copy has 0x80 */
+
+                if (ngx_llm_likely(!cross)) {
+                    act = ngx_llm_after[kb[pos + n]];
+
+                } else {
+                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
+                                            : NGX_LLM_A_GOES_ON;
+                }
+
                 key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
                 key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
                                                             : NGX_LLM_KEY_LEN];
@@ -1362,16 +1388,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
                                                 end, n - NGX_LLM_KEY_LEN,
                                                 hash);
-                }
-
-                /* what ends it; past the chunk, the copy has 0x80 */
-
-                if (ngx_llm_likely(!cross)) {
-                    act = ngx_llm_after[kb[pos + n]];
-
-                } else {
-                    act = b + pos + n < end ? ngx_llm_after[b[pos + n]]
-                                            : NGX_LLM_A_GOES_ON;
                 }
 
                 if (ngx_llm_unlikely(act >= NGX_LLM_A_PAREN)) {
@@ -1412,15 +1428,11 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 prev = h;
                 words++;
 
-                if (ngx_llm_unlikely(st->number_near)) {
-                    st->number_near--;
-                }
-
                 s = ngx_llm_lookup(key, m);
 
                 if (s != NULL
                     && (s->flags
-                        || !(st->seen[s->concept >> 6]
+                        || !(st->seen[s->seen]
                              & (1ULL << (s->concept & 63)))))
                 {
                     st->words = words;
@@ -1431,19 +1443,24 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
                 if (act != NGX_LLM_A_SPACE && act <= NGX_LLM_A_BREAK) {
                     /* punctuation after it: ".", "?", "," taken here */
-                    st->sentences += (act != NGX_LLM_A_BREAK);
-                    st->questions += (act == NGX_LLM_A_QUESTION);
+                    if (act != NGX_LLM_A_BREAK) {
+                        st->sentences++;
+
+                        if (act == NGX_LLM_A_QUESTION) {
+                            st->questions++;
+                        }
+                    }
+
                     st->line_last = b[e];
                     X &= ~(1ULL << (e & 63));   /* (e > 63: X is done) */
                     e++;
                 }
 
-                if (ngx_llm_unlikely(cross)) {
-                    /* the next block starts after the word */
-                    goto next;
-                }
-
-                /* what ended it is the next event, or a space */
+                /*
+                 * what ended it is the next event, or a space; a word past
+                 * the block was its last event (its letters are no word's
+                 * start), the next block starts after it: e
+                 */
                 X &= X - 1;
                 continue;
             }
@@ -1451,6 +1468,17 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             /* a byte neither a letter nor a space: the common ones here */
 
             c = b[pos];
+
+            /* the most common in code first, without the switch's jump */
+
+            if (ngx_llm_ctab[c] == C_SYMBOL) {
+                st->symbols++;
+                st->line_syms++;
+                ls = 0;
+                st->line_last = c;
+                X &= X - 1;
+                continue;
+            }
 
             switch (ngx_llm_ctab[c]) {
 
@@ -1475,18 +1503,49 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 break;
 
             case C_NEWLINE:
-                st->line_chars = !ls;
-                ngx_llm_line_end(st);
+
+                /* ngx_llm_line_end(), then the next line's indent */
+
+                if (!ls) {
+                    st->lines++;
+                    c = st->line_last;
+
+                    if (st->in_fence
+                        || (st->indent >= 2 && st->line_syms > 0)
+                        || c == ';' || c == '{' || c == '}'
+                        || st->line_syms >= 4)
+                    {
+                        st->code_lines++;
+                    }
+                }
+
                 ls = 1;
-                st->indent += ngx_llm_spaces(blk, pos + 1);
+                st->line_syms = 0;
+                st->backticks = 0;
+                st->indent = ngx_llm_spaces(blk, pos + 1);
                 X &= X - 1;
                 continue;
 
             case C_BACKTICK:
+
                 /*
-                 * three in a row open or close a fenced block; one that
-                 * ends the chunk waits for the next feed()
+                 * three in a row open or close a fenced block, at once
+                 * when none is pending; past the chunk, kb has 0x80
                  */
+
+                if (st->backticks == 0 && kb[pos + 1] == '`'
+                    && kb[pos + 2] == '`')
+                {
+                    st->in_fence = !st->in_fence;
+                    st->fences++;
+                    ls = 0;
+                    st->line_last = c;
+                    e = pos + 3;
+                    goto next;
+                }
+
+                /* one that ends the chunk waits for the next feed() */
+
                 if (++st->backticks == 3) {
                     st->backticks = 0;
                     st->in_fence = !st->in_fence;
@@ -1534,7 +1593,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 prev = h;
                 words++;
 
-                st->number_near = 2;
+                st->number_word = words + 1;
                 st->last_number = val;
 
                 /* "in 2009": a year, as in a trivia question */
@@ -1611,7 +1670,9 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
             X &= ~0ULL << e;
         }
 
-        e = valid;
+        if (e < valid) {
+            e = valid;
+        }
 
     past:
 

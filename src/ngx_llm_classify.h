@@ -130,10 +130,11 @@ typedef struct {
     uint32_t            hash;
     uint32_t            wlen;
     uint32_t            last_number;
+    uint32_t            number_word;      /* the word after the last
+                                             number: "1500 words" */
     unsigned char       in_word;
     unsigned char       nomatch;
     unsigned char       in_number;
-    unsigned char       number_near;
     unsigned char       in_fence;
     unsigned char       line_start;
     unsigned char       backticks;
