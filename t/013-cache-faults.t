@@ -51,8 +51,9 @@ sub redis_state { LLMTest::status(shift)->{cache}{redis} }
 my $rport = LLMTest::free_port();
 my $port = LLMTest::free_port();
 my $root = "t/servroot-faults";
+# a timeout the machine's load cannot reach: this part is about outages
 my $nginx = LLMTest::start_nginx($root, $port,
-                                 conf($port, "127.0.0.1:$rport timeout=200ms"),
+                                 conf($port, "127.0.0.1:$rport timeout=1s"),
                                  log_level => 'info');
 
 my ($st, $c, $dt) = ask($port);

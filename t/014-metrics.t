@@ -38,7 +38,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF", workers => 2);
     llm_gpu gpu0 source=sysfs device=$dev interval=100ms;
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b gpu=gpu0;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b gpu=gpu0;
-    llm_redis 127.0.0.1:$rport;
+    llm_redis 127.0.0.1:$rport timeout=1s;
 
     server {
         listen 127.0.0.1:$port;

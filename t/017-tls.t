@@ -51,7 +51,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
     # a remote tier behind TLS: \$llm_upstream_scheme is https for it
     llm_router_tier cloud upstream=ollama_small_tls model=llama3.2:3b rank=3
                     tls host=ollama-small.test overflow;
-    llm_redis 127.0.0.1:$rport;
+    llm_redis 127.0.0.1:$rport timeout=1s;
 
     server {
         listen 127.0.0.1:$port ssl http2;

@@ -31,7 +31,7 @@ my $nginx = LLMTest::start_nginx($root, $port, <<"CONF");
     llm_router_zone llm 1m;
     llm_router_tier big upstream=ollama_big model=gpt-oss:20b max_inflight=4 queue=4;
     llm_router_tier small upstream=ollama_small model=llama3.2:3b max_inflight=8 queue=8;
-    llm_redis 127.0.0.1:$rport;
+    llm_redis 127.0.0.1:$rport timeout=1s;
 $drop
 CONF
 

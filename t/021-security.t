@@ -67,7 +67,7 @@ unlink "t/servroot-security/logs/llm.json";
 my $port = LLMTest::free_port();
 my $root = File::Spec->rel2abs("t/servroot-security");
 my $nginx = LLMTest::start_nginx($root, $port,
-                                 conf($port, "127.0.0.1:$rport password=$password"),
+                                 conf($port, "127.0.0.1:$rport password=$password timeout=1s"),
                                  log_level => 'info');
 ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 10),
    "connected to redis with its password");
@@ -164,7 +164,7 @@ LLMTest::nginx_clean($root);
 
 $port = LLMTest::free_port();
 $nginx = LLMTest::start_nginx($root, $port,
-                              conf($port, "127.0.0.1:$rport password=$password"),
+                              conf($port, "127.0.0.1:$rport password=$password timeout=1s"),
                               log_level => 'debug');
 ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 10), "debug: connected");
 post($port, $complex);

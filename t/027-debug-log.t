@@ -25,7 +25,7 @@ my $root = 't/servroot-debug';
 
 my $nginx = LLMTest::start_nginx($root, $port, <<"CONF", log_level => 'debug');
 ${\ LLMTest::tiers_conf() }
-    llm_redis 127.0.0.1:$rport;
+    llm_redis 127.0.0.1:$rport timeout=1s;
 
     server {
         listen 127.0.0.1:$port;
