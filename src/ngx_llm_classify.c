@@ -797,22 +797,31 @@ ngx_llm_word_char(ngx_llm_classify_state_t *st, unsigned char c)
 }
 
 
-static void
-ngx_llm_line_end(ngx_llm_classify_state_t *st)
+/* a line that had characters ends: is it code? */
+
+static ngx_llm_inline void
+ngx_llm_line_count(ngx_llm_classify_state_t *st)
 {
     unsigned char  c;
 
-    if (st->line_chars > 0) {
-        c = st->line_last;
-        st->lines++;
+    c = st->line_last;
+    st->lines++;
 
-        if (st->in_fence
-            || (st->indent >= 2 && st->line_syms > 0)
-            || c == ';' || c == '{' || c == '}'
-            || st->line_syms >= 4)
-        {
-            st->code_lines++;
-        }
+    if (st->in_fence
+        || (st->indent >= 2 && st->line_syms > 0)
+        || c == ';' || c == '{' || c == '}'
+        || st->line_syms >= 4)
+    {
+        st->code_lines++;
+    }
+}
+
+
+static void
+ngx_llm_line_end(ngx_llm_classify_state_t *st)
+{
+    if (st->line_chars > 0) {
+        ngx_llm_line_count(st);
     }
 
     st->line_start = 1;
@@ -1482,11 +1491,6 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
             switch (ngx_llm_ctab[c]) {
 
-            case C_SYMBOL:
-                st->symbols++;
-                st->line_syms++;
-                break;
-
             case C_MATH:
                 st->math_ops++;
                 st->line_syms++;
@@ -1504,19 +1508,13 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
 
             case C_NEWLINE:
 
-                /* ngx_llm_line_end(), then the next line's indent */
+                /*
+                 * ngx_llm_line_end() with the line's characters in ls,
+                 * then the next line's indent
+                 */
 
                 if (!ls) {
-                    st->lines++;
-                    c = st->line_last;
-
-                    if (st->in_fence
-                        || (st->indent >= 2 && st->line_syms > 0)
-                        || c == ';' || c == '{' || c == '}'
-                        || st->line_syms >= 4)
-                    {
-                        st->code_lines++;
-                    }
+                    ngx_llm_line_count(st);
                 }
 
                 ls = 1;
