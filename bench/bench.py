@@ -32,8 +32,9 @@ Scenarios:
              (cache off, cache hit), p50/p99 of a non-streamed answer and
              of the first event of NDJSON and SSE streams, 20 interleaved
              rounds, every process on one CPU at SCHED_FIFO (LATENCY_CPU=
-             P, P,C or none); throughput at 16 and 64 connections, 5
-             interleaved rounds; writes results/LATENCY.md (about 3
+             P, P,C or none); throughput at 16 and 64 connections, 15
+             interleaved rounds of 2 s (THROUGHPUT_ROUNDS=R,S for R
+             rounds of S seconds); writes results/LATENCY.md (about 4
              minutes)
 
 Usage: bench/bench.py [--quick] [--base=COMMIT] [scenario ...]
@@ -1546,7 +1547,12 @@ def scenario_latency():
 
     # throughput at 16 and 64 connections, rounds interleaved
     tconc = [16, 64]
-    trounds, tsecs = (1, 2) if QUICK else (5, 3)
+    # many short rounds rather than a few long ones: each round pairs the
+    # paths run next to each other, and the median of more pairs moves
+    # less with the machine's other load
+    trounds, tsecs = (1, 2) if QUICK else tuple(
+        int(x) for x in os.environ.get('THROUGHPUT_ROUNDS', '15,2')
+        .split(','))
     tt = [(t, p) for t, p in groups['json']
           if t in ('nginx', 'router', 'router, cache hit')]
     rps, cpu_us = {}, {}
@@ -1578,11 +1584,17 @@ def scenario_latency():
     for c in tconc:
         for target, _ in tt:
             goal = goals.get(target)
+            pairs = [a / b for a, b in zip(rps[(c, target)],
+                                           rps[(c, 'nginx')])]
+            q = (statistics.quantiles(pairs, n=4) if len(pairs) > 1
+                 else [pairs[0]] * 3)
             trows.append([c, target, '%.0f' % med[(c, target)],
-                          ' '.join('%.0f' % x for x in rps[(c, target)]),
-                          '**%.2f**' % ratio[(c, target)], ' '.join(
-                              '%.2f' % (a / b) for a, b in zip(
-                                  rps[(c, target)], rps[(c, 'nginx')])),
+                          '%.0f–%.0f' % (min(rps[(c, target)]),
+                                         max(rps[(c, target)])),
+                          '**%.2f**' % ratio[(c, target)],
+                          '[%.2f, %.2f]; %.2f–%.2f' % (q[0], q[2],
+                                                       min(pairs),
+                                                       max(pairs)),
                           '%.2f' % (med[(c, target)] / med[(c, 'nginx')]),
                           '%.1f' % cpu_med[(c, target)],
                           '%.2f' % (cpu_med[(c, 'nginx')]
@@ -1604,8 +1616,9 @@ def scenario_latency():
                 'during these runs: %.2f to %.2f.)\n\n'
                 % (tsecs, trounds, 's' if trounds > 1 else '', min(tload),
                    max(tload))
-                + table(['conns', 'path', 'median req/s', 'rounds req/s',
-                         '× nginx', 'rounds\' × nginx', 'ratio of medians',
+                + table(['conns', 'path', 'median req/s', 'rounds\' req/s',
+                         '× nginx', 'rounds\' × nginx: middle half; range',
+                         'ratio of medians',
                          'proxy CPU µs/req', 'CPU × nginx', 'target'], trows)
                 + '\n')
 
@@ -1751,9 +1764,11 @@ def scenario_latency():
                      'over slowest) with a load average of %.2f to %.2f on '
                      '%d CPUs from the machine\'s other work, and a path\'s '
                      'ratio to it by up to %.0f %% from one round to the '
-                     'next; a ratio closer to its target than that spread is '
-                     'not settled by this run, and the proxy CPU per request '
-                     'is then the steadier guide.'
+                     'next. The median of the paired rounds moves much less '
+                     'than one round: a ratio whose middle half (in the '
+                     'table) straddles its target is not settled by this '
+                     'run, and the proxy CPU per request is then the steadier '
+                     'guide.'
                      % (100 * (spread_n - 1), min(tload), max(tload),
                         os.cpu_count(), 100 * max(
                             max(a / b for a, b in zip(rps[(c, t)],
