@@ -9,7 +9,8 @@
  *   llm-classify --feature-names
  *
  * Reads JSON lines: {"id", "endpoint", "body"} (the request as a client
- * sends it) or {"id", "prompt"}; an optional "label" (simple, medium,
+ * sends it), {"id", "messages"} (an OpenAI chat's messages) or {"id",
+ * "prompt"}; an optional "label" (simple, medium,
  * complex) is used by --eval, and "lang" and "source" group its figures.
  * Prints "id TAB score TAB class TAB features" per line; --eval also prints
  * the confusion matrix and, per language and per source: AUC of complex
@@ -65,8 +66,7 @@ static int label_index(const char *label);
 static int classify_line(const char *line, const ngx_llm_classify_conf_t *conf,
     ngx_llm_classify_result_t *res, record_t *rec, terms_t *terms);
 static void sink(void *data, uint32_t bucket);
-static void print_features(record_t *rec, ngx_llm_classify_result_t *res,
-    terms_t *terms);
+static void print_features(record_t *rec, terms_t *terms);
 static int group(char names[][64], int *n, const char *name);
 static void print_eval(item_t *items, size_t n, int matrix[3][3]);
 static void print_group(const char *name, item_t *all, size_t n, int key,
@@ -163,7 +163,7 @@ main(int argc, char **argv)
         }
 
         if (features) {
-            print_features(&rec, &res, &terms);
+            print_features(&rec, &terms);
             continue;
         }
 
@@ -232,7 +232,8 @@ classify_line(const char *line, const ngx_llm_classify_conf_t *conf,
 {
     int                        rc;
     char                      *body;
-    cJSON                     *root, *item, *endpoint, *prompt;
+    cJSON                     *root, *item, *endpoint, *prompt, *chat,
+                              *messages;
     ngx_llm_dialect_e          dialect;
     ngx_llm_request_t          req;
     ngx_llm_classify_state_t   st;
@@ -263,6 +264,23 @@ classify_line(const char *line, const ngx_llm_classify_conf_t *conf,
     endpoint = cJSON_GetObjectItemCaseSensitive(root, "endpoint");
     item = cJSON_GetObjectItemCaseSensitive(root, "body");
     prompt = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    chat = NULL;
+
+    if (!cJSON_IsObject(item) && cJSON_IsArray(messages)) {
+        /* an OpenAI chat's messages alone: read as that chat's body */
+        chat = cJSON_CreateObject();
+
+        if (chat == NULL
+            || !cJSON_AddItemReferenceToObject(chat, "messages", messages))
+        {
+            cJSON_Delete(chat);
+            cJSON_Delete(root);
+            return -1;
+        }
+
+        item = chat;
+    }
 
     rc = -1;
 
@@ -275,9 +293,10 @@ classify_line(const char *line, const ngx_llm_classify_conf_t *conf,
 
     hints.max_tokens = 0;
 
-    if (cJSON_IsString(endpoint) && cJSON_IsObject(item)) {
-        dialect = ngx_llm_dialect_from_path(endpoint->valuestring,
-                                            strlen(endpoint->valuestring));
+    if ((cJSON_IsString(endpoint) || chat != NULL) && cJSON_IsObject(item)) {
+        dialect = chat != NULL ? NGX_LLM_DIALECT_OPENAI_CHAT
+                  : ngx_llm_dialect_from_path(endpoint->valuestring,
+                                              strlen(endpoint->valuestring));
         body = cJSON_PrintUnformatted(item);
 
         if (body != NULL) {
@@ -307,6 +326,7 @@ classify_line(const char *line, const ngx_llm_classify_conf_t *conf,
         ngx_llm_classify_end(&st, &hints, conf, res);
     }
 
+    cJSON_Delete(chat);
     cJSON_Delete(root);
 
     return rc;
@@ -336,25 +356,39 @@ sink(void *data, uint32_t bucket)
 }
 
 
+/* a C string as a JSON string, quotes and escapes included */
+
 static void
-print_features(record_t *rec, ngx_llm_classify_result_t *res, terms_t *terms)
+print_json_string(const char *s)
 {
-    (void) res;
+    char   *out;
+    cJSON  *item;
 
-    int      i;
-    size_t   k;
-    char    *id;
+    item = cJSON_CreateString(s);
+    out = item != NULL ? cJSON_PrintUnformatted(item) : NULL;
 
-    id = cJSON_PrintUnformatted(cJSON_CreateString(rec->id));
+    printf("%s", out != NULL ? out : "\"-\"");
 
-    printf("{\"id\":%s,\"label\":\"%s\",\"lang\":\"%s\",\"source\":\"%s\","
-           "\"permissive\":%s,\"x\":[",
-           id ? id : "\"-\"",
+    free(out);
+    cJSON_Delete(item);
+}
+
+
+static void
+print_features(record_t *rec, terms_t *terms)
+{
+    int     i;
+    size_t  k;
+
+    printf("{\"id\":");
+    print_json_string(rec->id);
+    printf(",\"label\":\"%s\",\"lang\":",
            rec->label >= 0 ? ngx_llm_class_name((ngx_llm_class_e) rec->label)
-                           : "", rec->lang, rec->source,
-           rec->permissive ? "true" : "false");
-
-    free(id);
+                           : "");
+    print_json_string(rec->lang);
+    printf(",\"source\":");
+    print_json_string(rec->source);
+    printf(",\"permissive\":%s,\"x\":[", rec->permissive ? "true" : "false");
 
     for (i = 0; i < NGX_LLM_F_DENSE; i++) {
         printf("%s%.9g", i ? "," : "", xfull[i]);

@@ -66,6 +66,26 @@ else
     fail "fuzz smoke: clang is not installed"
 fi
 
+echo "== llm-classify reads a prompt, a chat's messages and a request alike"
+forms=$(build/llm-classify <<'EOF'
+{"id": "prompt", "prompt": "Write a C function that reverses a linked list"}
+{"id": "messages", "messages": [{"role": "user", "content": "Write a C function that reverses a linked list"}]}
+{"id": "request", "endpoint": "/v1/chat/completions", "body": {"model": "auto", "messages": [{"role": "user", "content": "Write a C function that reverses a linked list"}]}}
+{"id": "none", "messages": "Write a C function"}
+EOF
+)
+echo "$forms"
+if [ "$(cut -f2- <<< "$forms" | sed -n 1,3p | sort -u | wc -l)" = 1 ] \
+   && grep -q 'complex' <<< "$forms" \
+   && [ "$(sed -n 4p <<< "$forms")" = "$(printf 'none\terror')" ]
+then
+    passed=$((passed + 1))
+else
+    echo "FAIL: the three forms of one prompt score differently, or a" \
+         "record without a prompt was not an error"
+    fail "llm-classify: record forms"
+fi
+
 echo "== llm-classify on the labelled dev set"
 if [ -f ../shared/prompts/dev.jsonl ]; then
     out=$(build/llm-classify --eval ../shared/prompts/dev.jsonl)

@@ -65,6 +65,13 @@ QUESTION_WORDS = set("""what who whom where when which how whose why is are do
     quand combien comment pourquoi ou est""".split())
 
 
+def records(path):
+    """the JSON objects of a JSON-lines file, blank lines skipped"""
+    for line in open(path, encoding='utf-8'):
+        if line.strip():
+            yield json.loads(line)
+
+
 def augmented(paths, tmp):
     """Copies, with a question mark, of the questions written without one.
     NQ-open's questions (simple) have none while the maths and reasoning
@@ -73,9 +80,9 @@ def augmented(paths, tmp):
     n = 0
     with open(tmp, 'w') as out:
         for path in paths:
-            for line in open(path, encoding='utf-8'):
-                it = json.loads(line)
-                p = it.get('prompt', '').strip()
+            for it in records(path):
+                p = it.get('prompt', '')
+                p = p.strip() if isinstance(p, str) else ''
                 words = p.lower().split()
                 if (p and not p.endswith('?') and '\n' not in p
                         and words[0].strip('¿"\'') in QUESTION_WORDS):
@@ -102,8 +109,7 @@ def permissive_copies(paths, spec):
     if not source or not path:
         sys.exit('train.py: --permissive-copy wants SOURCE=FILE')
     published = set()
-    for line in open(path, encoding='utf-8'):
-        task = json.loads(line)
+    for task in records(path):
         inst = task['instruction'].strip()
         published.add(norm(inst))
         for i in task.get('instances', []):
@@ -111,12 +117,12 @@ def permissive_copies(paths, spec):
                 published.add(norm(inst + '\n' + i['input']))
     ids, n = set(), 0
     for p in paths:
-        for line in open(p, encoding='utf-8'):
-            it = json.loads(line)
+        for it in records(p):
             if it.get('source') != source:
                 continue
             n += 1
-            if norm(it.get('prompt', '')) in published:
+            prompt = it.get('prompt')
+            if isinstance(prompt, str) and norm(prompt) in published:
                 ids.add(it['id'])
     print('%s: %d of %d items published permissively in %s' % (
         source, len(ids), n, os.path.basename(path)), file=sys.stderr)
