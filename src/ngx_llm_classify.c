@@ -2098,6 +2098,26 @@ ngx_llm_classify_features(ngx_llm_classify_state_t *st,
 }
 
 
+/*
+ * The words' term, kept within the range it had on the prompts the model
+ * was trained on: a text unlike them (a pasted log, a long list) repeats
+ * words as no training prompt did, and the sum would grow with the square
+ * root of its length, past anything the weights were fitted on.
+ */
+
+static double
+ngx_llm_words_term(const ngx_llm_classify_state_t *st)
+{
+    double  w;
+
+    w = (double) st->wsum * ngx_llm_model_words_scale
+        / sqrt((double) st->nterms);
+
+    return w < ngx_llm_model_words_min ? ngx_llm_model_words_min
+           : w > ngx_llm_model_words_max ? ngx_llm_model_words_max : w;
+}
+
+
 /* keeps the largest positive contributions, largest first */
 
 static void
@@ -2168,8 +2188,7 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
 
     /* the words' weights, as if each term's value were 1 / sqrt(terms) */
     if (st->nterms) {
-        res->words = (double) st->wsum * ngx_llm_model_words_scale
-                     / sqrt((double) st->nterms);
+        res->words = ngx_llm_words_term(st);
         z += res->words;
         ngx_llm_top(res, NGX_LLM_F_WORDS, res->words);
     }
@@ -2205,8 +2224,7 @@ ngx_llm_classify_score(ngx_llm_classify_state_t *st,
     }
 
     if (st->nterms) {
-        z += (double) st->wsum * ngx_llm_model_words_scale
-             / sqrt((double) st->nterms);
+        z += ngx_llm_words_term(st);
     }
 
     return 1.0 / (1.0 + exp(-z));

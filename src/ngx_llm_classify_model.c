@@ -12,7 +12,8 @@
  * 32768 buckets of hashed words and word pairs (int16, unit 1/4096);
  * set by hand (no prompt in the corpus has them): depth 1, max_tokens 1.5;
  * calibrated by a logistic map fitted on leave-one-source-out scores:
- * a 0.719835, b -0.021899.
+ * a 0.719835, b -0.021899; the words' term kept within -1.6398 to 4.0126, its
+ * range on the items trained on.
  *
  * leave one source out (each source scored by a model trained without it), calibrated:
  *                       items    AUC  cx>=0.7   cx<0.3   si<0.3  si>=0.7
@@ -285,6 +286,8 @@ const double   ngx_llm_model_dense[NGX_LLM_F_DENSE] = {
 };
 
 const double   ngx_llm_model_words_scale = 1.0 / 4096;
+const double   ngx_llm_model_words_min = -1.639757971421907;
+const double   ngx_llm_model_words_max = 4.012577787446124;
 
 const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS] = {
     0, 0, -191, -33, 0, -20, 3, -89, 0, 0, -39, -2,

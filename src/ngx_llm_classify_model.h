@@ -17,6 +17,8 @@
 extern const double   ngx_llm_model_bias;
 extern const double   ngx_llm_model_dense[NGX_LLM_F_DENSE];
 extern const double   ngx_llm_model_words_scale;  /* a bucket's unit */
+extern const double   ngx_llm_model_words_min;    /* the words' term's */
+extern const double   ngx_llm_model_words_max;    /*   range in training */
 extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];
 
 

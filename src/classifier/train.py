@@ -331,10 +331,24 @@ def main():
     words = np.clip(np.rint(w[d:] / WORD_UNIT), -32767, 32767).astype(np.int64)
     bias = float('%.9g' % b)
 
+    def word_terms(rows):
+        """each row's words' term, computed as the C code does"""
+        return np.array([int(words[it['b']].sum()) * WORD_UNIT
+                         / math.sqrt(len(it['b'])) if it['b'] else 0.0
+                         for it in rows])
+
+    # the words' term stays within its range on the items trained on: a
+    # text unlike them (a pasted log, a long list) repeats words the model
+    # never saw repeated so, and the sum would run far past anything the
+    # weights were fitted on
+    t = word_terms(train)
+    words_min, words_max = float(min(t.min(), 0.0)), float(max(t.max(), 0.0))
+
     def shipped(rows):
         Xr, yr = matrix(rows)
-        wq = np.concatenate([np.array(dense), words * WORD_UNIT])
-        return sigmoid(Xr @ wq + bias), yr
+        z = (Xr[:, :d] @ np.array(dense)
+             + np.clip(word_terms(rows), words_min, words_max) + bias)
+        return sigmoid(z), yr
 
     R = ['leave one source out (each source scored by a model trained '
          'without it), calibrated:']
@@ -398,7 +412,9 @@ def main():
         ' * set by hand (no prompt in the corpus has them): %s;' % ', '.join(
             '%s %g' % kv for kv in sorted(PRIORS.items())),
         ' * calibrated by a logistic map fitted on leave-one-source-out scores:',
-        ' * a %.6f, b %.6f.' % (a, c),
+        ' * a %.6f, b %.6f; the words\' term kept within %.4f to %.4f, its' % (
+            a, c, words_min, words_max),
+        ' * range on the items trained on.',
         ' *',
     ]
     head += [(' * ' + line).rstrip() for line in R]
@@ -413,7 +429,9 @@ def main():
         body.append('    %.9g,%s/* %s */' % (v, ' ' * max(1, 20 - len('%.9g' % v)),
                                             name))
     body += ['};', '',
-             'const double   ngx_llm_model_words_scale = 1.0 / 4096;', '',
+             'const double   ngx_llm_model_words_scale = 1.0 / 4096;',
+             'const double   ngx_llm_model_words_min = %r;' % words_min,
+             'const double   ngx_llm_model_words_max = %r;' % words_max, '',
              'const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS] = {']
     for i in range(0, BUCKETS, 12):
         body.append('    ' + ', '.join('%d' % v for v in words[i:i + 12]) + ',')

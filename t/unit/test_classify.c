@@ -10,6 +10,7 @@
 
 #include "unit.h"
 #include "ngx_llm_classify.h"
+#include "ngx_llm_classify_model.h"
 
 
 static ngx_llm_classify_conf_t  conf;
@@ -184,6 +185,64 @@ test_signals(void)
     CHECK(res.ntop >= 1 && res.contrib[res.top[0]] > 0,
           "the top feature raised the score");
     CHECK(res.score > 0 && res.score < 1, "score in (0, 1)");
+}
+
+
+/*
+ * A long text repeating a few words (a pasted log, a list): the words'
+ * term stays within its range in training, whichever way the words lean,
+ * and the same text whole or cut in half scores alike.
+ */
+
+static void
+test_repeated_words(void)
+{
+    char                       *t;
+    size_t                      i, n, len;
+    ngx_llm_classify_result_t   res;
+    ngx_llm_classify_state_t    st;
+
+    static const char  *words[] = { "turn on the lights ", "quelle heure ",
+                                    "proof lemma theorem " };
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        len = strlen(words[i]);
+        t = malloc(len * 20000 + 1);
+        CHECK(t != NULL, "memory");
+
+        if (t == NULL) {
+            return;
+        }
+
+        for (n = 0; n < 20000; n++) {
+            memcpy(t + n * len, words[i], len);
+        }
+
+        t[len * 20000] = '\0';
+
+        ngx_llm_classify_text((const unsigned char *) t, len * 20000, &conf,
+                              &res);
+
+        CHECK(res.words >= ngx_llm_model_words_min
+              && res.words <= ngx_llm_model_words_max,
+              "the words' term within its range in training");
+        CHECK(res.words == ngx_llm_model_words_min
+              || res.words == ngx_llm_model_words_max,
+              "20000 repeats reach an end of the range");
+
+        ngx_llm_classify_begin(&st);
+        ngx_llm_classify_turn(&st);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t, len * 10000 + 3);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t + len * 10000 + 3,
+                              len * 10000 - 3);
+        CHECK(ngx_llm_classify_score(&st, NULL) == res.score,
+              "cut in two, the same score");
+
+        free(t);
+    }
+
+    CHECK(ngx_llm_model_words_min <= 0 && ngx_llm_model_words_max >= 0,
+          "the range holds a text without words");
 }
 
 
@@ -416,6 +475,7 @@ main(void)
     test_thresholds();
     test_held_out();
     test_signals();
+    test_repeated_words();
     test_explain();
     test_split_feed();
     test_score_then_end();
