@@ -73,7 +73,7 @@ X-LLM-Complexity: 0\.[7-9]\d\d
     }
 --- request
 POST /api/chat
-{"model":"auto","messages":[{"role":"user","content":"Explain the difference between TCP and UDP."}],"stream":false}
+{"model":"auto","messages":[{"role":"user","content":"Describe how a hash table handles collisions."}],"stream":false}
 --- error_code: 200
 --- response_headers
 X-LLM-Class: medium

@@ -10,8 +10,8 @@ my $complex = '{"model":"auto","stream":false,"prompt":"Analyze the time'
     . ' complexity of heapsort, prove its worst case step by step and'
     . ' compare it with merge sort."}';
 my $complex_stream = $complex =~ s/"stream":false/"stream":true/r;
-my $medium = '{"model":"auto","stream":false,"prompt":"Explain the'
-    . ' difference between TCP and UDP."}';
+my $medium = '{"model":"auto","stream":false,"prompt":"Describe how a'
+    . ' hash table handles collisions."}';
 
 sub conf {
     my ($port, $extra) = @_;

@@ -257,7 +257,7 @@ def main():
     ap.add_argument('--extra', action='append', default=[])
     ap.add_argument('--out', default=os.path.join(TOP, 'src',
                                                   'ngx_llm_classify_model.c'))
-    ap.add_argument('--lambda', dest='lam', type=float, default=0.7,
+    ap.add_argument('--lambda', dest='lam', type=float, default=0.5,
                     help='L2 weight of the word weights')
     ap.add_argument('--lambda-dense', dest='lam_dense', type=float,
                     default=0.5, help='L2 weight of the dense features')
