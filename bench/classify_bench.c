@@ -291,18 +291,19 @@ classify(int ref, const unsigned char *t, size_t len, size_t *cut,
  * the features and terms are still the same, bit for bit.
  */
 
+static double
+clamped(double w)
+{
+    return w < ngx_llm_model_words_min ? ngx_llm_model_words_min
+           : w > ngx_llm_model_words_max ? ngx_llm_model_words_max : w;
+}
+
+
 static int
 same(outcome_t *a, outcome_t *b)
 {
-    double  w;
-
-    w = a->res.words;
-
-    if (w < ngx_llm_model_words_min || w > ngx_llm_model_words_max) {
-        w = w < ngx_llm_model_words_min ? ngx_llm_model_words_min
-                                        : ngx_llm_model_words_max;
-
-        if (b->res.words != w) {
+    if (clamped(a->res.words) != a->res.words) {
+        if (b->res.words != clamped(a->res.words)) {
             return 0;
         }
 
@@ -336,9 +337,7 @@ check_text(const unsigned char *t, size_t len, tally_t *tally)
     tally->texts++;
     classify(1, t, len, NULL, 0, &hints, &want);
 
-    if (want.res.words < ngx_llm_model_words_min
-        || want.res.words > ngx_llm_model_words_max)
-    {
+    if (clamped(want.res.words) != want.res.words) {
         tally->clamped++;
     }
 
