@@ -131,6 +131,57 @@ fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "baseline: the classifier at $base; current: the working tree"
 
+# Real texts besides the made-up mix, whose five pieces repeat every 300
+# bytes: the corpus's prompts when ../shared is there, each alone, and
+# joined, cut in pieces of 100 KB; the project's own written French
+# prompts each alone; its Markdown and its C sources in pieces of 100 KB.
+# Every row classifies all its texts in turn: a text classified again and
+# again costs less than the first time (the CPU learns its branches: the
+# corpus's English costs about half as much per KB in 100 KB pieces each
+# repeated as all in turn), and a server sees a prompt once.  4-byte
+# length, bytes, per text.
+corpus=${CLASSIFY_CORPUS:-../shared/training/train.jsonl}
+rm -rf build/classify-text
+mkdir -p build/classify-text
+"$py" - build/classify-text "$corpus" <<'PY'
+import glob, json, os, struct, sys
+out, corpus = sys.argv[1], sys.argv[2]
+
+def write(name, texts):
+    with open(os.path.join(out, name + '.texts'), 'wb') as f:
+        for t in texts:
+            f.write(struct.pack('<I', len(t)) + t)
+
+def pieces(texts, size):
+    t = b'\n'.join(texts)
+    return [t[i:i + size] for i in range(0, len(t), size)]
+
+def prompts(path, lang=None):
+    got = []
+    for line in open(path, encoding='utf-8'):
+        if line.strip():
+            rec = json.loads(line)
+            if lang is None or rec.get('lang') == lang:
+                got.append(rec['prompt'].encode('utf-8'))
+    return got
+
+if os.path.exists(corpus):
+    for lang in ('en', 'fr'):
+        p = prompts(corpus, lang)
+        write(lang + '-prompts', p)
+        write(lang + '-joined', pieces(p, 102400))
+else:
+    print('%s: not there, the corpus\'s prompts skipped' % corpus)
+write('fr-written', prompts('src/classifier/written-fr.jsonl'))
+write('markdown', pieces([open(f, 'rb').read() for f in
+                          ['README.md'] + sorted(glob.glob('bench/*.md'))
+                          + sorted(glob.glob('bench/results/*.md'))],
+                         102400))
+write('c-source', pieces([open(f, 'rb').read()
+                          for f in sorted(glob.glob('src/*.c'))], 102400))
+PY
+texts_files=$(ls build/classify-text/*.texts)
+
 ir() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         --toggle-collect=ngx_llm_classify_text "$@" 2>&1 \
@@ -145,6 +196,13 @@ for cflags in "${sets[@]}"; do
     for i in $(seq "$rounds"); do
         build/classify-bench-base > "build/classify-bench-base.$set.$i"
         build/classify-bench > "build/classify-bench.$set.$i"
+        for t in $texts_files; do
+            n=$(basename "$t" .texts)
+            build/classify-bench-base --file "$n" "$t" \
+                >> "build/classify-bench-base.$set.$i"
+            build/classify-bench --file "$n" "$t" \
+                >> "build/classify-bench.$set.$i"
+        done
     done
     : > "build/classify-bench.$set.ir"
     if command -v valgrind >/dev/null; then
@@ -156,12 +214,23 @@ for cflags in "${sets[@]}"; do
             echo "$k 102400 $(ir build/classify-bench-base --instructions 102400 $k) $(ir build/classify-bench --instructions 102400 $k)" \
                 >> "build/classify-bench.$set.ir"
         done
+        for t in $texts_files; do
+            # the texts' bytes: the file's less 4 a text
+            b=$("$py" -c 'import struct, sys
+d = open(sys.argv[1], "rb").read(); i = n = 0
+while i < len(d):
+    k = struct.unpack("<I", d[i:i + 4])[0]; n += k; i += 4 + k
+print(n)' "$t")
+            echo "$(basename "$t" .texts) $b $(ir build/classify-bench-base --instructions-file "$t") $(ir build/classify-bench --instructions-file "$t")" \
+                >> "build/classify-bench.$set.ir"
+        done
     fi
 done
 
-"$py" - "$rounds" "$base" "$flagsets" <<'PY'
+"$py" - "$rounds" "$base" "$flagsets" "$corpus" <<'PY'
 import os, subprocess, sys, time
 rounds, base, flagsets = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(',')
+corpus = sys.argv[4]
 
 def read(prefix):
     runs = []
@@ -179,7 +248,14 @@ def name(k):
     n = {'100': '100 B', '1024': '1 KB', '10240': '10 KB',
          '102400': '100 KB', '1048576': '1 MB',
          'english': '100 KB, English only', 'french': '100 KB, French only',
-         'code': '100 KB, code only', 'chat200': '200-message chat'}
+         'code': '100 KB, code only', 'chat200': '200-message chat',
+         'en-prompts': 'corpus, English prompts, each alone',
+         'en-joined': 'corpus, English prompts joined, 100 KB pieces',
+         'fr-prompts': 'corpus, French prompts, each alone',
+         'fr-joined': 'corpus, French prompts joined, 100 KB pieces',
+         'fr-written': 'written French prompts, each alone',
+         'markdown': 'the Markdown files, 100 KB pieces',
+         'c-source': 'src/*.c, 100 KB pieces'}
     return n.get(k, k)
 
 cpu = ''
@@ -204,13 +280,21 @@ md = ['# The classifier\'s cost per prompt size', '',
       'The text is English, French and code (`bench/classify_bench.c`), '
       'classified whole with `ngx_llm_classify_text()`, then 100 KB of '
       'each kind alone; the chat is 200 messages of about 60 bytes fed one '
-      'by one. Time: CPU time of the '
+      'by one. That made-up text repeats five pieces every 300 bytes, and '
+      'the CPU learns its branches: real text costs more. The rows below '
+      'it are real texts: the training corpus\'s prompts (`%s`, when it is '
+      'there), joined and cut in pieces of 100 KB, and each classified '
+      'alone (bytes and ns: the mean prompt); the project\'s written French '
+      'prompts (`src/classifier/written-fr.jsonl`); its Markdown files and '
+      'its C sources in pieces of 100 KB. Each row classifies all its texts '
+      'in turn, as a server sees a prompt once: one text classified again '
+      'and again gets faster as the CPU learns it. Time: CPU time of the '
       'thread, the least of %d interleaved runs of each, every run the '
       'median of 7. Instructions: callgrind, `ngx_llm_classify_text()` '
       'alone, 1 MB classified in prompts of the size, per 1024 bytes; '
       'they do not move with the machine\'s load, the time does. '
       '`bench/classify-bench.sh check` proves the two give the same '
-      'results, bit for bit.' % rounds]
+      'results, bit for bit.' % (corpus, rounds)]
 
 for n, cflags in enumerate(flagsets, 1):
     b = read('classify-bench-base.%d' % n)
@@ -257,6 +341,13 @@ for n, cflags in enumerate(flagsets, 1):
            '%.0f, French %.0f, code %.0f.'
            % (min(kb), max(kb), c['english'][2], c['french'][2],
               c['code'][2])]
+    real = [k for k in ('en-joined', 'fr-joined', 'markdown', 'c-source',
+                        'en-prompts', 'fr-prompts', 'fr-written') if k in c]
+    if real:
+        md += ['', 'Real texts: %s.' % '; '.join(
+               '%s %.0f ns per KB (baseline %.0f, %.2f)'
+               % (name(k), c[k][2], b[k][2], c[k][2] / b[k][2])
+               for k in real)]
 
 os.makedirs('bench/results', exist_ok=True)
 with open('bench/results/CLASSIFY.md', 'w') as f:

@@ -14,6 +14,13 @@
  *                                    of its english, french or code
  *                                    pieces) 1 MB / N times, for
  *                                    callgrind; N: 100 KB by default
+ *   classify-bench --file NAME PATH  the timing of real texts: PATH holds
+ *                                    4-byte lengths and bytes, each text
+ *                                    classified alone; prints NAME, the
+ *                                    mean text's bytes and ns, ns per KB
+ *   classify-bench --instructions-file PATH
+ *                                    the texts of PATH, 1 MB / their
+ *                                    bytes times, for callgrind
  *
  * Built with -DNGX_LLM_CLASSIFY_CHECK and a baseline classifier whose
  * public names are prefixed "ref_" (bench/classify-bench.sh check), it
@@ -163,6 +170,171 @@ instructions(size_t len, int kind)
 
     printf("classified %zu bytes %zu times (%.3f)\n", len, n, sink);
     free(text);
+
+    return 0;
+}
+
+
+/*
+ * Real texts (bench/classify-bench.sh writes them: prompts of a corpus, a
+ * README, C sources): the file's 4-byte lengths and bytes, read whole
+ */
+
+typedef struct {
+    unsigned char  *data;
+    size_t          size;             /* the file's bytes */
+    size_t          bytes;            /* the texts' bytes */
+    size_t          count;
+} texts_t;
+
+
+static int
+texts_load(const char *path, texts_t *tx)
+{
+    FILE      *f;
+    long       size;
+    size_t     i;
+    uint32_t   n;
+
+    f = fopen(path, "rb");
+
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        fprintf(stderr, "%s: empty or unreadable\n", path);
+        fclose(f);
+        return -1;
+    }
+
+    tx->data = malloc((size_t) size);
+    tx->size = (size_t) size;
+
+    if (tx->data == NULL
+        || fread(tx->data, 1, tx->size, f) != tx->size)
+    {
+        fprintf(stderr, "%s: cannot read\n", path);
+        fclose(f);
+        return -1;
+    }
+
+    fclose(f);
+
+    tx->bytes = 0;
+    tx->count = 0;
+
+    for (i = 0; i + 4 <= tx->size; i += 4 + n) {
+        memcpy(&n, tx->data + i, 4);
+
+        if (n > tx->size - i - 4) {
+            break;
+        }
+
+        tx->bytes += n;
+        tx->count++;
+    }
+
+    if (i != tx->size || tx->count == 0 || tx->bytes == 0) {
+        fprintf(stderr, "%s: bad record\n", path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* every text classified alone, once; returns the sum of the scores */
+
+static double
+texts_classify(texts_t *tx, ngx_llm_classify_conf_t *conf)
+{
+    size_t                     i;
+    double                     sink;
+    uint32_t                   n;
+    ngx_llm_classify_result_t  res;
+
+    sink = 0;
+
+    for (i = 0; i < tx->size; i += 4 + n) {
+        memcpy(&n, tx->data + i, 4);
+        ngx_llm_classify_text(tx->data + i + 4, n, conf, &res);
+        sink += res.score;
+    }
+
+    return sink;
+}
+
+
+static int
+file_timing(const char *name, const char *path)
+{
+    int                      r;
+    size_t                   k, passes;
+    double                   t0, runs[RUNS], ns, sink;
+    texts_t                  tx;
+    ngx_llm_classify_conf_t  conf;
+
+    if (texts_load(path, &tx) != 0) {
+        return 2;
+    }
+
+    ngx_llm_classify_conf_default(&conf);
+    ngx_llm_classify_init();
+
+    passes = 20000000 / tx.bytes + 3;
+    sink = 0;
+
+    for (r = 0; r < RUNS; r++) {
+        t0 = now_ns();
+
+        for (k = 0; k < passes; k++) {
+            sink += texts_classify(&tx, &conf);
+        }
+
+        runs[r] = (now_ns() - t0) / passes;
+    }
+
+    qsort(runs, RUNS, sizeof(double), cmp);
+    ns = runs[RUNS / 2];
+
+    /* the mean text: its bytes, its time; then per KB of all */
+    printf("%-10s %10zu %14.0f %12.1f\n", name, tx.bytes / tx.count,
+           ns / tx.count, ns * 1024 / tx.bytes);
+    free(tx.data);
+
+    return sink < 0;
+}
+
+
+static int
+file_instructions(const char *path)
+{
+    size_t                   k, passes;
+    double                   sink;
+    texts_t                  tx;
+    ngx_llm_classify_conf_t  conf;
+
+    if (texts_load(path, &tx) != 0) {
+        return 2;
+    }
+
+    ngx_llm_classify_conf_default(&conf);
+    ngx_llm_classify_init();
+
+    passes = (1048576 + tx.bytes - 1) / tx.bytes;
+    sink = 0;
+
+    for (k = 0; k < passes; k++) {
+        sink += texts_classify(&tx, &conf);
+    }
+
+    printf("classified %zu texts of %zu bytes %zu times (%.3f)\n",
+           tx.count, tx.bytes, passes, sink);
+    free(tx.data);
 
     return 0;
 }
@@ -539,6 +711,14 @@ main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--instructions") == 0) {
         return instructions(argc > 2 ? (size_t) atol(argv[2]) : 102400,
                             argc > 3 ? kind_index(argv[3]) : 0);
+    }
+
+    if (argc > 3 && strcmp(argv[1], "--file") == 0) {
+        return file_timing(argv[2], argv[3]);
+    }
+
+    if (argc > 2 && strcmp(argv[1], "--instructions-file") == 0) {
+        return file_instructions(argv[2]);
     }
 
 #if (NGX_LLM_CLASSIFY_CHECK)

@@ -376,7 +376,12 @@ static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
 };
 
 
-static ngx_llm_slot_t  ngx_llm_table[NGX_LLM_TABLE_SIZE];
+/*
+ * the keywords' slots after slot 0, which stays empty (a word's key is
+ * never 0): the filter's 0 points at it
+ */
+static ngx_llm_slot_t         ngx_llm_slots[1 + NGX_LLM_TABLE_SIZE];
+static ngx_llm_slot_t *const  ngx_llm_table = ngx_llm_slots + 1;
 static uint16_t        ngx_llm_filter[1 << NGX_LLM_FILTER_BITS];
 static unsigned char   ngx_llm_ctab[256];
 static unsigned char   ngx_llm_after[256];
@@ -640,18 +645,21 @@ ngx_llm_lookup(uint64_t key, uint64_t m)
     uint32_t         i;
     ngx_llm_slot_t  *s;
 
-    /* most words are no keyword: an entry of the filter tells */
-    i = ngx_llm_filter[m >> (64 - NGX_LLM_FILTER_BITS)];
+    /*
+     * The filter's entry: the one key there, or none (the empty slot 0),
+     * compared without a branch on the entry first.  Most words are no
+     * keyword, but which are is what real text makes the CPU mispredict.
+     */
 
-    if (i == 0) {
-        return NULL;
+    i = ngx_llm_filter[m >> (64 - NGX_LLM_FILTER_BITS)];
+    s = &ngx_llm_slots[i != NGX_LLM_FILTER_MANY ? i : 0];
+
+    if (s->key == key) {
+        return s;
     }
 
-    /* the one key there: its slot */
-
     if (ngx_llm_likely(i != NGX_LLM_FILTER_MANY)) {
-        s = &ngx_llm_table[i - 1];
-        return s->key == key ? s : NULL;
+        return NULL;
     }
 
     /* a word's key is never 0, an empty slot's is */
