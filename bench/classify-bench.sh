@@ -265,8 +265,12 @@ for line in open('/proc/cpuinfo'):
         break
 cc = subprocess.run(['cc', '--version'], capture_output=True,
                     text=True).stdout.splitlines()[0]
-tree = subprocess.run(['git', 'describe', '--always', '--dirty'],
+# the tree measured: dirty if what is built differs (not these results)
+tree = subprocess.run(['git', 'describe', '--always'],
                       capture_output=True, text=True).stdout.strip()
+built = ['src', 'bench/classify_bench.c', 'bench/classify-bench.sh']
+if subprocess.run(['git', 'diff', '--quiet', 'HEAD', '--'] + built).returncode:
+    tree += '-dirty'
 
 md = ['# The classifier\'s cost per prompt size', '',
       'Command: `bench/classify-bench.sh` (baseline `CLASSIFY_BASE=%s`), run '
