@@ -120,6 +120,12 @@ run: deps
 # e.g. "--extra my-traffic.jsonl --lambda 3"
 CORPUS ?= $(CURDIR)/../shared/training/train.jsonl
 
+# the short instructions (simple) and Arena-Hard's open questions (complex)
+# weigh more: commands and factoid questions outnumber the one, maths and
+# code the other, and they are what the two classes are confused on
+TRAIN_WEIGHTS ?= --weight selfinstruct-user=3 --weight alpaca-seed=3 \
+                 --weight ifeval=2 --weight arenahard=2
+
 # public prompts the corpus does not carry, both Apache-2.0, kept out of
 # the project: "make classifier-data" downloads them into PUBLIC_DATA
 PUBLIC_DATA ?= $(CURDIR)/build/public-data
@@ -155,7 +161,8 @@ classifier-model: deps cli
 	         "from the shipped one"; \
 	fi; \
 	set -x; /usr/bin/python3 src/classifier/train.py --corpus $(CORPUS) \
-	    --extra src/classifier/written-fr.jsonl $$public $(TRAIN_ARGS)
+	    --extra src/classifier/written-fr.jsonl $$public $(TRAIN_WEIGHTS) \
+	    $(TRAIN_ARGS)
 
 # the module against every nginx source tree or tarball in NGINX_SRCS
 # (default ../shared/nginx) and Debian's, warnings as errors; nginx -t with

@@ -33,6 +33,21 @@ for f in ngx_llm_classify.c ngx_llm_classify.h ngx_llm_classify_model.h; do
     git show "$base:src/$f" > "build/classify-base/$f"
 done
 
+# the keyword lists are the model's vocabulary, not the scanner: the
+# baseline's source gets the current tree's ngx_llm_concepts[]
+concepts() {
+    "$py" - "$1" src/ngx_llm_classify.c <<'PY'
+import sys
+def table(s):
+    a = s.index('ngx_llm_concepts[] = {')
+    return a, s.index('{ 0, NULL, 0 }', a)
+dst, cur = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+(a, b), (c, d) = table(dst), table(cur)
+open(sys.argv[1], 'w').write(dst[:a] + cur[c:d] + dst[b:])
+PY
+}
+concepts build/classify-base/ngx_llm_classify.c
+
 # both with the current model: the scanner is what is compared
 build() {
     # shellcheck disable=SC2086
@@ -99,6 +114,7 @@ PY
     # with the current model, as the bench binaries: the model was retrained
     # after the baseline, and the scanner is what is compared
     cp src/ngx_llm_classify_model.c build/classify-base/tree/src/
+    concepts build/classify-base/tree/src/ngx_llm_classify.c
     make -s -C build/classify-base/tree \
         "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     # and the current tree without the words' term's range (the baseline

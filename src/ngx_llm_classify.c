@@ -223,7 +223,10 @@ static const ngx_llm_concept_t  ngx_llm_concepts[] = {
     { NGX_LLM_F_TECHNICAL, "protocol tcp udp http", 0 },
     { NGX_LLM_F_TECHNICAL, "hash json yaml api", 0 },
     { NGX_LLM_F_TECHNICAL, "recursion recursive recursif", 0 },
-    { NGX_LLM_F_TECHNICAL, "python javascript golang rust java", 0 },
+    { NGX_LLM_F_TECHNICAL, "python javascript typescript golang rust java"
+                           " kotlin php perl haskell ocaml lua matlab"
+                           " powershell html css xml vba fortran cobol"
+                           " erlang clojure verilog vhdl", 0 },
     { NGX_LLM_F_TECHNICAL, "function functions fonction", 0 },
     { NGX_LLM_F_TECHNICAL, "compiler kernel syscall regex", 0 },
     { NGX_LLM_F_TECHNICAL, "network server serveur client", 0 },
@@ -232,6 +235,18 @@ static const ngx_llm_concept_t  ngx_llm_concepts[] = {
     { NGX_LLM_F_TECHNICAL, "scalability performance throughput bottleneck", 0 },
     { NGX_LLM_F_TECHNICAL, "queue sharding cluster", 0 },
     { NGX_LLM_F_TECHNICAL, "bigo", 0 },
+
+    /* frameworks, libraries and tools a programmer names */
+    { NGX_LLM_F_TECHNICAL, "numpy pytorch tensorflow keras sklearn scikit"
+                           " matplotlib seaborn plotly jupyter streamlit"
+                           " langchain huggingface fastapi nextjs nodejs"
+                           " jquery laravel dotnet wpf xaml tkinter pygame"
+                           " opengl vulkan cuda webgl pytest junit terraform"
+                           " ansible nginx git github gitlab aws gcp"
+                           " firebase mongodb postgres postgresql mysql"
+                           " sqlite redis hadoop linux ubuntu macos vscode"
+                           " npm webpack arduino dataframe dataframes svg"
+                           " shader shaders sdk gui frontend backend", 0 },
 
     /* mathematics */
     { NGX_LLM_F_MATH, "theorem theoreme lemma lemme", 0 },
