@@ -47,6 +47,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -710,7 +711,8 @@ ROUTING_BUILDS = [
     ('learned', 'b7a81c4', 'learned classifier (corpus and written French '
      'prompts), score-aware medium rule'),
     ('after', None, 'learned classifier with IFEval and the Alpaca seed '
-     'tasks, score-aware medium rule'),
+     'tasks, the programming languages and tools as concepts, short '
+     'instructions and Arena-Hard weighted up, score-aware medium rule'),
 ]
 
 
@@ -2293,6 +2295,13 @@ def main():
     # a partial or quick run does not replace the committed full report
     report = os.path.join(RESULTS if wanted == every and not QUICK else RUN,
                           'REPORT.md')
+    missing = [t for t in ('wrk', 'ab', 'valgrind', 'redis-server')
+               if shutil.which(t) is None]
+    if missing:
+        sys.exit('bench.py: %s not found: "make bench" installs what it needs '
+                 '(or apt-get install %s)' % (', '.join(missing), ' '.join(
+                     {'ab': 'apache2-utils', 'redis-server': 'redis-server'}
+                     .get(t, t) for t in missing)))
     cpu = re.search(r'model name\s*:\s*(.*)', open('/proc/cpuinfo').read())
     versions = {
         'nginx': subprocess.run([NGINX, '-v'], capture_output=True,
