@@ -48,6 +48,57 @@ PY
 }
 concepts build/classify-base/ngx_llm_classify.c
 
+# and its word hash: a word's letters 7 to 14 are hashed as
+# one 64-bit value (ngx_llm_word_hash()), which the baseline's byte by
+# byte scanner is given here, so that both compute the same buckets
+midhash() {
+    "$py" - "$1" <<'PY'
+import sys
+src = sys.argv[1] + '/ngx_llm_classify.c'
+hdr = sys.argv[1] + '/ngx_llm_classify.h'
+def patch(path, pairs):
+    s = open(path).read()
+    for old, new in pairs:
+        if s.count(old) != 1:
+            sys.exit('classify-bench: cannot give %s the word hash' % path)
+        s = s.replace(old, new)
+    open(path, 'w').write(s)
+patch(hdr, [('    uint64_t            key;\n',
+             '    uint64_t            key;\n    uint64_t            mid;\n')])
+patch(src, [
+    ('''                        ^ st->hash;''',
+     '''                        ^ (uint32_t) ((st->mid * 0xc2b2ae3d27d4eb4fULL)
+                                      >> 32)
+                        ^ st->hash;'''),
+    ('''        st->key = 0;
+        st->hash = NGX_LLM_FNV_BASIS;''',
+     '''        st->key = 0;
+        st->mid = 0;
+        st->hash = NGX_LLM_FNV_BASIS;'''),
+    ('''        st->key |= (uint64_t) c << (8 * st->wlen);
+
+    } else {''',
+     '''        st->key |= (uint64_t) c << (8 * st->wlen);
+
+    } else if (st->wlen < NGX_LLM_KEY_LEN + 8) {
+        st->mid |= (uint64_t) c << (8 * (st->wlen - NGX_LLM_KEY_LEN));
+
+    } else {'''),
+    ('''                    key |= (uint64_t) c << (8 * (wlen - 1));
+
+                } else {''',
+     '''                    key |= (uint64_t) c << (8 * (wlen - 1));
+
+                } else if (wlen <= NGX_LLM_KEY_LEN + 8) {
+                    st->mid |= (uint64_t) c
+                               << (8 * (wlen - 1 - NGX_LLM_KEY_LEN));
+
+                } else {'''),
+])
+PY
+}
+midhash build/classify-base
+
 # both with the current model: the scanner is what is compared
 build() {
     # shellcheck disable=SC2086
@@ -115,6 +166,7 @@ PY
     # after the baseline, and the scanner is what is compared
     cp src/ngx_llm_classify_model.c build/classify-base/tree/src/
     concepts build/classify-base/tree/src/ngx_llm_classify.c
+    midhash build/classify-base/tree/src
     make -s -C build/classify-base/tree \
         "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     # and the current tree without the words' term's range (the baseline

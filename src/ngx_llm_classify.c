@@ -61,6 +61,7 @@
 
 
 #define NGX_LLM_KEY_LEN       6
+#define NGX_LLM_MID_END       14      /* letters 7 to 14: the middle */
 #define NGX_LLM_TABLE_SIZE    1024
 #define NGX_LLM_NAME_LEN      24
 
@@ -384,10 +385,10 @@ static const char  ngx_llm_fold_c3[64] =
     "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
 
 
-/* a key's bytes: the first 0 to 6 */
-static const uint64_t  ngx_llm_key_mask[NGX_LLM_KEY_LEN + 1] = {
+/* the first 0 to 8 bytes of a 64-bit load: a key's (up to 6), a middle's */
+static const uint64_t  ngx_llm_key_mask[8 + 1] = {
     0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
-    0xffffffffffffULL
+    0xffffffffffffULL, 0xffffffffffffffULL, 0xffffffffffffffffULL
 };
 
 
@@ -417,6 +418,22 @@ static ngx_llm_inline size_t
 ngx_llm_ctz(uint64_t x)
 {
     return (size_t) __builtin_ctzll(x) & 63;
+}
+
+
+/*
+ * A word's hash: its key's (the first six letters, multiplied), its
+ * middle's (letters 7 to 14, multiplied) and the FNV-1a hash of the
+ * letters after them (the basis when there are none).  The middle in one
+ * multiply lets the fast path take a word of up to 14 letters with no
+ * branch on its length.
+ */
+
+static ngx_llm_inline uint32_t
+ngx_llm_word_hash(uint64_t m, uint64_t mid, uint32_t hash)
+{
+    return (uint32_t) (m >> 32)
+           ^ (uint32_t) ((mid * 0xc2b2ae3d27d4eb4fULL) >> 32) ^ hash;
 }
 
 
@@ -708,9 +725,9 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
     st->in_word = 0;
 
     /* the word, and the pair it makes with the previous one */
-    /* the first six letters are the key already; the rest, hashed */
     m = st->key * 0x9e3779b97f4a7c15ULL;
-    h = st->in_number ? NGX_LLM_NUMBER_HASH : (uint32_t) (m >> 32) ^ st->hash;
+    h = st->in_number ? NGX_LLM_NUMBER_HASH
+                      : ngx_llm_word_hash(m, st->mid, st->hash);
 
     ngx_llm_term(st, h);
     ngx_llm_term(st, (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u);
@@ -806,11 +823,15 @@ ngx_llm_word_char(ngx_llm_classify_state_t *st, unsigned char c)
         st->in_number = 0;
         st->wlen = 0;
         st->key = 0;
+        st->mid = 0;
         st->hash = NGX_LLM_FNV_BASIS;
     }
 
     if (st->wlen < NGX_LLM_KEY_LEN) {
         st->key |= (uint64_t) c << (8 * st->wlen);
+
+    } else if (st->wlen < NGX_LLM_MID_END) {
+        st->mid |= (uint64_t) c << (8 * (st->wlen - NGX_LLM_KEY_LEN));
 
     } else {
         st->hash = (st->hash ^ c) * NGX_LLM_FNV_PRIME;
@@ -918,36 +939,54 @@ ngx_llm_letter_run(const unsigned char *p, const unsigned char *end)
 }
 
 
+/* k (at most 8) letters at p, lower-cased, the first in the lowest byte */
+
+static ngx_llm_inline uint64_t
+ngx_llm_letters64(const unsigned char *p, const unsigned char *end, size_t k)
+{
+    size_t    i;
+    uint64_t  v;
+
+    if (end - p >= 8) {
+        return (ngx_llm_load64(p) | 0x2020202020202020ULL)
+               & ngx_llm_key_mask[k];
+    }
+
+    for (v = 0, i = 0; i < k; i++) {
+        v |= (uint64_t) (p[i] | 0x20) << (8 * i);
+    }
+
+    return v;
+}
+
+
 /*
  * n letters at p, lower-cased, from the word's byte number wlen on: the
- * first six bytes of a word are its key, the rest go into its hash
+ * first six bytes of a word are its key, the next eight its middle, the
+ * rest go into its hash
  */
 
 static ngx_llm_inline void
 ngx_llm_add_letters(const unsigned char *p, const unsigned char *end,
-    size_t n, uint32_t wlen, uint64_t *key, uint32_t *hash)
+    size_t n, uint32_t wlen, uint64_t *key, uint64_t *mid, uint32_t *hash)
 {
-    size_t    i, k;
+    size_t    i, k, j;
     uint32_t  h;
-    uint64_t  v;
 
     k = 0;
 
     if (wlen < NGX_LLM_KEY_LEN) {
         k = NGX_LLM_KEY_LEN - wlen;
         k = k < n ? k : n;
+        *key |= ngx_llm_letters64(p, end, k) << (8 * wlen);
+    }
 
-        if (end - p >= 8) {
-            v = (ngx_llm_load64(p) | 0x2020202020202020ULL)
-                & ngx_llm_key_mask[k];
-
-        } else {
-            for (v = 0, i = 0; i < k; i++) {
-                v |= (uint64_t) (p[i] | 0x20) << (8 * i);
-            }
-        }
-
-        *key |= v << (8 * wlen);
+    if (k < n && wlen + k < NGX_LLM_MID_END) {
+        j = NGX_LLM_MID_END - (wlen + k);
+        j = j < n - k ? j : n - k;
+        *mid |= ngx_llm_letters64(p + k, end, j)
+                << (8 * (wlen + k - NGX_LLM_KEY_LEN));
+        k += j;
     }
 
     if (k < n) {
@@ -1042,14 +1081,15 @@ ngx_llm_folded(const unsigned char *p, const unsigned char *end)
 
 static const unsigned char *
 ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
-    uint64_t *key, uint32_t *hash, uint32_t *wlen)
+    uint64_t *key, uint64_t *mid, uint32_t *hash, uint32_t *wlen)
 {
     size_t         n;
     uint32_t       h, w;
-    uint64_t       k;
+    uint64_t       k, d;
     unsigned char  c;
 
     k = *key;
+    d = *mid;
     h = *hash;
     w = *wlen;
 
@@ -1066,6 +1106,9 @@ ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
         if (w < NGX_LLM_KEY_LEN) {
             k |= (uint64_t) c << (8 * w);
 
+        } else if (w < NGX_LLM_MID_END) {
+            d |= (uint64_t) c << (8 * (w - NGX_LLM_KEY_LEN));
+
         } else {
             h = (h ^ c) * NGX_LLM_FNV_PRIME;
         }
@@ -1076,13 +1119,14 @@ ngx_llm_word_rest(const unsigned char *r, const unsigned char *end,
         n = ngx_llm_letter_run(r, end);
 
         if (n) {
-            ngx_llm_add_letters(r, end, n, w, &k, &h);
+            ngx_llm_add_letters(r, end, n, w, &k, &d, &h);
             r += n;
             w += (uint32_t) n;
         }
     }
 
     *key = k;
+    *mid = d;
     *hash = h;
     *wlen = w;
 
@@ -1195,15 +1239,15 @@ ngx_llm_hash_letters(const unsigned char *p, const unsigned char *end,
 /* a word that ended: its term and the pair's, what it counts */
 
 static ngx_llm_inline void
-ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
-    uint32_t wlen)
+ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint64_t mid,
+    uint32_t hash, uint32_t wlen)
 {
     uint32_t         h, pair;
     uint64_t         m;
     ngx_llm_slot_t  *s;
 
     m = key * 0x9e3779b97f4a7c15ULL;
-    h = (uint32_t) (m >> 32) ^ hash;
+    h = ngx_llm_word_hash(m, mid, hash);
     pair = (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
 
     st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
@@ -1233,14 +1277,15 @@ ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint32_t hash,
 
 static const unsigned char *
 ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
-    const unsigned char *end, uint64_t key, uint32_t hash, uint32_t wlen)
+    const unsigned char *end, uint64_t key, uint64_t mid, uint32_t hash,
+    uint32_t wlen)
 {
     int  act;
 
     act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
 
     if (act == NGX_LLM_A_GOES_ON && r < end && *r == 0xc3) {
-        r = ngx_llm_word_rest(r, end, &key, &hash, &wlen);
+        r = ngx_llm_word_rest(r, end, &key, &mid, &hash, &wlen);
         act = r < end ? ngx_llm_after[*r] : NGX_LLM_A_GOES_ON;
     }
 
@@ -1256,12 +1301,13 @@ ngx_llm_word_slow(ngx_llm_classify_state_t *st, const unsigned char *r,
         st->nomatch = 0;
         st->in_number = 0;
         st->key = key;
+        st->mid = mid;
         st->hash = hash;
         st->wlen = wlen;
         return r;
     }
 
-    ngx_llm_word(st, key, hash, wlen);
+    ngx_llm_word(st, key, mid, hash, wlen);
 
     if (act == NGX_LLM_A_STOP || act == NGX_LLM_A_QUESTION) {
         st->sentences++;
@@ -1302,7 +1348,7 @@ ngx_llm_other(ngx_llm_classify_state_t *st, const unsigned char *p,
             return NULL;
         }
 
-        return ngx_llm_word_slow(st, p + 2, end, f, NGX_LLM_FNV_BASIS, 1);
+        return ngx_llm_word_slow(st, p + 2, end, f, 0, NGX_LLM_FNV_BASIS, 1);
 
     default:
         return NULL;
@@ -1314,10 +1360,10 @@ static const unsigned char *
 ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
     const unsigned char *end, ngx_llm_block_t *blk)
 {
-    size_t                valid, pos, e, n, cross;
+    size_t                valid, pos, e, n, k, cross;
     int64_t               wsum;
     uint32_t              words, prev, hash, h, pair, val;
-    uint64_t              L, X, key, m;
+    uint64_t              L, X, key, mid, m;
     unsigned char         c, act, ls;
     ngx_llm_slot_t       *s;
     const unsigned char  *b, *kb, *r;
@@ -1414,11 +1460,23 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
                 key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
                                                             : NGX_LLM_KEY_LEN];
+
+                /*
+                 * letters 7 to 14 without a branch: whether a word is
+                 * longer than its key is as random as the text (kb can
+                 * be read to kb[pos + 14]; past the word, the mask)
+                 */
+
+                k = n > NGX_LLM_KEY_LEN ? n - NGX_LLM_KEY_LEN : 0;
+                k = k < 8 ? k : 8;
+                mid = (ngx_llm_load64(kb + pos + NGX_LLM_KEY_LEN)
+                       | 0x2020202020202020ULL)
+                      & ngx_llm_key_mask[k];
                 hash = NGX_LLM_FNV_BASIS;
 
-                if (ngx_llm_unlikely(n > NGX_LLM_KEY_LEN)) {
-                    hash = ngx_llm_hash_letters(b + pos + NGX_LLM_KEY_LEN,
-                                                end, n - NGX_LLM_KEY_LEN,
+                if (ngx_llm_unlikely(n > NGX_LLM_MID_END)) {
+                    hash = ngx_llm_hash_letters(b + pos + NGX_LLM_MID_END,
+                                                end, n - NGX_LLM_MID_END,
                                                 hash);
                 }
 
@@ -1427,8 +1485,8 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                     st->prev_hash = prev;
                     st->words = words;
 
-                    r = ngx_llm_word_slow(st, b + pos + n, end, key, hash,
-                                          (uint32_t) n);
+                    r = ngx_llm_word_slow(st, b + pos + n, end, key, mid,
+                                          hash, (uint32_t) n);
 
                     wsum = st->wsum;
                     prev = st->prev_hash;
@@ -1450,7 +1508,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 /* the word ends: its term, the pair's */
 
                 m = key * 0x9e3779b97f4a7c15ULL;
-                h = (uint32_t) (m >> 32) ^ hash;
+                h = ngx_llm_word_hash(m, mid, hash);
                 pair = (prev * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u;
 
                 wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
@@ -1737,6 +1795,7 @@ ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
             st->in_number = 0;
             st->wlen = 0;
             st->key = 0;
+            st->mid = 0;
             st->hash = NGX_LLM_FNV_BASIS;
 
         } else if (st->in_number) {
@@ -1746,7 +1805,8 @@ ngx_llm_step(ngx_llm_classify_state_t *st, const unsigned char *p,
         }
 
         n = ngx_llm_letter_run(p, end);
-        ngx_llm_add_letters(p, end, n, st->wlen, &st->key, &st->hash);
+        ngx_llm_add_letters(p, end, n, st->wlen, &st->key, &st->mid,
+                            &st->hash);
         st->wlen += (uint32_t) n;
 
         p += n;

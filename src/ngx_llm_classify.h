@@ -127,6 +127,7 @@ typedef struct {
 
     /* word and line scanner state, carried across feed() calls */
     uint64_t            key;
+    uint64_t            mid;              /* letters 7 to 14 */
     uint32_t            hash;
     uint32_t            wlen;
     uint32_t            last_number;
