@@ -385,6 +385,29 @@ static const char  ngx_llm_fold_c3[64] =
     "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
 
 
+/* a word's key and middle in 64-bit loads at its start and 7th letter */
+static const struct {
+    uint64_t  key;
+    uint64_t  mid;
+} ngx_llm_len_masks[NGX_LLM_MID_END + 1] = {
+    { 0, 0 },
+    { 0xff, 0 },
+    { 0xffff, 0 },
+    { 0xffffff, 0 },
+    { 0xffffffffULL, 0 },
+    { 0xffffffffffULL, 0 },
+    { 0xffffffffffffULL, 0 },
+    { 0xffffffffffffULL, 0xff },
+    { 0xffffffffffffULL, 0xffff },
+    { 0xffffffffffffULL, 0xffffff },
+    { 0xffffffffffffULL, 0xffffffffULL },
+    { 0xffffffffffffULL, 0xffffffffffULL },
+    { 0xffffffffffffULL, 0xffffffffffffULL },
+    { 0xffffffffffffULL, 0xffffffffffffffULL },
+    { 0xffffffffffffULL, 0xffffffffffffffffULL }
+};
+
+
 /* the first 0 to 8 bytes of a 64-bit load: a key's (up to 6), a middle's */
 static const uint64_t  ngx_llm_key_mask[8 + 1] = {
     0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
@@ -1457,21 +1480,19 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                                             : NGX_LLM_A_GOES_ON;
                 }
 
-                key = ngx_llm_load64(kb + pos) | 0x2020202020202020ULL;
-                key &= ngx_llm_key_mask[n < NGX_LLM_KEY_LEN ? n
-                                                            : NGX_LLM_KEY_LEN];
-
                 /*
-                 * letters 7 to 14 without a branch: whether a word is
-                 * longer than its key is as random as the text (kb can
-                 * be read to kb[pos + 14]; past the word, the mask)
+                 * the key, letters 7 to 14, without a branch: whether a
+                 * word is longer than its key is as random as the text
+                 * (kb can be read to kb[pos + 14]; past the word, the
+                 * masks)
                  */
 
-                k = n > NGX_LLM_KEY_LEN ? n - NGX_LLM_KEY_LEN : 0;
-                k = k < 8 ? k : 8;
+                k = n < NGX_LLM_MID_END ? n : NGX_LLM_MID_END;
+                key = (ngx_llm_load64(kb + pos) | 0x2020202020202020ULL)
+                      & ngx_llm_len_masks[k].key;
                 mid = (ngx_llm_load64(kb + pos + NGX_LLM_KEY_LEN)
                        | 0x2020202020202020ULL)
-                      & ngx_llm_key_mask[k];
+                      & ngx_llm_len_masks[k].mid;
                 hash = NGX_LLM_FNV_BASIS;
 
                 if (ngx_llm_unlikely(n > NGX_LLM_MID_END)) {
