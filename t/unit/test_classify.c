@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "unit.h"
 #include "ngx_llm_classify.h"
@@ -326,6 +327,142 @@ test_split_feed(void)
 }
 
 
+/*
+ * A word's hash from its key (letters 1 to 6), its middle (7 to 14, one
+ * 64-bit value) and the letters after: the fast path, the byte-by-byte
+ * step, a run after a folded accent and a word cut between two feeds
+ * give the same buckets, and each part of a word counts.
+ */
+
+typedef struct {
+    uint32_t                   b[64];
+    size_t                     n;
+} buckets_t;
+
+
+static void
+buckets_sink(void *data, uint32_t bucket)
+{
+    buckets_t  *t = data;
+
+    if (t->n < 64) {
+        t->b[t->n++] = bucket;
+    }
+}
+
+
+static uint32_t
+word_bucket(const char *w)
+{
+    buckets_t                  got;
+    ngx_llm_classify_state_t   st;
+
+    got.n = 0;
+    ngx_llm_classify_begin(&st);
+    st.sink = buckets_sink;
+    st.sink_data = &got;
+    ngx_llm_classify_turn(&st);
+    ngx_llm_classify_feed(&st, (const unsigned char *) w, strlen(w));
+    (void) ngx_llm_classify_score(&st, NULL);
+
+    return got.n ? got.b[0] : 0xffffffff;
+}
+
+
+/* the words' sum and terms of t fed in pieces cut at cut (len: whole) */
+
+static void
+long_words_fed(const char *t, size_t len, size_t cut, int sink, int64_t *wsum,
+    uint32_t *nterms)
+{
+    size_t                     k;
+    buckets_t                  got;
+    ngx_llm_classify_state_t   st;
+
+    got.n = 0;
+    ngx_llm_classify_begin(&st);
+
+    if (sink) {
+        st.sink = buckets_sink;
+        st.sink_data = &got;
+    }
+
+    ngx_llm_classify_turn(&st);
+
+    if (cut <= len) {
+        ngx_llm_classify_feed(&st, (const unsigned char *) t, cut);
+        ngx_llm_classify_feed(&st, (const unsigned char *) t + cut, len - cut);
+
+    } else {
+        for (k = 0; k < len; k++) {
+            ngx_llm_classify_feed(&st, (const unsigned char *) t + k, 1);
+        }
+    }
+
+    (void) ngx_llm_classify_score(&st, NULL);
+
+    *wsum = st.wsum;
+    *nterms = st.nterms;
+}
+
+
+static void
+test_long_words(void)
+{
+    size_t     i, len;
+    int64_t    wsum, w;
+    uint32_t   nterms, n;
+
+    /*
+     * over 80 bytes: the fast path reads the text, not a copy; accents
+     * after the 6th, at the 14th and after the 14th letter of a word the
+     * fast path began ("hypercholestérolémie") take the run after a
+     * folded accent
+     */
+    static const char  *t =
+        "Internationalization, characteristically incomprehensibilities: "
+        "the électroencéphalographiste's électroencéphalogrammes "
+        "(counterrevolutionaries) word2vec abcdefghijklmnopqrstuvwxyz "
+        "pneumonoultramicroscopicsilicovolcanoconiosis and sixsix seven77 "
+        "fourteenletter fifteenletters Über-Fußballweltmeisterschaft "
+        "hypercholestérolémie caractéristiques constitutionnélle";
+
+    len = strlen(t);
+
+    /* the fast path whole; the byte-by-byte step (a sink takes it) */
+    long_words_fed(t, len, len, 0, &wsum, &nterms);
+    long_words_fed(t, len, len, 1, &w, &n);
+    CHECK(w == wsum && n == nterms && nterms == 42,
+          "long words: the fast path and the step give the same terms");
+
+    /* in two pieces cut at every byte, and byte by byte */
+
+    for (i = 0; i <= len + 1; i++) {
+        long_words_fed(t, len, i, 0, &w, &n);
+
+        if (w != wsum || n != nterms) {
+            break;
+        }
+    }
+
+    CHECK(i == len + 2, "long words: the same terms whole, cut anywhere "
+          "and byte by byte");
+
+    /* each part of a word counts, and case does not */
+
+    CHECK(word_bucket("abcdefghij") != word_bucket("abcdefxhij"),
+          "a word's 7th letter counts");
+    CHECK(word_bucket("abcdefghijklmn") != word_bucket("abcdefghijklmx"),
+          "a word's 14th letter counts");
+    CHECK(word_bucket("abcdefghijklmnop") != word_bucket("abcdefghijklmnox"),
+          "a word's 16th letter counts");
+    CHECK(word_bucket("Abcdefghijklmnop") == word_bucket("abcdefGHIJKLMNOP"),
+          "a word's case does not count");
+    CHECK(word_bucket("abcdef") != word_bucket("abcdefa"),
+          "a letter after the key counts");
+}
+
+
 /* the score alone, then the explanation from the same state, later */
 
 static void
@@ -497,6 +634,7 @@ main(void)
     test_repeated_words();
     test_explain();
     test_split_feed();
+    test_long_words();
     test_score_then_end();
     test_break();
     test_hostile();
