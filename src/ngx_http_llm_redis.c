@@ -560,10 +560,16 @@ ngx_http_llm_redis_send(int argc, const char **argv, const size_t *argvlen,
         return NULL;
     }
 
+    /*
+     * not cancelable: a request waiting for a lookup's reply has no other
+     * timer, and a worker shutting down gracefully (nginx -s quit, a
+     * binary upgrade) would otherwise exit before the reply and drop it;
+     * the worker waits at most this timeout more
+     */
+
     cmd->timer.handler = ngx_http_llm_redis_timeout;
     cmd->timer.data = cmd;
     cmd->timer.log = rd->log;
-    cmd->timer.cancelable = 1;
 
     ngx_add_timer(&cmd->timer, rd->conf->timeout);
 
