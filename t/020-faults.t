@@ -432,6 +432,74 @@ like($log, qr/redis [^\n]* unavailable \(a reply longer than any of ours/,
      "a huge array count: the connection is dropped, not 2.4 GB allocated");
 LLMTest::nginx_clean($root);
 
+# --- a cache lookup pending when the worker quits ----------------------------
+#
+# Redis takes a GET and never answers: the request waits for its lookup
+# with no timer but the command's. A graceful quit (nginx -s quit, a binary
+# upgrade) must let it finish: the lookup times out (300 ms), the request
+# goes to its tier as a miss and gets its whole answer before the worker
+# exits. A worker that counted the command's timer as cancelable exited at
+# once, dropping the connection ("open socket ... left in connection").
+
+my $mute_port = LLMTest::free_port();
+my $gets = File::Spec->rel2abs("t/servroot-quit-gets");
+unlink $gets;
+my $mute = fork;
+if ($mute == 0) {
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $mute_port,
+                                  Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
+    while (my $c = $l->accept) {
+        next if fork;
+        while (defined(my $line = <$c>)) {
+            next unless $line =~ /^\*(\d+)/;
+            my @a;
+            for (1 .. $1) { <$c>; my $v = <$c>; $v =~ s/\r\n$//; push @a, $v; }
+            my $cmd = uc $a[0];
+            if ($cmd eq 'PING') {
+                print $c "+PONG\r\n";
+            } elsif ($cmd eq 'GET') {
+                open my $f, '>>', $gets or POSIX::_exit(1);
+                print $f "GET\n";
+                close $f;
+            }
+        }
+        POSIX::_exit(0);
+    }
+    POSIX::_exit(0);
+}
+LLMTest::wait_until(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mute_port) }, 5);
+
+$port = LLMTest::free_port();
+$root = "t/servroot-quit-lookup";
+$nginx = LLMTest::start_nginx($root, $port, conf($port, "127.0.0.1:$mute_port"));
+ok(LLMTest::wait_until(sub { LLMTest::status($port)->{cache}{redis} eq 'up' }, 10),
+   "quit with a lookup pending: redis connected");
+{
+    my $out = File::Spec->rel2abs("$root/quit.json");
+    my $kid = fork;
+    if ($kid == 0) {
+        my ($res) = LLMTest::parallel($port, ['POST', gen(0, "quit lookup")]);
+        open my $f, '>', $out or POSIX::_exit(1);
+        print $f JSON::PP->new->encode([$res->{status}, $res->{content}]);
+        close $f;
+        POSIX::_exit(0);
+    }
+    ok(LLMTest::wait_until(sub { -s $gets }, 5), "quit with a lookup pending: the GET is waiting");
+    LLMTest::stop_nginx($nginx);
+    waitpid($kid, 0);
+    my $res = JSON::PP->new->decode(LLMTest::slurp($out));
+    ok($res->[0] == 200 && $res->[1] =~ /"done":true/,
+       "quit with a lookup pending: the request gets its whole answer")
+        or diag(explain($res));
+}
+kill 'TERM', $mute;
+waitpid($mute, 0);
+unlink $gets;
+$log = LLMTest::slurp("$root/logs/error.log");
+unlike($log, qr/\[(crit|alert|emerg)\]|exited on signal/,
+       "quit with a lookup pending: no socket left open, no crash");
+LLMTest::nginx_clean($root);
+
 # --- binary upgrade (USR2, WINCH, QUIT) under load ----------------------------
 #
 # A new master is started from the same binary while requests are in
