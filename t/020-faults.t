@@ -373,35 +373,47 @@ LLMTest::nginx_clean($root);
 
 # --- a server answering with reply types Redis never sends to GET -----------
 
-my $fake_port = LLMTest::free_port();
-my $fake = fork;
-if ($fake == 0) {
-    # one process per connection; its GETs get the odd replies in turn,
-    # the last of which makes the module drop the connection
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $fake_port,
-                                  Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
-    my @odd = (":42\r\n", "*1\r\n\$1\r\nx\r\n", "+OK\r\n", "\$7\r\ngarbage\r\n",
-               "*-1\r\n", "-WRONGTYPE Operation against a key\r\n",
-               # an array count hiredis would allocate before the elements
-               "*299999999\r\n");
-    while (my $c = $l->accept) {
-        next if fork;
-        my $k = 0;
-        while (defined(my $line = <$c>)) {
-            next unless $line =~ /^\*(\d+)/;
-            my @a;
-            for (1 .. $1) { <$c>; my $v = <$c>; $v =~ s/\r\n$//; push @a, $v; }
-            my $cmd = uc $a[0];
-            print $c $cmd eq 'PING' ? "+PONG\r\n"
-                   : $cmd eq 'GET' ? $odd[$k++ % @odd]
-                   : $cmd eq 'SET' ? ":0\r\n"
-                   : "*0\r\n";
+# a server speaking Redis's protocol on $port, one process per connection:
+# $answer->($command, $per_connection) gives each command's reply, or
+# undef for none; returns its pid once it accepts
+sub fake_redis {
+    my ($port, $answer) = @_;
+    my $pid = fork;
+    if ($pid == 0) {
+        my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                      Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
+        while (my $c = $l->accept) {
+            next if fork;
+            my %conn;
+            while (defined(my $line = <$c>)) {
+                next unless $line =~ /^\*(\d+)/;
+                my @a;
+                for (1 .. $1) { <$c>; my $v = <$c>; $v =~ s/\r\n$//; push @a, $v; }
+                my $reply = $answer->(uc $a[0], \%conn);
+                print $c $reply if defined $reply;
+            }
+            POSIX::_exit(0);
         }
         POSIX::_exit(0);
     }
-    POSIX::_exit(0);
+    LLMTest::wait_until(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) }, 5);
+    return $pid;
 }
-LLMTest::wait_until(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $fake_port) }, 5);
+
+# its GETs get the odd replies in turn, the last of which makes the module
+# drop the connection
+my @odd = (":42\r\n", "*1\r\n\$1\r\nx\r\n", "+OK\r\n", "\$7\r\ngarbage\r\n",
+           "*-1\r\n", "-WRONGTYPE Operation against a key\r\n",
+           # an array count hiredis would allocate before the elements
+           "*299999999\r\n");
+my $fake_port = LLMTest::free_port();
+my $fake = fake_redis($fake_port, sub {
+    my ($cmd, $conn) = @_;
+    return $cmd eq 'PING' ? "+PONG\r\n"
+         : $cmd eq 'GET' ? $odd[$conn->{k}++ % @odd]
+         : $cmd eq 'SET' ? ":0\r\n"
+         : "*0\r\n";
+});
 
 $port = LLMTest::free_port();
 $root = "t/servroot-inject-fake";
@@ -444,30 +456,16 @@ LLMTest::nginx_clean($root);
 my $mute_port = LLMTest::free_port();
 my $gets = File::Spec->rel2abs("t/servroot-quit-gets");
 unlink $gets;
-my $mute = fork;
-if ($mute == 0) {
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $mute_port,
-                                  Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
-    while (my $c = $l->accept) {
-        next if fork;
-        while (defined(my $line = <$c>)) {
-            next unless $line =~ /^\*(\d+)/;
-            my @a;
-            for (1 .. $1) { <$c>; my $v = <$c>; $v =~ s/\r\n$//; push @a, $v; }
-            my $cmd = uc $a[0];
-            if ($cmd eq 'PING') {
-                print $c "+PONG\r\n";
-            } elsif ($cmd eq 'GET') {
-                open my $f, '>>', $gets or POSIX::_exit(1);
-                print $f "GET\n";
-                close $f;
-            }
-        }
-        POSIX::_exit(0);
+my $mute = fake_redis($mute_port, sub {
+    my ($cmd) = @_;
+    return "+PONG\r\n" if $cmd eq 'PING';
+    if ($cmd eq 'GET') {
+        open my $f, '>>', $gets or POSIX::_exit(1);
+        print $f "GET\n";
+        close $f;
     }
-    POSIX::_exit(0);
-}
-LLMTest::wait_until(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mute_port) }, 5);
+    return undef;
+});
 
 $port = LLMTest::free_port();
 $root = "t/servroot-quit-lookup";
