@@ -97,7 +97,51 @@ patch(src, [
 ])
 PY
 }
+
+# and the stems: a word's first four letters, hashed, join the words' sum
+stems() {
+    "$py" - "$1" <<'PY'
+import sys
+def patch(path, pairs):
+    s = open(path).read()
+    for old, new in pairs:
+        if s.count(old) != 1:
+            sys.exit('classify-bench: cannot give %s the stems' % path)
+        s = s.replace(old, new)
+    open(path, 'w').write(s)
+d = sys.argv[1]
+patch(d + '/ngx_llm_classify.h', [
+    ('#define NGX_LLM_BUCKETS      (1 << NGX_LLM_BUCKET_BITS)\n',
+     '#define NGX_LLM_BUCKETS      (1 << NGX_LLM_BUCKET_BITS)\n'
+     '#define NGX_LLM_STEM_BITS    13\n'
+     '#define NGX_LLM_STEMS        (1 << NGX_LLM_STEM_BITS)\n'
+     '#define NGX_LLM_STEM_FROM    5\n')])
+patch(d + '/ngx_llm_classify_model.h', [
+    ('extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];\n',
+     'extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];\n'
+     'extern const int16_t  ngx_llm_model_stems[NGX_LLM_STEMS];\n')])
+patch(d + '/ngx_llm_classify.c', [
+    ('''    st->prev_hash = h;
+
+    st->words++;''',
+     '''    st->prev_hash = h;
+
+    if (!st->in_number && st->wlen >= NGX_LLM_STEM_FROM) {
+        uint32_t  sb = ((uint32_t) st->key * 0x85ebca6bu)
+                       >> (32 - NGX_LLM_STEM_BITS);
+
+        st->wsum += ngx_llm_model_stems[sb];
+
+        if (st->sink != NULL) {
+            st->sink(st->sink_data, NGX_LLM_BUCKETS + sb);
+        }
+    }
+
+    st->words++;''')])
+PY
+}
 midhash build/classify-base
+stems build/classify-base
 
 # both with the current model: the scanner is what is compared
 build() {
@@ -167,6 +211,7 @@ PY
     cp src/ngx_llm_classify_model.c build/classify-base/tree/src/
     concepts build/classify-base/tree/src/ngx_llm_classify.c
     midhash build/classify-base/tree/src
+    stems build/classify-base/tree/src
     make -s -C build/classify-base/tree \
         "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     # and the current tree without the words' term's range (the baseline

@@ -408,6 +408,13 @@ static const struct {
 };
 
 
+/* the same: a word's stem in its key, none (0) under five letters */
+static const uint32_t  ngx_llm_stem_mask[NGX_LLM_MID_END + 1] = {
+    0, 0, 0, 0, 0, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+    0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff
+};
+
+
 /* the first 0 to 8 bytes of a 64-bit load: a key's (up to 6), a middle's */
 static const uint64_t  ngx_llm_key_mask[8 + 1] = {
     0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
@@ -457,6 +464,28 @@ ngx_llm_word_hash(uint64_t m, uint64_t mid, uint32_t hash)
 {
     return (uint32_t) (m >> 32)
            ^ (uint32_t) ((mid * 0xc2b2ae3d27d4eb4fULL) >> 32) ^ hash;
+}
+
+
+/*
+ * A stem's bucket: the first four letters of a word of five or more, as
+ * its key has them; 0, a shorter word's stem, is bucket 0, which weighs
+ * nothing, so that the fast path adds a stem's weight without a branch
+ */
+
+static ngx_llm_inline uint32_t
+ngx_llm_stem_hash(uint32_t stem)
+{
+    return (stem * 0x85ebca6bu) >> (32 - NGX_LLM_STEM_BITS);
+}
+
+
+static ngx_llm_inline uint32_t
+ngx_llm_stem_bucket(uint64_t key, uint32_t wlen)
+{
+    return ngx_llm_stem_hash((uint32_t) key
+                             & ngx_llm_stem_mask[wlen < NGX_LLM_MID_END
+                                                 ? wlen : NGX_LLM_MID_END]);
 }
 
 
@@ -692,6 +721,23 @@ ngx_llm_term(ngx_llm_classify_state_t *st, uint32_t h)
 }
 
 
+/*
+ * A word's stem: its weight joins the words' sum, which stays divided by
+ * the square root of the words' and pairs' terms (two a word); the sink
+ * gets it after NGX_LLM_BUCKETS
+ */
+
+static void
+ngx_llm_stem(ngx_llm_classify_state_t *st, uint32_t bucket)
+{
+    st->wsum += ngx_llm_model_stems[bucket];
+
+    if (st->sink != NULL) {
+        st->sink(st->sink_data, NGX_LLM_BUCKETS + bucket);
+    }
+}
+
+
 /* the keyword slot of a key, or NULL; m is the key times the constant */
 
 static ngx_llm_inline ngx_llm_slot_t *
@@ -755,6 +801,10 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
     ngx_llm_term(st, h);
     ngx_llm_term(st, (st->prev_hash * NGX_LLM_FNV_PRIME) ^ h ^ 0x5bd1e995u);
     st->prev_hash = h;
+
+    if (!st->in_number && st->wlen >= NGX_LLM_STEM_FROM) {
+        ngx_llm_stem(st, ngx_llm_stem_bucket(st->key, st->wlen));
+    }
 
     st->words++;
 
@@ -1276,7 +1326,8 @@ ngx_llm_word(ngx_llm_classify_state_t *st, uint64_t key, uint64_t mid,
     st->wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
                                     >> (32 - NGX_LLM_BUCKET_BITS)]
                 + ngx_llm_model_words[(pair * 0x9e3779b1u)
-                                      >> (32 - NGX_LLM_BUCKET_BITS)];
+                                      >> (32 - NGX_LLM_BUCKET_BITS)]
+                + ngx_llm_model_stems[ngx_llm_stem_bucket(key, wlen)];
     st->prev_hash = h;
     st->words++;
 
@@ -1526,7 +1577,7 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 ls = 0;
                 st->line_last = 'a';      /* a letter: not ';', '{', '}' */
 
-                /* the word ends: its term, the pair's */
+                /* the word ends: its term, the pair's, its stem's */
 
                 m = key * 0x9e3779b97f4a7c15ULL;
                 h = ngx_llm_word_hash(m, mid, hash);
@@ -1535,7 +1586,10 @@ ngx_llm_fast(ngx_llm_classify_state_t *st, const unsigned char *p,
                 wsum += ngx_llm_model_words[(h * 0x9e3779b1u)
                                             >> (32 - NGX_LLM_BUCKET_BITS)]
                         + ngx_llm_model_words[(pair * 0x9e3779b1u)
-                                              >> (32 - NGX_LLM_BUCKET_BITS)];
+                                              >> (32 - NGX_LLM_BUCKET_BITS)]
+                        + ngx_llm_model_stems[
+                              ngx_llm_stem_hash((uint32_t) key
+                                                & ngx_llm_stem_mask[k])];
                 prev = h;
                 words++;
 

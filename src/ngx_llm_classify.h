@@ -26,7 +26,9 @@ typedef enum {
 /*
  * The features a prompt is scored on: counts and signs the scanner reads,
  * each with a learned weight, and "words", the learned weights of the
- * prompt's words and word pairs (hashed) together.  The names are what
+ * prompt's words, word pairs and stems (hashed) together: a stem is a
+ * word's first four letters, which a word the model never saw shares
+ * with words it did ("fuzzer", "fuzzing").  The names are what
  * $llm_features reports.
  */
 
@@ -79,6 +81,14 @@ typedef enum {
 #define NGX_LLM_BUCKET_BITS  15
 #define NGX_LLM_BUCKETS      (1 << NGX_LLM_BUCKET_BITS)
 
+/*
+ * and the stems': 2^13 buckets of the first four letters of the words of
+ * five letters or more (bucket 0, where the shorter ones go, weighs 0)
+ */
+#define NGX_LLM_STEM_BITS    13
+#define NGX_LLM_STEMS        (1 << NGX_LLM_STEM_BITS)
+#define NGX_LLM_STEM_FROM    5
+
 
 #define NGX_LLM_TOP_FEATURES  3
 
@@ -121,7 +131,10 @@ typedef struct {
     uint32_t            nterms;
     uint32_t            prev_hash;
 
-    /* with a sink, every hashed term is also handed to it (training) */
+    /*
+     * with a sink, every hashed term is also handed to it (training): a
+     * word's or a pair's bucket, a stem's plus NGX_LLM_BUCKETS
+     */
     void              (*sink)(void *data, uint32_t bucket);
     void               *sink_data;
 

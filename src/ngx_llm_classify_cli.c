@@ -19,8 +19,9 @@
  *
  * --features prints, instead, each record's feature values as the model
  * sees them, one JSON object a line ({"id", "label", "lang", "source",
- * "permissive", "x": [dense values], "b": [hashed terms' buckets]}): the
- * training tool's input (src/classifier/train.py).
+ * "permissive", "x": [dense values], "b": [hashed terms' buckets: a
+ * word's or a pair's, a stem's plus 32768]}): the training tool's input
+ * (src/classifier/train.py).
  */
 
 

@@ -20,6 +20,7 @@ extern const double   ngx_llm_model_words_scale;  /* a bucket's unit */
 extern const double   ngx_llm_model_words_min;    /* the words' term's */
 extern const double   ngx_llm_model_words_max;    /*   range in training */
 extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];
+extern const int16_t  ngx_llm_model_stems[NGX_LLM_STEMS];   /* same unit */
 
 
 #endif /* _NGX_LLM_CLASSIFY_MODEL_H_INCLUDED_ */

@@ -369,6 +369,26 @@ word_bucket(const char *w)
 }
 
 
+/* a word's stem's bucket (the sink's third), or none */
+
+static uint32_t
+stem_bucket(const char *w)
+{
+    buckets_t                  got;
+    ngx_llm_classify_state_t   st;
+
+    got.n = 0;
+    ngx_llm_classify_begin(&st);
+    st.sink = buckets_sink;
+    st.sink_data = &got;
+    ngx_llm_classify_turn(&st);
+    ngx_llm_classify_feed(&st, (const unsigned char *) w, strlen(w));
+    (void) ngx_llm_classify_score(&st, NULL);
+
+    return got.n == 3 && got.b[2] >= NGX_LLM_BUCKETS ? got.b[2] : 0xffffffff;
+}
+
+
 /* the words' sum and terms of t fed in pieces cut at cut (len: whole) */
 
 static void
@@ -460,6 +480,20 @@ test_long_words(void)
           "a word's case does not count");
     CHECK(word_bucket("abcdef") != word_bucket("abcdefa"),
           "a letter after the key counts");
+
+    /* a word of five letters or more has a stem: its first four */
+
+    CHECK(stem_bucket("fuzzer") != 0xffffffff
+          && stem_bucket("fuzzer") == stem_bucket("Fuzzing")
+          && stem_bucket("fuzzer") == stem_bucket("fuzzy"),
+          "words with the same first four letters share a stem");
+    CHECK(stem_bucket("fuzz") == 0xffffffff
+          && stem_bucket("1234567") == 0xffffffff,
+          "a word under five letters and a number have no stem");
+    CHECK(stem_bucket("fuzzer") != stem_bucket("fuzer"),
+          "a stem's fourth letter counts");
+    CHECK(stem_bucket("\xc3\xa9valuer") == stem_bucket("evaluation"),
+          "a stem's accents are folded");
 }
 
 
