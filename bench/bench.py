@@ -712,7 +712,8 @@ ROUTING_BUILDS = [
      'prompts), score-aware medium rule'),
     ('after', None, 'learned classifier with IFEval and the Alpaca seed '
      'tasks, the programming languages and tools as concepts, short '
-     'instructions and Arena-Hard weighted up, score-aware medium rule'),
+     'instructions and Arena-Hard weighted up, word stems, score-aware '
+     'medium rule'),
 ]
 
 
