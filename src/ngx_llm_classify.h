@@ -72,7 +72,7 @@ typedef enum {
     NGX_LLM_F_CONCEPT,
     NGX_LLM_F_DENSE = NGX_LLM_F_CONCEPT + 160,
 
-    NGX_LLM_F_WORDS = NGX_LLM_F_DENSE,   /* hashed words and word pairs */
+    NGX_LLM_F_WORDS = NGX_LLM_F_DENSE,   /* hashed words, pairs, stems */
     NGX_LLM_F_COUNT
 } ngx_llm_feature_e;
 

@@ -8,7 +8,7 @@
 
 The features are the router's own: build/llm-classify --features reads each
 prompt with the C scanner the module runs and prints its feature values
-(the dense ones and the buckets of its hashed words and word pairs), so
+(the dense ones and the buckets of its hashed words, word pairs and stems), so
 what is learned here is exactly what nginx computes.
 
 The model is a logistic regression, L2-regularised, fitted with L-BFGS
