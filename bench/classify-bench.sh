@@ -48,19 +48,22 @@ PY
 }
 concepts build/classify-base/ngx_llm_classify.c
 
-# and its word hash: a word's letters 7 to 14 are hashed as
-# one 64-bit value (ngx_llm_word_hash()), which the baseline's byte by
-# byte scanner is given here, so that both compute the same buckets
-midhash() {
+# and what the scanner has gained since, so that both compute the same
+# buckets: a word's letters 7 to 14 hashed as one 64-bit value
+# (ngx_llm_word_hash()), and its stem, its first four letters, hashed
+# into the words' sum (ngx_llm_stem())
+scanner() {
     "$py" - "$1" <<'PY'
 import sys
-src = sys.argv[1] + '/ngx_llm_classify.c'
-hdr = sys.argv[1] + '/ngx_llm_classify.h'
+d = sys.argv[1]
+src = d + '/ngx_llm_classify.c'
+hdr = d + '/ngx_llm_classify.h'
 def patch(path, pairs):
     s = open(path).read()
     for old, new in pairs:
         if s.count(old) != 1:
-            sys.exit('classify-bench: cannot give %s the word hash' % path)
+            sys.exit('classify-bench: cannot give %s the scanner\'s changes'
+                     % path)
         s = s.replace(old, new)
     open(path, 'w').write(s)
 patch(hdr, [('    uint64_t            key;\n',
@@ -95,22 +98,7 @@ patch(src, [
 
                 } else {'''),
 ])
-PY
-}
-
-# and the stems: a word's first four letters, hashed, join the words' sum
-stems() {
-    "$py" - "$1" <<'PY'
-import sys
-def patch(path, pairs):
-    s = open(path).read()
-    for old, new in pairs:
-        if s.count(old) != 1:
-            sys.exit('classify-bench: cannot give %s the stems' % path)
-        s = s.replace(old, new)
-    open(path, 'w').write(s)
-d = sys.argv[1]
-patch(d + '/ngx_llm_classify.h', [
+patch(hdr, [
     ('#define NGX_LLM_BUCKETS      (1 << NGX_LLM_BUCKET_BITS)\n',
      '#define NGX_LLM_BUCKETS      (1 << NGX_LLM_BUCKET_BITS)\n'
      '#define NGX_LLM_STEM_BITS    13\n'
@@ -120,7 +108,7 @@ patch(d + '/ngx_llm_classify_model.h', [
     ('extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];\n',
      'extern const int16_t  ngx_llm_model_words[NGX_LLM_BUCKETS];\n'
      'extern const int16_t  ngx_llm_model_stems[NGX_LLM_STEMS];\n')])
-patch(d + '/ngx_llm_classify.c', [
+patch(src, [
     ('''    st->prev_hash = h;
 
     st->words++;''',
@@ -140,8 +128,7 @@ patch(d + '/ngx_llm_classify.c', [
     st->words++;''')])
 PY
 }
-midhash build/classify-base
-stems build/classify-base
+scanner build/classify-base
 
 # both with the current model: the scanner is what is compared
 build() {
@@ -210,8 +197,7 @@ PY
     # after the baseline, and the scanner is what is compared
     cp src/ngx_llm_classify_model.c build/classify-base/tree/src/
     concepts build/classify-base/tree/src/ngx_llm_classify.c
-    midhash build/classify-base/tree/src
-    stems build/classify-base/tree/src
+    scanner build/classify-base/tree/src
     make -s -C build/classify-base/tree \
         "$PWD/build/classify-base/tree/build/llm-classify" >/dev/null
     # and the current tree without the words' term's range (the baseline

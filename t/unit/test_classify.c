@@ -351,39 +351,44 @@ buckets_sink(void *data, uint32_t bucket)
 }
 
 
-static uint32_t
-word_bucket(const char *w)
+/* the hashed terms' buckets of w, as a sink gets them */
+
+static void
+sunk(const char *w, buckets_t *got)
 {
-    buckets_t                  got;
     ngx_llm_classify_state_t   st;
 
-    got.n = 0;
+    got->n = 0;
     ngx_llm_classify_begin(&st);
     st.sink = buckets_sink;
-    st.sink_data = &got;
+    st.sink_data = got;
     ngx_llm_classify_turn(&st);
     ngx_llm_classify_feed(&st, (const unsigned char *) w, strlen(w));
     (void) ngx_llm_classify_score(&st, NULL);
+}
+
+
+/* a word's bucket (the sink's first) */
+
+static uint32_t
+word_bucket(const char *w)
+{
+    buckets_t  got;
+
+    sunk(w, &got);
 
     return got.n ? got.b[0] : 0xffffffff;
 }
 
 
-/* a word's stem's bucket (the sink's third), or none */
+/* its stem's (the sink's third, after the pair's), or none */
 
 static uint32_t
 stem_bucket(const char *w)
 {
-    buckets_t                  got;
-    ngx_llm_classify_state_t   st;
+    buckets_t  got;
 
-    got.n = 0;
-    ngx_llm_classify_begin(&st);
-    st.sink = buckets_sink;
-    st.sink_data = &got;
-    ngx_llm_classify_turn(&st);
-    ngx_llm_classify_feed(&st, (const unsigned char *) w, strlen(w));
-    (void) ngx_llm_classify_score(&st, NULL);
+    sunk(w, &got);
 
     return got.n == 3 && got.b[2] >= NGX_LLM_BUCKETS ? got.b[2] : 0xffffffff;
 }
