@@ -803,7 +803,7 @@ ngx_llm_word_end(ngx_llm_classify_state_t *st)
     st->prev_hash = h;
 
     if (!st->in_number && st->wlen >= NGX_LLM_STEM_FROM) {
-        ngx_llm_stem(st, ngx_llm_stem_bucket(st->key, st->wlen));
+        ngx_llm_stem(st, ngx_llm_stem_hash((uint32_t) st->key));
     }
 
     st->words++;
