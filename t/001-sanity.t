@@ -183,7 +183,7 @@ X-Mock-Model: llama3.2:3b
 --- config
     location / {
         llm_router on;
-        llm_router_thresholds 0.01 0.02;
+        llm_router_thresholds 0.001 0.002;
         proxy_pass http://$llm_upstream;
         add_header X-LLM-Class $llm_class always;
     }

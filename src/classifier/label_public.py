@@ -14,6 +14,20 @@ ifeval: IFEval (google-research/google-research,
     words, no maths words or digit-operator-digit, no essay, report,
     analysis, comparison or step-by-step wording.  The others are left out
     (they are neither labelled complex by that rule nor by their source).
+
+arenahard2: Arena-Hard v2.0 (lmarena/arena-hard-auto,
+    data/arena-hard-v2.0/question.jsonl, Apache-2.0): real users' hard
+    prompts from Chatbot Arena, coding and maths ("hard_prompt"), and
+    creative writing.  The hard prompts are labelled complex, as the corpus
+    labels Arena-Hard v0.1's; the creative-writing ones are left out (no
+    rule of the corpus labels them).  English only: a prompt is kept when
+    97 % of its letters are ASCII and it has more English function words
+    than French or Spanish ones (the set also holds Russian, Chinese,
+    Spanish, Portuguese... prompts; its few French ones are not told
+    apart from Spanish reliably by so simple a rule).  None of them is an
+    item, a substring or a near duplicate (word 3-gram Jaccard >= 0.5) of
+    Arena-Hard v0.1, MT-Bench or Vicuna-bench, the collections the
+    evaluation takes its hard chat prompts from.
 """
 
 import json
@@ -44,10 +58,36 @@ def ifeval(path):
                    'licence': 'Apache-2.0', 'permissive': True}
 
 
+ENGLISH = set("the a an is are to of and in for that with you i this it on "
+              "be can".split())
+OTHER = set("le la les des une est pour que qui avec dans sur pas je vous "
+            "nous il elle el los las del por con para una es y".split())
+
+
+def english(text):
+    letters = [c for c in text if c.isalpha()]
+    if not letters or sum(c.isascii() for c in letters) < 0.97 * len(letters):
+        return False
+    words = [w.strip('.,;:!?()"\'').lower() for w in text.split()]
+    return (sum(w in ENGLISH for w in words)
+            > sum(w in OTHER for w in words))
+
+
+def arenahard2(path):
+    for line in open(path, encoding='utf-8'):
+        row = json.loads(line)
+        p = row['prompt'].strip()
+        if row['category'] == 'hard_prompt' and english(p):
+            yield {'id': 'arenahard-v2:%s' % row['uid'], 'label': 'complex',
+                   'prompt': p, 'source': 'arenahard-v2', 'lang': 'en',
+                   'licence': 'Apache-2.0', 'permissive': True}
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ('ifeval',):
-        sys.exit('usage: label_public.py ifeval input_data.jsonl')
-    for it in ifeval(sys.argv[2]):
+    kinds = {'ifeval': ifeval, 'arenahard2': arenahard2}
+    if len(sys.argv) != 3 or sys.argv[1] not in kinds:
+        sys.exit('usage: label_public.py ifeval|arenahard2 FILE.jsonl')
+    for it in kinds[sys.argv[1]](sys.argv[2]):
         sys.stdout.write(json.dumps(it, ensure_ascii=False) + '\n')
 
 
