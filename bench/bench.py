@@ -712,8 +712,8 @@ ROUTING_BUILDS = [
      'prompts), score-aware medium rule'),
     ('after', None, 'learned classifier with IFEval and the Alpaca seed '
      'tasks, the programming languages and tools as concepts, short '
-     'instructions and Arena-Hard weighted up, word stems, score-aware '
-     'medium rule'),
+     'instructions and Arena-Hard weighted up, word stems, Arena-Hard '
+     'v2.0\'s hard prompts, score-aware medium rule'),
 ]
 
 
