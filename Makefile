@@ -124,8 +124,8 @@ CORPUS ?= $(CURDIR)/../shared/training/train.jsonl
 # weigh more: commands and factoid questions outnumber the one, maths and
 # code the other, and they are what the two classes are confused on
 TRAIN_WEIGHTS ?= --weight selfinstruct-user=3 --weight alpaca-seed=3 \
-                 --weight ifeval=2 --weight arenahard=2 \
-                 --weight arenahard-v2=2
+                 --weight ifeval=2 --weight arenahard=1.5 \
+                 --weight arenahard-v2=1.5
 
 # public prompts the corpus does not carry, all Apache-2.0, kept out of
 # the project: "make classifier-data" downloads them into PUBLIC_DATA
@@ -136,15 +136,19 @@ SEEDS_URL = https://raw.githubusercontent.com/yizhongw/self-instruct/0b26ccaa415
 SEEDS_MD5 = ad94c38ebba765b1d509934dbe3b45a4
 ARENA2_URL = https://raw.githubusercontent.com/lmarena/arena-hard-auto/9a1d3864b1a4388635b856fdd7eefb2cc8142525/data/arena-hard-v2.0/question.jsonl
 ARENA2_MD5 = d65122e6e4fb2790a40b38228580ef07
+ARENA1_URL = https://raw.githubusercontent.com/lmarena/arena-hard-auto/9a01b42f09c226d8ccee257938ccd6288a89f82b/data/arena-bench-v1/question.jsonl
+ARENA1_MD5 = a4b08d664baa247dd8a4bf90a57c4c92
 IFEVAL = $(PUBLIC_DATA)/ifeval-input_data.jsonl
 SEEDS = $(PUBLIC_DATA)/self-instruct-seed_tasks.jsonl
 ARENA2 = $(PUBLIC_DATA)/arena-hard-v2.0-question.jsonl
+ARENA1 = $(PUBLIC_DATA)/arena-bench-v1-question.jsonl
 
 classifier-data:
 	@mkdir -p $(PUBLIC_DATA)
 	@for f in "$(IFEVAL) $(IFEVAL_URL) $(IFEVAL_MD5)" \
 	          "$(SEEDS) $(SEEDS_URL) $(SEEDS_MD5)" \
-	          "$(ARENA2) $(ARENA2_URL) $(ARENA2_MD5)"; do \
+	          "$(ARENA2) $(ARENA2_URL) $(ARENA2_MD5)" \
+	          "$(ARENA1) $(ARENA1_URL) $(ARENA1_MD5)"; do \
 	    set -- $$f; \
 	    [ -s "$$1" ] || { curl -fsSL -o "$$1.tmp" "$$2" \
 	        && mv "$$1.tmp" "$$1"; } || exit 1; \
@@ -155,16 +159,21 @@ classifier-model: deps cli
 	@dpkg -s python3-numpy python3-scipy >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	        -o DPkg::Lock::Timeout=600 python3-numpy python3-scipy
-	@if [ -s $(IFEVAL) ] && [ -s $(SEEDS) ] && [ -s $(ARENA2) ]; then \
+	@if [ -s $(IFEVAL) ] && [ -s $(SEEDS) ] && [ -s $(ARENA2) ] \
+	        && [ -s $(ARENA1) ]; then \
 	    /usr/bin/python3 src/classifier/label_public.py ifeval $(IFEVAL) \
 	        > $(BUILD)/ifeval.jsonl; \
 	    /usr/bin/python3 src/classifier/label_public.py arenahard2 \
 	        $(ARENA2) > $(BUILD)/arenahard2.jsonl; \
+	    /usr/bin/python3 src/classifier/label_public.py arenabench1 \
+	        $(ARENA1) > $(BUILD)/arenabench1.jsonl; \
 	    public="--extra $(BUILD)/ifeval.jsonl"; \
 	    public="$$public --extra $(BUILD)/arenahard2.jsonl"; \
+	    public="$$public --extra $(BUILD)/arenabench1.jsonl"; \
 	    public="$$public --permissive-copy alpaca-seed=$(SEEDS)"; \
 	else \
-	    echo "note: no IFEval, self-instruct seeds or Arena-Hard v2.0" \
+	    echo "note: no IFEval, self-instruct seeds, Arena-Hard v2.0 or" \
+	         "Arena-Bench v1" \
 	         "in $(PUBLIC_DATA)" \
 	         "(make classifier-data fetches them): the model will differ" \
 	         "from the shipped one"; \

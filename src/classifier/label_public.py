@@ -28,6 +28,15 @@ arenahard2: Arena-Hard v2.0 (lmarena/arena-hard-auto,
     item, a substring or a near duplicate (word 3-gram Jaccard >= 0.5) of
     Arena-Hard v0.1, MT-Bench or Vicuna-bench, the collections the
     evaluation takes its hard chat prompts from.
+
+arenabench1: Arena-Bench v1 (lmarena/arena-hard-auto at 9a01b42,
+    data/arena-bench-v1/question.jsonl, Apache-2.0): the 300 hard prompts
+    from Chatbot Arena that Arena-Hard grew out of, first turns, labelled
+    complex as Arena-Hard's are; English only, as above.  Three of them
+    are items of Arena-Hard v0.1 or MT-Bench word for word (and two of
+    those are in the corpus): they are left out by id.  No other one is a
+    substring or a near duplicate of Arena-Hard v0.1, MT-Bench,
+    Vicuna-bench, the corpus or Arena-Hard v2.0.
 """
 
 import json
@@ -83,10 +92,30 @@ def arenahard2(path):
                    'licence': 'Apache-2.0', 'permissive': True}
 
 
+# Arena-Bench v1's prompts that are items of Arena-Hard v0.1 (the corpus's
+# or the evaluation's) or of MT-Bench, word for word
+ARENA_BENCH_DUPLICATES = {'80654f6d5b8847c0a833c9e5e93f7943',
+                          '91956666f79a4a9688fa40972cfa994c',
+                          '01f0684ccac74fdea8f21080cb61d591'}
+
+
+def arenabench1(path):
+    for line in open(path, encoding='utf-8'):
+        row = json.loads(line)
+        p = row['turns'][0].strip()
+        if row['question_id'] not in ARENA_BENCH_DUPLICATES and english(p):
+            yield {'id': 'arena-bench-v1:%s' % row['question_id'],
+                   'label': 'complex', 'prompt': p,
+                   'source': 'arena-bench-v1', 'lang': 'en',
+                   'licence': 'Apache-2.0', 'permissive': True}
+
+
 def main():
-    kinds = {'ifeval': ifeval, 'arenahard2': arenahard2}
+    kinds = {'ifeval': ifeval, 'arenahard2': arenahard2,
+             'arenabench1': arenabench1}
     if len(sys.argv) != 3 or sys.argv[1] not in kinds:
-        sys.exit('usage: label_public.py ifeval|arenahard2 FILE.jsonl')
+        sys.exit('usage: label_public.py ifeval|arenahard2|arenabench1 '
+                 'FILE.jsonl')
     for it in kinds[sys.argv[1]](sys.argv[2]):
         sys.stdout.write(json.dumps(it, ensure_ascii=False) + '\n')
 
