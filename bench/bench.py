@@ -713,7 +713,8 @@ ROUTING_BUILDS = [
     ('after', None, 'learned classifier with IFEval and the Alpaca seed '
      'tasks, the programming languages and tools as concepts, short '
      'instructions and Arena-Hard weighted up, word stems, Arena-Hard '
-     'v2.0\'s hard prompts, score-aware medium rule'),
+     'v2.0\'s and Arena-Bench v1\'s hard prompts, score-aware medium '
+     'rule'),
 ]
 
 
