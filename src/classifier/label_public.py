@@ -30,9 +30,10 @@ arenahard2: Arena-Hard v2.0 (lmarena/arena-hard-auto,
     evaluation takes its hard chat prompts from.
 
 arenabench1: Arena-Bench v1 (lmarena/arena-hard-auto at 9a01b42,
-    data/arena-bench-v1/question.jsonl, Apache-2.0): the 300 hard prompts
-    from Chatbot Arena that Arena-Hard grew out of, first turns, labelled
-    complex as Arena-Hard's are; English only, as above.  Three of them
+    data/arena-bench-v1/question.jsonl, Apache-2.0): the repository's
+    first benchmark (November 2023, before it was named Arena-Hard), 300
+    hard prompts from Chatbot Arena, first turns, labelled complex as
+    Arena-Hard's are; English only, as above.  Three of them
     are items of Arena-Hard v0.1 or MT-Bench word for word (and two of
     those are in the corpus): they are left out by id.  No other one is a
     substring or a near duplicate of Arena-Hard v0.1, MT-Bench,
