@@ -48,6 +48,12 @@ out=$(t/unit/translate-mock.py 2>&1)
 grep -E 'FAIL|^translate-mock' <<< "$out"
 add_counts "$(tail -n 1 <<< "$out")" "t/unit/translate-mock.py"
 
+# the labels given to the public prompt files make classifier-data fetches
+echo "== label_public.py on written records"
+out=$(/usr/bin/python3 t/unit/label-public.py 2>&1)
+grep -E 'FAIL|^label-public' <<< "$out"
+add_counts "$(tail -n 1 <<< "$out")" "t/unit/label-public.py"
+
 echo "== fuzz smoke (libFuzzer + ASan + UBSan, fixed seed)"
 if command -v clang >/dev/null 2>&1; then
     out=$(make --no-print-directory -s fuzz-smoke 2>&1)

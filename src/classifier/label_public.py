@@ -58,14 +58,24 @@ def simple_ok(text):
             and not DIGIT_OP_DIGIT.search(text))
 
 
-def ifeval(path):
+def item(source, key, label, prompt):
+    """a record in the corpus's form; every set here is English and
+    Apache-2.0"""
+    return {'id': '%s:%s' % (source, key), 'label': label, 'prompt': prompt,
+            'source': source, 'lang': 'en', 'licence': 'Apache-2.0',
+            'permissive': True}
+
+
+def rows(path):
     for line in open(path, encoding='utf-8'):
-        row = json.loads(line)
+        yield json.loads(line)
+
+
+def ifeval(path):
+    for row in rows(path):
         p = row['prompt'].strip()
         if simple_ok(p):
-            yield {'id': 'ifeval:%d' % row['key'], 'label': 'simple',
-                   'prompt': p, 'source': 'ifeval', 'lang': 'en',
-                   'licence': 'Apache-2.0', 'permissive': True}
+            yield item('ifeval', row['key'], 'simple', p)
 
 
 ENGLISH = set("the a an is are to of and in for that with you i this it on "
@@ -84,13 +94,10 @@ def english(text):
 
 
 def arenahard2(path):
-    for line in open(path, encoding='utf-8'):
-        row = json.loads(line)
+    for row in rows(path):
         p = row['prompt'].strip()
         if row['category'] == 'hard_prompt' and english(p):
-            yield {'id': 'arenahard-v2:%s' % row['uid'], 'label': 'complex',
-                   'prompt': p, 'source': 'arenahard-v2', 'lang': 'en',
-                   'licence': 'Apache-2.0', 'permissive': True}
+            yield item('arenahard-v2', row['uid'], 'complex', p)
 
 
 # Arena-Bench v1's prompts that are items of Arena-Hard v0.1 (the corpus's
@@ -101,14 +108,10 @@ ARENA_BENCH_DUPLICATES = {'80654f6d5b8847c0a833c9e5e93f7943',
 
 
 def arenabench1(path):
-    for line in open(path, encoding='utf-8'):
-        row = json.loads(line)
+    for row in rows(path):
         p = row['turns'][0].strip()
         if row['question_id'] not in ARENA_BENCH_DUPLICATES and english(p):
-            yield {'id': 'arena-bench-v1:%s' % row['question_id'],
-                   'label': 'complex', 'prompt': p,
-                   'source': 'arena-bench-v1', 'lang': 'en',
-                   'licence': 'Apache-2.0', 'permissive': True}
+            yield item('arena-bench-v1', row['question_id'], 'complex', p)
 
 
 def main():

@@ -458,15 +458,17 @@ def main():
              .replace('     0      -        -        -        -        -',
                       ' items    AUC  cx>=0.7   cx<0.3   si<0.3  si>=0.7'))
     real = np.array([not it['id'].endswith(':q') for it in train])
-    R += by_language_and_source(p_loso[real], y[real], lang[real], src[real])
+    lines = by_language_and_source(p_loso[real], y[real], lang[real],
+                                   src[real])
     # Arena-Hard v2.0's and Arena-Bench v1's hard prompts, added for their
     # kind, are mostly easy positives that raise the pooled figure: the
-    # line without them is the one to compare with a model trained
-    # without them
+    # line without them, after the English one, is the one to compare with
+    # a model trained without them
     added = np.isin(src, ['arenahard-v2', 'arena-bench-v1'])
     if added.any():
         m = real & (lang == 'en') & ~added
-        R.insert(3, fmt('en w/o Arena v2, b1', figures(p_loso[m], y[m])))
+        lines.insert(1, fmt('en w/o Arena v2, b1', figures(p_loso[m], y[m])))
+    R += lines
 
     R.append('')
     R.append('five folds by item (each item scored by a model trained on the '
