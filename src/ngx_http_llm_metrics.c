@@ -295,45 +295,55 @@ typedef enum {
 static u_char *ngx_http_llm_colon_before(u_char *start, u_char *end);
 
 
-/* the names' lengths, for the look back from a colon */
-#define NGX_HTTP_LLM_TOK_LENS  3
+/* a quoted name that ends at q, its closing quote: "name" */
+#define ngx_http_llm_named(start, q, name)                                   \
+    ((size_t) ((q) - (start)) > sizeof(name) - 1                              \
+     && (q)[-(ngx_int_t) sizeof(name)] == '"'                                 \
+     && ngx_memcmp((q) - (sizeof(name) - 1), name, sizeof(name) - 1) == 0)
 
-static size_t  ngx_http_llm_token_lens[NGX_HTTP_LLM_TOK_LENS] = {
-    sizeof("eval_count") - 1,
-    sizeof("eval_duration") - 1,
-    sizeof("prompt_eval_count") - 1
-};
 
+/*
+ * Which count the name that ends at q is, or NGX_ERROR.  Its fourth letter
+ * from the end tells the names apart ("count", "duration", "tokens"),
+ * then its length: most names are passed over with a look or two.
+ */
 
 static ngx_int_t
-ngx_http_llm_token_name(u_char *name, size_t len)
+ngx_http_llm_token_name(u_char *start, u_char *q)
 {
-    switch (len) {
+    if (q - start < 5) {
+        return NGX_ERROR;
+    }
 
-    case sizeof("eval_count") - 1:
-        if (ngx_memcmp(name, "eval_count", len) == 0) {
+    switch (q[-4]) {
+
+    case 'o':
+        if (ngx_http_llm_named(start, q, "eval_count")) {
             return NGX_HTTP_LLM_TOK_EVAL;
         }
-        break;
 
-    case sizeof("eval_duration") - 1:
-        if (ngx_memcmp(name, "eval_duration", len) == 0) {
-            return NGX_HTTP_LLM_TOK_DURATION;
-        }
-
-        if (ngx_memcmp(name, "prompt_tokens", len) == 0) {
-            return NGX_HTTP_LLM_TOK_PROMPT;
-        }
-        break;
-
-    case sizeof("prompt_eval_count") - 1:
-        if (ngx_memcmp(name, "prompt_eval_count", len) == 0) {
+        if (ngx_http_llm_named(start, q, "prompt_eval_count")) {
             return NGX_HTTP_LLM_TOK_PROMPT_EVAL;
         }
 
-        if (ngx_memcmp(name, "completion_tokens", len) == 0) {
+        break;
+
+    case 't':
+        if (ngx_http_llm_named(start, q, "eval_duration")) {
+            return NGX_HTTP_LLM_TOK_DURATION;
+        }
+
+        break;
+
+    case 'k':
+        if (ngx_http_llm_named(start, q, "completion_tokens")) {
             return NGX_HTTP_LLM_TOK_COMPLETION;
         }
+
+        if (ngx_http_llm_named(start, q, "prompt_tokens")) {
+            return NGX_HTTP_LLM_TOK_PROMPT;
+        }
+
         break;
     }
 
@@ -344,10 +354,9 @@ ngx_http_llm_token_name(u_char *name, size_t len)
 void
 ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
 {
-    size_t       len;
     u_char      *start, *p, *q, *colon, *last;
     ngx_int_t    tok;
-    ngx_uint_t   i, v, seen, value[NGX_HTTP_LLM_TOK_N];
+    ngx_uint_t   v, seen, value[NGX_HTTP_LLM_TOK_N];
 
     if (ctx->tokens.seen || ctx->tokens.tail_len == 0) {
         return;
@@ -388,20 +397,7 @@ ngx_http_llm_metrics_tokens(ngx_http_llm_ctx_t *ctx)
             continue;
         }
 
-        q--;
-        tok = NGX_ERROR;
-
-        for (i = 0; i < NGX_HTTP_LLM_TOK_LENS; i++) {
-            len = ngx_http_llm_token_lens[i];
-
-            if ((size_t) (q - start) > len && *(q - len - 1) == '"') {
-                tok = ngx_http_llm_token_name(q - len, len);
-
-                if (tok != NGX_ERROR) {
-                    break;
-                }
-            }
-        }
+        tok = ngx_http_llm_token_name(start, q - 1);
 
         if (tok == NGX_ERROR || (seen & (1 << tok))) {
             continue;

@@ -2176,69 +2176,141 @@ ngx_llm_cap(double v, double cap)
 /*
  * The feature values, each in about [0, 1], from the counters: what the
  * model weighs.  Also the training tool's input (llm-classify --features),
- * so the weights are learned on exactly these values.
+ * so the weights are learned on exactly these values.  Only the values
+ * that are not 0 are kept, in the features' order: a short prompt has a
+ * few, and the score sums only those (adding a weight times 0 changes no
+ * bit of the sum).
  */
+
+typedef struct {
+    int                 n;
+    uint8_t             f[NGX_LLM_F_CONCEPT];
+    double              v[NGX_LLM_F_CONCEPT];
+} ngx_llm_values_t;
+
+
+static ngx_llm_inline void
+ngx_llm_value(ngx_llm_values_t *x, int f, double v)
+{
+    x->f[x->n] = (uint8_t) f;
+    x->v[x->n] = v;
+    x->n += (v != 0);
+}
+
 
 static void
 ngx_llm_counted(ngx_llm_classify_state_t *st,
-    const ngx_llm_classify_hints_t *hints, double *x)
+    const ngx_llm_classify_hints_t *hints, ngx_llm_values_t *x)
 {
-    uint32_t  blocks;
+    int       band;
+    uint32_t  blocks, words, c;
 
     ngx_llm_pending_end(st);
     ngx_llm_word_end(st);
     ngx_llm_line_end(st);
 
-    x[NGX_LLM_F_LENGTH] = st->words < NGX_LLM_LENGTHS
-                          ? ngx_llm_length[st->words]
-                          : log(1.0 + st->words) / log(1000.0);
+    words = st->words;
+    x->n = 0;
+
+    ngx_llm_value(x, NGX_LLM_F_LENGTH,
+                  words < NGX_LLM_LENGTHS
+                  ? ngx_llm_length[words]
+                  : log(1.0 + words) / log(1000.0));
 
     /* length in bands: its effect need not be a straight line */
-    x[NGX_LLM_F_WORDS_5] = st->words <= 5;
-    x[NGX_LLM_F_WORDS_10] = st->words > 5 && st->words <= 10;
-    x[NGX_LLM_F_WORDS_17] = st->words > 10 && st->words <= 17;
-    x[NGX_LLM_F_WORDS_25] = st->words > 17 && st->words <= 25;
-    x[NGX_LLM_F_WORDS_40] = st->words > 25 && st->words <= 40;
-    x[NGX_LLM_F_WORDS_80] = st->words > 40 && st->words <= 80;
-    x[NGX_LLM_F_WORDS_MORE] = st->words > 80;
-    x[NGX_LLM_F_NUMBERS] = ngx_llm_cap(st->numbers, 8);
-    x[NGX_LLM_F_NUMBERS2] = st->numbers >= 2;
-    x[NGX_LLM_F_MATH_OPS] = ngx_llm_cap(st->math_ops, 10);
-    x[NGX_LLM_F_LINES] = ngx_llm_cap(st->lines, 30);
+    band = words <= 5 ? NGX_LLM_F_WORDS_5
+           : words <= 10 ? NGX_LLM_F_WORDS_10
+           : words <= 17 ? NGX_LLM_F_WORDS_17
+           : words <= 25 ? NGX_LLM_F_WORDS_25
+           : words <= 40 ? NGX_LLM_F_WORDS_40
+           : words <= 80 ? NGX_LLM_F_WORDS_80 : NGX_LLM_F_WORDS_MORE;
+
+    ngx_llm_value(x, band, 1);
+
+    if (st->numbers) {
+        ngx_llm_value(x, NGX_LLM_F_NUMBERS, ngx_llm_cap(st->numbers, 8));
+        ngx_llm_value(x, NGX_LLM_F_NUMBERS2, st->numbers >= 2);
+    }
+
+    if (st->math_ops) {
+        ngx_llm_value(x, NGX_LLM_F_MATH_OPS, ngx_llm_cap(st->math_ops, 10));
+    }
+
+    if (st->lines) {
+        ngx_llm_value(x, NGX_LLM_F_LINES, ngx_llm_cap(st->lines, 30));
+    }
 
     blocks = (st->fences + 1) / 2;
-    x[NGX_LLM_F_FENCES] = blocks > 0;
-    x[NGX_LLM_F_CODE_LINES] = ngx_llm_cap(st->code_lines
-                                          + st->inline_code / 2, 20);
-    x[NGX_LLM_F_SYMBOLS] = st->words
-                           ? ngx_llm_cap((double) st->symbols / st->words, 1)
-                           : 0;
-    x[NGX_LLM_F_YEARS] = ngx_llm_cap(st->years, 3);
-    x[NGX_LLM_F_SENTENCES] = ngx_llm_cap(st->sentences, 10);
-    x[NGX_LLM_F_QUESTION_WORD] = st->question_word;
-    x[NGX_LLM_F_ONE_QUESTION] = st->questions >= 1 && st->sentences <= 1;
-    x[NGX_LLM_F_CODE_REQUEST] = st->make_verb && st->code_noun;
-    x[NGX_LLM_F_SHORT_PLAIN] = st->words <= 25 && !st->code_noun
-                               && st->code_lines == 0 && blocks == 0
-                               && st->math_ops == 0 && st->numbers < 2
-                               && st->cat_hits[NGX_LLM_F_MATH] == 0
-                               && st->cat_hits[NGX_LLM_F_OUTPUT] == 0;
+    ngx_llm_value(x, NGX_LLM_F_FENCES, blocks > 0);
 
-    x[NGX_LLM_F_REASONING] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_REASONING], 3);
-    x[NGX_LLM_F_TASK] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_TASK], 3);
-    x[NGX_LLM_F_MATH] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_MATH], 3);
-    x[NGX_LLM_F_TECHNICAL] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_TECHNICAL], 3);
-    x[NGX_LLM_F_OUTPUT] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_OUTPUT], 3);
-    x[NGX_LLM_F_CONSTRAINTS] = ngx_llm_cap(
-                                   st->cat_hits[NGX_LLM_F_CONSTRAINTS], 3);
-    x[NGX_LLM_F_SMALLTALK] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_SMALLTALK], 3);
-    x[NGX_LLM_F_BREVITY] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_BREVITY], 3);
-    x[NGX_LLM_F_SEQUENCE] = ngx_llm_cap(st->cat_hits[NGX_LLM_F_SEQUENCE], 3);
-    x[NGX_LLM_F_SIZE] = st->big_output > 0;
-    x[NGX_LLM_F_DEPTH] = ngx_llm_cap(st->turns > 1 ? st->turns - 1 : 0, 5);
+    c = st->code_lines + st->inline_code / 2;
 
-    x[NGX_LLM_F_MAX_TOKENS] = (hints != NULL && hints->max_tokens >= 1024)
-                              ? (hints->max_tokens >= 4096 ? 1.0 : 0.5) : 0;
+    if (c) {
+        ngx_llm_value(x, NGX_LLM_F_CODE_LINES, ngx_llm_cap(c, 20));
+    }
+
+    if (st->symbols && words) {
+        ngx_llm_value(x, NGX_LLM_F_SYMBOLS,
+                      ngx_llm_cap((double) st->symbols / words, 1));
+    }
+
+    if (st->years) {
+        ngx_llm_value(x, NGX_LLM_F_YEARS, ngx_llm_cap(st->years, 3));
+    }
+
+    if (st->sentences) {
+        ngx_llm_value(x, NGX_LLM_F_SENTENCES, ngx_llm_cap(st->sentences, 10));
+    }
+
+    ngx_llm_value(x, NGX_LLM_F_QUESTION_WORD, st->question_word);
+    ngx_llm_value(x, NGX_LLM_F_ONE_QUESTION,
+                  st->questions >= 1 && st->sentences <= 1);
+    ngx_llm_value(x, NGX_LLM_F_CODE_REQUEST, st->make_verb && st->code_noun);
+    ngx_llm_value(x, NGX_LLM_F_SHORT_PLAIN,
+                  words <= 25 && !st->code_noun
+                  && st->code_lines == 0 && blocks == 0
+                  && st->math_ops == 0 && st->numbers < 2
+                  && st->cat_hits[NGX_LLM_F_MATH] == 0
+                  && st->cat_hits[NGX_LLM_F_OUTPUT] == 0);
+
+    /* the categories' words, up to three of each */
+    for (c = NGX_LLM_F_REASONING; c <= NGX_LLM_F_SEQUENCE; c++) {
+        if (st->cat_hits[c]) {
+            ngx_llm_value(x, c, ngx_llm_cap(st->cat_hits[c], 3));
+        }
+    }
+
+    ngx_llm_value(x, NGX_LLM_F_SIZE, st->big_output > 0);
+
+    if (st->turns > 1) {
+        ngx_llm_value(x, NGX_LLM_F_DEPTH, ngx_llm_cap(st->turns - 1, 5));
+    }
+
+    if (hints != NULL && hints->max_tokens >= 1024) {
+        ngx_llm_value(x, NGX_LLM_F_MAX_TOKENS,
+                      hints->max_tokens >= 4096 ? 1.0 : 0.5);
+    }
+}
+
+
+/* every dense value, 0 where none was kept */
+
+static void
+ngx_llm_values(ngx_llm_classify_state_t *st,
+    const ngx_llm_classify_hints_t *hints, double *dense)
+{
+    int               i;
+    ngx_llm_values_t  x;
+
+    ngx_llm_counted(st, hints, &x);
+
+    for (i = 0; i < NGX_LLM_F_CONCEPT; i++) {
+        dense[i] = 0;
+    }
+
+    for (i = 0; i < x.n; i++) {
+        dense[x.f[i]] = x.v[i];
+    }
 }
 
 
@@ -2248,7 +2320,7 @@ ngx_llm_classify_features(ngx_llm_classify_state_t *st,
 {
     int  i;
 
-    ngx_llm_counted(st, hints, x);
+    ngx_llm_values(st, hints, x);
 
     for (i = 0; i < NGX_LLM_CONCEPTS; i++) {
         x[NGX_LLM_F_CONCEPT + i] = (st->seen[i >> 6] >> (i & 63)) & 1;
@@ -2324,7 +2396,7 @@ ngx_llm_classify_end(ngx_llm_classify_state_t *st,
 
     memset(res, 0, sizeof(ngx_llm_classify_result_t));
 
-    ngx_llm_counted(st, hints, res->x);
+    ngx_llm_values(st, hints, res->x);
 
     z = ngx_llm_model_bias;
 
@@ -2362,16 +2434,17 @@ double
 ngx_llm_classify_score(ngx_llm_classify_state_t *st,
     const ngx_llm_classify_hints_t *hints)
 {
-    int       i;
-    double    z, x[NGX_LLM_F_CONCEPT];
-    uint64_t  bits;
+    int               i;
+    double            z;
+    uint64_t          bits;
+    ngx_llm_values_t  x;
 
-    ngx_llm_counted(st, hints, x);
+    ngx_llm_counted(st, hints, &x);
 
     z = ngx_llm_model_bias;
 
-    for (i = 0; i < NGX_LLM_F_CONCEPT; i++) {
-        z += ngx_llm_model_dense[i] * x[i];
+    for (i = 0; i < x.n; i++) {
+        z += ngx_llm_model_dense[x.f[i]] * x.v[i];
     }
 
     for (i = 0; i < NGX_LLM_CONCEPT_WORDS; i++) {
